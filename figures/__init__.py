@@ -1,0 +1,1 @@
+"""lnsgd.figures"""
