@@ -1,0 +1,185 @@
+"""The validated configuration of a direct simulation (THEORY.md §1–§2).
+
+Field names are THEORY.md's symbols in ASCII. A config is frozen, checked at construction, and
+serialises to JSON (stored with every result); `replace_fields` applies `--set key=value` strings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from lnsgd.experiments.validation import ConfigError, check_choice, check_int, check_real
+from lnsgd.solvers.problem import PARAMETRIZATIONS
+
+ALGORITHMS = ("sgd", "sam", "usam", "oscillation")
+NOISES = ("gaussian", "rademacher")
+SCHEDULES = ("constant", "periodic", "piecewise")
+OSCILLATIONS = ("gaussian", "sine")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """One direct simulation of a two-layer linear network f(x) = s·aᵀWx.
+
+    Data: n samples in d dimensions; width m; `parametrization` fixes s and the init (× alpha).
+    Algorithm: label-noise SGD with step eta, batch size `batch_size` (B = n means full batch:
+    GD), label noise ỹ = y + δ(t)ξ with ξ `noise`-distributed and δ(t) from `schedule`
+    (constant `delta`; `periodic`: δ on for `period` steps then off for `period` steps;
+    `piecewise`: `breakpoints` = ((step, δ), ...) starting at step 0). `sam`/`usam` add the ascent
+    step of radius `rho`; `oscillation` is GD whose second layer is driven, a_t = ā_t + osc_eps·ζ_t.
+    """
+
+    n: int = 200
+    d: int = 20
+    m: int = 1000
+    parametrization: str = "standard"
+    alpha: float = 1.0
+    algorithm: str = "sgd"
+    eta: float = 1e-3
+    batch_size: int = 1
+    replacement: bool = True
+    delta: float = 4.0
+    noise: str = "gaussian"
+    schedule: str = "constant"
+    period: int = 5000
+    breakpoints: tuple[tuple[int, float], ...] = ()
+    rho: float = 0.05
+    osc_eps: float = 0.1
+    osc_kind: str = "gaussian"
+    osc_period: int = 100
+    steps: int = 1_000_000
+    record_every: int = 1000
+    snapshots: int = 6
+    seed: int = 0
+    loss_bound: float = 1e8
+
+    def __post_init__(self) -> None:
+        check_int("n", self.n, 1, 10**7)
+        check_int("d", self.d, 1, 10**5)
+        check_int("m", self.m, 1, 10**7)
+        check_choice("parametrization", self.parametrization, PARAMETRIZATIONS)
+        check_real("alpha", self.alpha, 0.0, None, open_lo=True)
+        check_choice("algorithm", self.algorithm, ALGORITHMS)
+        check_real("eta", self.eta, 0.0, None, open_lo=True)
+        check_int("batch_size", self.batch_size, 1, self.n)
+        if not isinstance(self.replacement, bool):
+            raise ConfigError(f"replacement = {self.replacement!r} must be true or false")
+        check_real("delta", self.delta, 0.0)
+        check_choice("noise", self.noise, NOISES)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_int("period", self.period, 1)
+        object.__setattr__(self, "breakpoints", _check_breakpoints(self.breakpoints, self.schedule))
+        check_real("rho", self.rho, 0.0)
+        check_real("osc_eps", self.osc_eps, 0.0)
+        check_choice("osc_kind", self.osc_kind, OSCILLATIONS)
+        check_int("osc_period", self.osc_period, 2)
+        check_int("steps", self.steps, 1, 10**10)
+        check_int("record_every", self.record_every, 1, self.steps)
+        check_int("snapshots", self.snapshots, 0, 1000)
+        check_int("seed", self.seed, 0, 2**63 - 1)
+        check_real("loss_bound", self.loss_bound, 0.0, None, open_lo=True)
+        if self.algorithm == "oscillation" and self.batch_size != self.n:
+            raise ConfigError(
+                f"batch_size = {self.batch_size} is invalid for algorithm = 'oscillation': "
+                f"the oscillation experiment is full-batch GD, expected batch_size = n = {self.n}"
+            )
+
+    @property
+    def full_batch(self) -> bool:
+        """B = n: every step uses the whole data set (GD, GD with label noise, full-batch SAM)."""
+        return self.batch_size == self.n
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def digest(self) -> str:
+        """12 hex digits of SHA-256 of the JSON: names result files."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SimulationConfig":
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
+        data = dict(data)
+        if "breakpoints" in data:
+            data["breakpoints"] = tuple(tuple(p) for p in data["breakpoints"])
+        return cls(**data)
+
+
+def _check_breakpoints(points: Any, schedule: str) -> tuple[tuple[int, float], ...]:
+    try:
+        pts = tuple((p[0], p[1]) for p in points)
+    except (TypeError, IndexError, KeyError):
+        raise ConfigError(f"breakpoints = {points!r} must be a list of (step, delta) pairs") from None
+    for step, dval in pts:
+        check_int("breakpoints step", step, 0)
+        check_real("breakpoints delta", dval, 0.0)
+    steps = [p[0] for p in pts]
+    if steps != sorted(set(steps)):
+        raise ConfigError(f"breakpoints = {points!r} must have strictly increasing steps")
+    if schedule == "piecewise" and (not pts or pts[0][0] != 0):
+        raise ConfigError(
+            f"breakpoints = {points!r} is invalid for schedule = 'piecewise': "
+            "expected a non-empty list of (step, delta) pairs whose first step is 0"
+        )
+    return pts
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split 'key=value' (from --set)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r} is not of the form key=value")
+    return key.strip(), value.strip()
+
+
+def build_config(cls: type, base: dict[str, Any], assignments: list[str]) -> Any:
+    """cls(**base) with 'key=value' strings applied; values are parsed with the field's type.
+
+    Validation runs once, on the final values, so a preset may leave a required field (such as
+    a data directory) to `--set`.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = dict(base)
+    for text in assignments:
+        key, raw = parse_assignment(text)
+        if key not in fields:
+            raise ConfigError(
+                f"--set {key}: unknown config field; valid fields: {', '.join(sorted(fields))}"
+            )
+        current = values.get(key, fields[key].default)
+        values[key] = _parse_value(key, raw, current)
+    return cls(**values)
+
+
+def _parse_value(key: str, raw: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        low = raw.lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{key} = {raw!r} must be true or false")
+    if isinstance(current, int):
+        try:
+            return int(raw) if raw.lstrip("+-").isdigit() else int(float(raw)) if float(raw).is_integer() else raw
+        except (ValueError, OverflowError):
+            raise ConfigError(f"{key} = {raw!r} must be an integer") from None
+    if isinstance(current, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{key} = {raw!r} must be a real number") from None
+    if isinstance(current, tuple):
+        try:
+            return tuple(tuple(p) for p in json.loads(raw))
+        except (ValueError, TypeError):
+            raise ConfigError(f"{key} = {raw!r} must be JSON, e.g. [[0, 4.0], [50000, 0.0]]") from None
+    return raw

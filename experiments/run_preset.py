@@ -1,0 +1,49 @@
+"""Run one config and store its result, reusing a stored result with the same config."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.provenance import provenance_attrs
+from lnsgd.experiments.store import result_path, save
+
+
+def config_digest(config: Any) -> str:
+    import hashlib
+    import json
+    import dataclasses
+
+    text = json.dumps(dataclasses.asdict(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def simulate_any(config: Any, progress: bool = True) -> xr.Dataset:
+    """Dispatch on the config's type: direct simulation or the real-data experiment."""
+    if isinstance(config, SimulationConfig):
+        from lnsgd.experiments.runner import simulate
+
+        return simulate(config, progress=progress)
+    from lnsgd.experiments.real_experiment import simulate_real
+
+    return simulate_real(config, progress=progress)
+
+
+def run_preset(name: str, config: Any, out: Path, *, force: bool = False,
+               progress: bool = True) -> tuple[Path, bool]:
+    """Simulate `config` and store it as `<out>/<name>-<hash>.nc`; returns (path, reused)."""
+    import dataclasses
+    import json
+
+    digest = config_digest(config)
+    path = result_path(out, name, digest)
+    if path.exists() and not force:
+        return path, True
+    ds = simulate_any(config, progress=progress)
+    if "git_commit" not in ds.attrs:
+        ds.attrs.update(provenance_attrs(json.dumps(dataclasses.asdict(config), sort_keys=True),
+                                         digest, getattr(config, "seed", 0)))
+    ds.attrs["preset"] = name
+    return save(ds, path), False

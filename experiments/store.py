@@ -1,0 +1,45 @@
+"""Result store: one NetCDF4 file per run, `<dir>/<name>-<config hash>.nc`, written atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import xarray as xr
+
+
+def result_path(directory: str | os.PathLike, name: str, config_hash: str) -> Path:
+    return Path(directory) / f"{name}-{config_hash}.nc"
+
+
+def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write `ds` to `path` atomically: a temporary file in the same folder, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load(path: str | os.PathLike) -> xr.Dataset:
+    """Open a stored result fully into memory (the file is closed afterwards)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no result file at {path}")
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        return ds.load()
+
+
+def find(directory: str | os.PathLike, name: str) -> list[Path]:
+    """Stored results of the run `name` in `directory`, newest first."""
+    paths = Path(directory).glob(f"{name}-*.nc")
+    candidates = [p for p in paths if p.stem[len(name) + 1:].isalnum() and len(p.stem) == len(name) + 13]
+    return sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True)
