@@ -1,0 +1,73 @@
+"""``lnsgd figures``: command-line glue of the figures (hooked into the main CLI by ``register``).
+
+    lnsgd figures [NAME ...] [--results DIR] [--out DIR] [--numbers PATH] [--list]
+
+Makes the named figures (all when none is named) from stored results, as PDF and PGF, and writes
+the paper's numbers. Every figure whose results are there is made; each missing result is then
+listed with the command that makes it, and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .numbers import write_numbers
+from .registry import FIGURES, make_figures
+from .results import MissingResultError
+
+
+def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add the ``figures`` subcommand to an argparse ``subparsers``; returns its parser."""
+    parser = subparsers.add_parser(
+        "figures", help="make figures (PDF + PGF) and paper numbers from stored results",
+        description="Make figures (PDF + PGF) and the paper's numbers.tex from stored results.")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"figures to make (default: all): {', '.join(FIGURES)}")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="folder of stored results (default: results)")
+    parser.add_argument("--out", type=Path, default=Path("paper/build/figures"),
+                        help="folder for <name>.pdf/.pgf (default: paper/build/figures)")
+    parser.add_argument("--numbers", type=Path, default=None,
+                        help="numbers.tex to write (default: numbers.tex beside --out, i.e. "
+                             "paper/build/numbers.tex); '-' to skip")
+    parser.add_argument("--list", action="store_true", help="list the figure names and exit")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``lnsgd figures``; returns the exit status."""
+    if args.list:
+        print("\n".join(FIGURES))
+        return 0
+    unknown = [n for n in args.names if n not in FIGURES]
+    if unknown:
+        print(f"lnsgd figures: unknown figure(s) {unknown}; valid: {', '.join(FIGURES)}", file=sys.stderr)
+        return 2
+    missing: dict[str, str] = {}
+    for name in args.names or FIGURES:
+        try:
+            for path in make_figures([name], args.results, args.out):
+                print(path)
+        except MissingResultError as err:
+            missing[name] = str(err)
+    numbers = args.numbers if args.numbers is not None else args.out.parent / "numbers.tex"
+    if str(numbers) != "-":
+        print(write_numbers(args.results, numbers))
+    for name, message in missing.items():
+        print(f"lnsgd figures: {name}: {message}", file=sys.stderr)
+    return 2 if missing else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone use: ``python -m lnsgd.figures.cli [NAME ...] ...``."""
+    parser = argparse.ArgumentParser(prog="lnsgd")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["figures", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

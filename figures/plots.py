@@ -1,0 +1,219 @@
+"""The one plotting mechanism: runs × panels of stored variables against the step.
+
+A :class:`Run` is a stored result with its legend label and colour; a :class:`Panel` names a
+variable, its band (± std over neurons or a quantile range) and its axis. :func:`line_figure`
+draws every run in every panel and, on request, the phase times T_I/T_II, shaded noise-on
+intervals and a reduced-theory prediction. Artists get ``gid``s (``"<run>:<var>"``,
+``"<run>:T_I"``, ``"prediction:<var>"``, ``"noise-on"``) so tests can find what was drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+from . import style
+from .results import phase_time
+
+#: Line style of each phase-time marker.
+PHASE_MARKERS = {"T_I": (0, (4, 1.5, 1, 1.5)), "T_II": (0, (1, 1.5))}  # dash-dot, dotted
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stored result drawn as one line per panel."""
+
+    ds: xr.Dataset
+    key: str
+    label: str
+    color: str
+    linestyle: str = "-"
+
+    def __post_init__(self):
+        if "step" not in self.ds.dims:
+            raise ValueError(f"Run {self.key!r}: dataset has no 'step' dimension "
+                             f"(dims {tuple(self.ds.dims)}); is it a direct-simulation result?")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One axis: ``var`` against the step, with an optional band and log axis."""
+
+    var: str
+    band: str | None = None  # "std" (mean ± <var>_std), "quantile" (q05–q95 of <prefix>_q), None
+    logy: bool = False
+    ylabel: str | None = None  # default: style.LABELS[var]
+    hline: float | None = None  # dashed reference level
+    marks: tuple[str, ...] = ("T_I", "T_II")  # phase times drawn in this panel
+    title: str | None = None
+
+    def __post_init__(self):
+        if self.band not in (None, "std", "quantile"):
+            raise ValueError(f"Panel {self.var!r}: band={self.band!r}, valid: None, 'std', 'quantile'")
+        unknown = set(self.marks) - set(PHASE_MARKERS)
+        if unknown:
+            raise ValueError(f"Panel {self.var!r}: marks {sorted(unknown)} not in {sorted(PHASE_MARKERS)}")
+
+    @property
+    def label(self) -> str:
+        return self.ylabel or style.LABELS.get(self.var, self.var)
+
+
+def _band(ds: xr.Dataset, var: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edge of the band of ``var``."""
+    if kind == "std":
+        mean, std = ds[var].values, ds[var.replace("_mean", "_std")].values
+        return mean - std, mean + std
+    q = ds[var.replace("_mean", "_q")]
+    return q.sel(quantile=0.05, method="nearest").values, q.sel(quantile=0.95, method="nearest").values
+
+
+def step_label(x: float, _pos=None) -> str:
+    """Tick label of a step count: 0, 500, 20k, 1.5M."""
+    if x == 0:
+        return "0"
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:g}{suffix}"
+    return f"{x:g}"
+
+
+def log_label(y: float, _pos=None) -> str:
+    """Tick label on a log axis: plain numbers from 0.001 to 9999, else $m\\times10^{k}$."""
+    if y <= 0:
+        return ""
+    if 1e-3 <= y < 1e4:
+        return f"{y:g}"
+    k = math.floor(math.log10(y) + 1e-9)
+    mant = round(y / 10**k, 6)
+    return f"$10^{{{k}}}$" if mant == 1 else f"${mant:g}\\times10^{{{k}}}$"
+
+
+def format_log_axis(ax: Axes, subs: tuple[float, ...] | None = None) -> None:
+    """Log y axis with major ticks at ``subs`` × 10^k and readable labels (see :func:`log_label`).
+
+    Default ``subs``: 1, 2, 5 when the drawn lines span under two decades, else 1 only.
+    """
+    if subs is None:
+        ys = np.concatenate([np.asarray(ln.get_ydata(), float) for ln in ax.get_lines()] or [[1.0]])
+        ys = ys[np.isfinite(ys) & (ys > 0)]
+        wide = ys.size and np.log10(ys.max() / ys.min()) >= 2
+        subs = (1.0,) if wide else (1.0, 2.0, 5.0)
+    ax.set_yscale("log", nonpositive="mask")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=6))
+    ax.yaxis.set_major_formatter(FuncFormatter(log_label))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def format_step_axis(ax: Axes, label: bool = True) -> None:
+    """Step ticks as 0, 250k, 1M and the axis label."""
+    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_formatter(FuncFormatter(step_label))
+    if label:
+        ax.set_xlabel(style.LABELS["step"])
+
+
+def draw_run(ax: Axes, panel: Panel, run: Run) -> None:
+    """The line of ``panel.var`` for ``run`` and its band."""
+    step = run.ds["step"].values
+    if panel.band:
+        lo, hi = _band(run.ds, panel.var, panel.band)
+        ax.fill_between(step, lo, hi, color=run.color, alpha=0.2, linewidth=0,
+                        gid=f"{run.key}:{panel.var}:band")
+    ax.plot(step, run.ds[panel.var].values, color=run.color, linestyle=run.linestyle,
+            label=run.label, gid=f"{run.key}:{panel.var}")
+
+
+def mark_phase_times(ax: Axes, run: Run, names: Sequence[str]) -> list[str]:
+    """Vertical lines in the run's colour at its stored T_I/T_II (skipped when NaN: not reached);
+    returns the names drawn (for the legend's line-style key)."""
+    drawn = []
+    for name in names:
+        t = phase_time(run.ds, name)
+        if math.isnan(t):
+            continue
+        ax.axvline(t, color=run.color, linestyle=PHASE_MARKERS[name], linewidth=0.8,
+                   gid=f"{run.key}:{name}")
+        drawn.append(name)
+    return drawn
+
+
+def figure_legend(fig: Figure, axes: Sequence[Axes], phase_names: Sequence[str] = ()) -> None:
+    """One legend above the panels: every labelled artist once, then a grey key of the phase-time
+    line styles."""
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    for name in PHASE_MARKERS:
+        if name in phase_names:
+            handles[style.LABELS[name]] = Line2D([], [], color="0.35", linewidth=0.8,
+                                                 linestyle=PHASE_MARKERS[name])
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside upper center",
+                   ncols=min(len(handles), 4 if fig.get_figwidth() > style.SINGLE_COLUMN + 0.1 else 2))
+
+
+def shade_on(ax: Axes, step: np.ndarray, on: np.ndarray, label: str | None = None) -> None:
+    """Shade the step intervals where ``on`` holds: record i on ⇒ [step_i, step_{i+1}] shaded (the
+    last record opens no interval)."""
+    on = np.asarray(on, bool)[:-1]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(int), [0]])))
+    for i, (start, stop) in enumerate(zip(edges[::2], edges[1::2])):
+        ax.axvspan(step[start], step[stop], color=style.ROLE_COLORS["noise_on"],
+                   linewidth=0, zorder=0, gid="noise-on", label=label if i == 0 else None)
+
+
+def line_figure(runs: Sequence[Run], panels: Sequence[Panel], *, ncols: int | None = None,
+                width: float = style.DOUBLE_COLUMN, prediction: xr.Dataset | None = None,
+                prediction_label: str = "reduced ODE", shade: Run | None = None,
+                aspect: float = style.GOLDEN, letters: bool = True) -> Figure:
+    """Draw ``runs`` in every panel (a grid with ``ncols`` columns, default all in one row).
+
+    ``prediction``: optional Dataset on the same ``step`` axis; each panel whose ``var`` has a
+    ``pred_<var>`` there gets it overlaid as a black dashed line. ``shade``: a run whose noise-on
+    intervals (``delta > 0``) are shaded in every panel. ``aspect``: panel width/height.
+    ``letters``: panel letters (a), (b), ... when there are several panels.
+    """
+    if not runs or not panels:
+        raise ValueError(f"line_figure: need runs and panels, got {len(runs)} runs, {len(panels)} panels")
+    ncols = ncols or len(panels)
+    nrows = math.ceil(len(panels) / ncols)
+    with style.context():
+        fig, axes = style.new_figure(ncols, nrows, width=width, aspect=aspect, sharex=True)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        phase_names: set[str] = set()
+        for i, (ax, panel) in enumerate(zip(axes, panels)):
+            if shade is not None:
+                shade_on(ax, shade.ds["step"].values, shade.ds["delta"].values > 0,
+                         label=r"noise on ($\delta(t) > 0$)")
+            for run in runs:
+                draw_run(ax, panel, run)
+            if prediction is not None and f"pred_{panel.var}" in prediction:
+                pred = prediction[f"pred_{panel.var}"]
+                ax.plot(pred["step"].values, pred.values, color=style.ROLE_COLORS["theory"],
+                        linestyle=(0, (3, 1.5)), linewidth=0.9, label=prediction_label,
+                        gid=f"prediction:{panel.var}")
+            for run in runs:
+                phase_names.update(mark_phase_times(ax, run, panel.marks))
+            if panel.hline is not None:
+                ax.axhline(panel.hline, color="0.5", linewidth=0.6, linestyle=":")
+            if panel.logy:
+                format_log_axis(ax)
+            ax.set_ylabel(panel.label)
+            if panel.title:
+                ax.set_title(panel.title)
+            if letters and len(panels) > 1:
+                ax.set_title(f"({chr(ord('a') + i)})", loc="left")
+            format_step_axis(ax, label=i >= len(panels) - ncols)
+        figure_legend(fig, axes[:len(panels)], phase_names)
+    return fig

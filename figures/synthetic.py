@@ -1,0 +1,143 @@
+"""Small synthetic results in the stored schema (docs/results-schema.md), for tests and demos.
+
+They mimic the shapes the paper reports (two phases under label noise, a lazy run at δ = 0,
+shrinkage only while periodic noise is on, ...) with closed-form curves, so the figures and the
+paper can be built and checked in seconds without a simulation. They are *not* simulation output:
+``attrs['message']`` says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+#: Per preset: total steps, δ, and the two rates (norm decay, alignment) in units of 1/steps.
+PRESETS = {
+    "two-phase": dict(steps=100_000, delta=4.0, shrink=6.0, align=10.0, algorithm="label_noise_sgd"),
+    "lazy": dict(steps=100_000, delta=0.0, shrink=0.0, align=0.0, algorithm="label_noise_sgd"),
+    "periodic": dict(steps=40_000, delta=4.0, shrink=8.0, align=6.0, algorithm="label_noise_sgd",
+                     period=5_000),
+    "oscillation": dict(steps=100_000, delta=0.0, shrink=3.0, align=4.0, algorithm="oscillation"),
+    "sam": dict(steps=100_000, delta=4.0, shrink=5.0, align=8.0, algorithm="sam"),
+}
+
+
+def _delta_schedule(step: np.ndarray, spec: dict) -> np.ndarray:
+    """δ(t): constant, or on/off every ``period`` steps (on first)."""
+    if "period" in spec:
+        return np.where((step // spec["period"]) % 2 == 0, spec["delta"], 0.0)
+    return np.full(step.shape, spec["delta"])
+
+
+def _first_step(step: np.ndarray, reached: np.ndarray, what: str) -> xr.DataArray:
+    """Phase time as a 0-d variable with a ``reason`` attr (NaN when never reached)."""
+    if reached.any():
+        return xr.DataArray(float(step[np.argmax(reached)]), attrs={"reason": ""})
+    return xr.DataArray(np.nan, attrs={"reason": f"{what} not reached within {int(step[-1])} steps"})
+
+
+def make_result(name: str, *, n_records: int = 81, m: int = 40, d: int = 20, seed: int = 0,
+                created: datetime | None = None) -> xr.Dataset:
+    """A synthetic Dataset for preset ``name`` (one of :data:`PRESETS`) in the stored schema."""
+    if name not in PRESETS:
+        raise ValueError(f"make_result: name={name!r} is not one of {sorted(PRESETS)}")
+    spec = PRESETS[name]
+    rng = np.random.default_rng(seed)
+    steps, eta, tau = spec["steps"], 1e-3, float(d)
+    step = np.linspace(0, steps, n_records).round().astype(np.int64)
+    delta = _delta_schedule(step, spec)
+    # Progress of the regularization: integrates the noise-on fraction, so periodic noise only
+    # moves the curves while it is on.
+    on = np.concatenate([[0.0], np.cumsum((delta[:-1] > 0) | (spec["algorithm"] == "oscillation"))])
+    progress = on / max(on[-1], 1.0) if spec["shrink"] else np.zeros(n_records)
+    w0, plateau = 0.98, 0.11
+    shrink = np.exp(-spec["shrink"] * progress)
+    w_norm_mean = plateau + (w0 - plateau) * shrink if spec["shrink"] else np.full(n_records, w0)
+    align = 1 / (1 + np.exp(-spec["align"] * (progress - 0.55))) if spec["align"] else 0 * progress
+    cos_abs_mean = 0.176 + (0.96 - 0.176) * align
+    a_abs_mean = 0.025 + 0.004 * np.sin(step / max(steps / 40, 1)) * (delta > 0)
+    w_rel = 0.98 * (1 - shrink) if spec["shrink"] else 0.0035 * (1 - np.exp(-50 * step / steps))
+    loss = 0.3 * (delta > 0) + 1e-3 * np.exp(-30 * step / steps)
+    trace_g = tau * (w_norm_mean**2 * 0.4 + 0.2 * a_abs_mean * 40)
+    qs = np.asarray(QUANTILES)
+    spread = 0.12 * w_norm_mean
+    coords = {"step": step, "time": ("step", eta * step), "quantile": qs}
+    ds = xr.Dataset(
+        {
+            "w_norm_mean": ("step", w_norm_mean),
+            "w_norm_std": ("step", spread),
+            "w_norm_q": (("step", "quantile"), w_norm_mean[:, None] + spread[:, None] * (qs - 0.5) * 3),
+            "a_abs_mean": ("step", a_abs_mean),
+            "a_abs_std": ("step", 0.6 * a_abs_mean),
+            "a_abs_q": (("step", "quantile"), a_abs_mean[:, None] * (0.2 + 1.6 * qs)),
+            "cos_abs_mean": ("step", cos_abs_mean),
+            "cos_abs_std": ("step", 0.1 * (1 - cos_abs_mean) + 0.02),
+            "beta_cos": ("step", 1 - np.exp(-20 * step / steps) * 0.9),
+            "scale_product": ("step", np.sqrt(m) * a_abs_mean * np.sqrt(m) * w_norm_mean),
+            "w_rel_change": ("step", w_rel),
+            "ntk_rel_change": ("step", 0.5 * w_rel),
+            "kernel_target_alignment": ("step", 0.3 + 0.6 * align),
+            "train_loss": ("step", loss),
+            "test_loss": ("step", 1.2 * loss),
+            "noisy_loss": ("step", loss + 0.5 * delta**2),
+            "trace_G": ("step", trace_g),
+            "lambda_max_G": ("step", 0.25 * trace_g),
+            "balance_drift": ("step", 1 - shrink if spec["shrink"] else 1e-3 * step / steps),
+            "balance_mean": ("step", a_abs_mean**2 - w_norm_mean**2),
+            "delta": ("step", delta),
+        },
+        coords=coords,
+    )
+    # Per-neuron snapshots: each neuron moves from its initial norm to the balance ‖w‖ = √τ|a|.
+    snap_idx = np.linspace(0, n_records - 1, 5).round().astype(int)
+    a_k = rng.normal(0, 0.03, (snap_idx.size, m))
+    w_init = rng.normal(w0, 0.1, m)
+    balance = np.sqrt(tau) * np.abs(a_k)
+    s = shrink[snap_idx, None] if spec["shrink"] else np.ones((snap_idx.size, 1))
+    w_norm_k = balance + (w_init[None, :] - balance) * s
+    cos_k = np.clip(rng.normal(cos_abs_mean[snap_idx, None], 0.05, (snap_idx.size, m)), -1, 1)
+    cos_k *= rng.choice([-1.0, 1.0], m)
+    ds = ds.assign_coords(snapshot=np.arange(snap_idx.size), neuron=np.arange(m),
+                          snapshot_step=("snapshot", step[snap_idx]))
+    ds["w_norm_k"] = (("snapshot", "neuron"), w_norm_k)
+    ds["a_k"] = (("snapshot", "neuron"), a_k)
+    ds["cos_k"] = (("snapshot", "neuron"), cos_k)
+    plateau_est = float(np.median(w_norm_mean[-max(n_records // 10, 1):]))
+    ds["T_I"] = _first_step(step, np.abs(w_norm_mean - plateau_est) <= 0.1 * plateau_est
+                            if spec["shrink"] else np.zeros(n_records, bool), "plateau of mean|w_k|")
+    ds["T_II"] = _first_step(step, cos_abs_mean >= 0.9, "mean|cos(w_k, beta*)| >= 0.9")
+    cfg = {"preset": name, "algorithm": spec["algorithm"],
+           "model": {"n": 200, "d": d, "m": m, "parametrization": "standard", "alpha": 1.0},
+           "optimizer": {"eta": eta, "batch_size": 1, "delta": spec["delta"],
+                         "period": spec.get("period")},
+           "run": {"steps": steps, "record_every": int(step[1] - step[0]), "seed": seed},
+           "tau": tau}
+    cfg_json = json.dumps(cfg, sort_keys=True)
+    created = created or datetime.now(timezone.utc)
+    ds.attrs.update(
+        config=cfg_json, config_hash=hashlib.sha256(cfg_json.encode()).hexdigest()[:12], seed=seed,
+        status="completed", message="synthetic result (lnsgd.figures.synthetic), not a simulation",
+        steps_done=steps, lnsgd_version="0.1.0", git_commit="synthetic",
+        versions=json.dumps({"python": "", "numpy": np.__version__}), created=created.isoformat())
+    return ds
+
+
+def write_results(results_dir: str | Path, names: tuple[str, ...] = tuple(PRESETS),
+                  **kwargs) -> list[Path]:
+    """Write :func:`make_result` of each name as ``<results_dir>/<name>-<hash12>.nc``."""
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        ds = make_result(name, **kwargs)
+        path = results_dir / f"{name}-{ds.attrs['config_hash']}.nc"
+        ds.to_netcdf(path)
+        paths.append(path)
+    return paths
