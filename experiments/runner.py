@@ -131,9 +131,10 @@ def _simulate(config: SimulationConfig, progress: bool, delta_schedule: DeltaOve
 def _snapshot_steps(config: SimulationConfig) -> list[int]:
     if config.snapshots == 0:
         return []
-    k = config.record_every
+    """The recorded steps nearest to `snapshots` evenly spaced points of [0, steps]."""
+    recorded = np.append(np.arange(0, config.steps, config.record_every), config.steps)
     grid = np.linspace(0, config.steps, config.snapshots)
-    return sorted({min(int(round(g / k)) * k, config.steps) for g in grid} | {config.steps})
+    return sorted({int(recorded[np.argmin(np.abs(recorded - g))]) for g in grid})
 
 
 def _record(rec: _Records, step: int, Wt, a, ref: Reference, noisy: float, delta: float, snap_at) -> None:

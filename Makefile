@@ -1,0 +1,56 @@
+# lnsgd — the two commands of README: `make reproduce` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RESULTS ?= results
+FIGS   := paper/build/figures
+LNSGD  := $(BIN)/lnsgd
+
+.PHONY: setup tex test test-slow reproduce simulations figures paper bench clean
+
+# Create the virtual environment if missing and install the package with its test extras.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The TeX toolchain (Debian packages) for PGF figures and the report; fast when already there.
+tex:
+	bash tools/ensure-tex.sh
+
+test: setup tex
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: setup tex
+	$(BIN)/python -m pytest -q -m slow
+
+# The paper's synthetic experiments on defaults; a stored result with the same config is reused.
+simulations: setup
+	$(LNSGD) run two-phase --out $(RESULTS)
+	$(LNSGD) run lazy --out $(RESULTS)
+	$(LNSGD) run periodic --out $(RESULTS)
+	$(LNSGD) run oscillation --out $(RESULTS)
+	$(LNSGD) run sam --out $(RESULTS)
+	$(LNSGD) run real-digits --out $(RESULTS)
+
+figures: setup tex
+	$(LNSGD) figures --results $(RESULTS) --out $(FIGS)
+
+paper: setup tex
+	$(LNSGD) theory --latex paper/build/theory.tex
+	-$(LNSGD) figures --results $(RESULTS) --out $(FIGS)
+	cd paper && latexmk
+	@echo "report: paper/build/main.pdf"
+
+reproduce: setup tex simulations figures paper
+
+bench: setup
+	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_integrators.py
+
+clean:
+	rm -rf paper/build .pytest_cache
