@@ -1,0 +1,198 @@
+"""Symbolic identities of lnsgd.theory, proved with explicit entries at small sizes (exact arithmetic)."""
+import pytest
+import sympy as sp
+
+from lnsgd.theory import finite_eta, flow, isotropic, lazy, model, moments, sde
+from lnsgd.theory import symbols as sy
+from lnsgd.theory.symbols import explicit
+
+SIZES = [(2, 3), (3, 2)]  # (d, m)
+
+
+def _zero(expr) -> bool:
+    """Every entry of expr (scalar, explicit matrix or sized matrix expression) simplifies to 0."""
+    if isinstance(expr, sp.MatrixExpr) and not isinstance(expr, sp.MatrixBase):
+        expr = expr.as_explicit()
+    entries = expr if isinstance(expr, sp.MatrixBase) else [expr]
+    return all(sp.simplify(sp.expand(e)) == 0 for e in entries)
+
+
+@pytest.mark.parametrize("d_val,m_val", SIZES)
+def test_gradient_flow_conserves_balancedness(d_val, m_val):
+    W_dot, a_dot = flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, 0)
+    D_dot = flow.balance_rate(sy.W, sy.a, W_dot, a_dot)
+    assert _zero(explicit(D_dot, d_val, m_val))
+
+
+def test_balance_rate_closed_form():
+    W_dot, a_dot = flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, sy.lam)
+    D_dot = flow.balance_rate(sy.W, sy.a, W_dot, a_dot)
+    closed = flow.balance_rate_closed_form(sy.W, sy.a, sy.Sigma_hat, sy.tau, sy.s, sy.lam)
+    assert _zero(explicit(D_dot - closed, 2, 3))
+
+
+@pytest.mark.parametrize("d_val,m_val", SIZES)
+def test_regularized_flow_is_minus_gradient_of_L_plus_lambda_trG(d_val, m_val):
+    beta = model.predictor(sy.W, sy.a, sy.s)
+    objective = model.train_loss(beta, sy.Sigma_hat, sy.beta_star) + sy.lam * model.gauss_newton_trace(
+        sy.W, sy.a, sy.Sigma_hat, sy.tau, sy.s
+    )
+    Wx, ax = explicit(sy.W, d_val, m_val), explicit(sy.a, d_val, m_val)
+    grad_W, grad_a = model.objective_gradient_explicit(explicit(objective, d_val, m_val), Wx, ax)
+    W_dot, a_dot = flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, sy.lam)
+    assert _zero(explicit(W_dot, d_val, m_val) + grad_W)
+    assert _zero(explicit(a_dot, d_val, m_val) + grad_a)
+
+
+@pytest.mark.parametrize("d_val,m_val", SIZES)
+def test_reduced_flow_closes_for_any_s(d_val, m_val):
+    residuals = flow.closure_residual(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, sy.lam, d_val, m_val)
+    assert all(r.is_zero_matrix for r in residuals)
+
+
+def test_neuron_flow_is_a_row_of_the_full_flow():
+    d_val, m_val = 2, 3
+    g = explicit(model.residual_gradient(model.predictor(sy.W, sy.a, sy.s), sy.Sigma_hat, sy.beta_star), d_val, m_val)
+    W_dot, a_dot = (explicit(x, d_val, m_val) for x in flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, sy.lam))
+    Wx, ax, Sx = (explicit(x, d_val, m_val) for x in (sy.W, sy.a, sy.Sigma_hat))
+    for k in range(m_val):
+        w_dot, ak_dot = flow.neuron_flow(Wx[k, :].T, ax[k, 0], g, Sx, sy.tau, sy.s, sy.lam)
+        assert _zero(sp.Matrix(w_dot) - W_dot[k, :].T)
+        assert _zero(sp.sympify(ak_dot).doit() - a_dot[k, 0])
+
+
+def test_trace_G_equals_trace_of_gauss_newton_from_data():
+    n_val, d_val, m_val = 3, 2, 2
+    X = sp.Matrix(n_val, d_val, lambda i, j: sp.Symbol(f"x_{i}{j}", real=True))
+    Wx, ax = explicit(sy.W, d_val, m_val), explicit(sy.a, d_val, m_val)
+    G = model.gauss_newton_explicit(X, Wx, ax, sy.s)
+    Sigma = X.T * X / n_val
+    formula = model.gauss_newton_trace(Wx, ax, Sigma, Sigma.trace(), sy.s).doit()
+    assert _zero(G.trace() - formula)
+    # label-noise part of the SDE diffusion: J Σ̂ Jᵀ = G
+    J = sde.noise_jacobian(sy.W, sy.a, sy.s)
+    Jx = sp.Matrix(explicit(J, d_val, m_val).as_explicit())
+    assert _zero(Jx * Sigma * Jx.T - G)
+
+
+def test_exact_increments_are_the_change_of_the_quantities():
+    d_val, m_val = 2, 3
+    Wx, ax, ux, bsx = (explicit(x, d_val, m_val) for x in (sy.W, sy.a, sy.u, sy.beta_star))
+    dW, da = (sp.Matrix(explicit(x, d_val, m_val)) for x in moments.sgd_step(sy.W, sy.a, sy.u, sy.eta, sy.s))
+    W1, a1 = Wx + dW, ax + da
+    U = ux * ux.T
+    beta0, beta1 = sy.s * Wx.T * ax, sy.s * W1.T * a1
+    d_beta, d_S, d_A = moments.reduced_increments(beta0, Wx.T * Wx, (ax.T * ax)[0, 0], ux, U, sy.eta, sy.s)
+    assert _zero(beta1 - beta0 - sp.Matrix(d_beta))
+    assert _zero(W1.T * W1 - Wx.T * Wx - sp.Matrix(d_S))
+    assert _zero((a1.T * a1 - ax.T * ax)[0, 0] - sp.sympify(d_A).doit())
+    D = lambda W_, a_: a_ * a_.T - W_ * W_.T
+    assert _zero(D(W1, a1) - D(Wx, ax) - sp.Matrix(moments.balance_increment(Wx, ax, U, sy.eta, sy.s).doit()))
+    k = 1
+    w0, w1, ak0, ak1 = Wx[k, :].T, W1[k, :].T, ax[k, 0], a1[k, 0]
+    exact = {
+        "norm_w_sq": (w1.T * w1)[0, 0] - (w0.T * w0)[0, 0],
+        "a_sq": ak1**2 - ak0**2,
+        "a_w_beta_star": ak1 * (w1.T * bsx)[0, 0] - ak0 * (w0.T * bsx)[0, 0],
+        "balance": ak1**2 - (w1.T * w1)[0, 0] - ak0**2 + (w0.T * w0)[0, 0],
+    }
+    for name, (b, Q) in moments.neuron_increment_forms(sy.w, sy.a_k, sy.beta_star, sy.s).items():
+        formula = moments.quadratic_increment(b, Q, sy.u, sy.uu, sy.eta)
+        formula = explicit(formula, d_val, m_val).xreplace(
+            {**dict(zip(explicit(sy.w, d_val, 1), w0)), sy.a_k: ak0, **dict(zip(explicit(sy.uu, d_val, 1), U))}
+        ).doit()
+        assert _zero(exact[name] - formula), name
+
+
+def test_implicit_lambda_from_balance_drift():
+    assert sde.implicit_regularizer_coefficient(sy.eta, sy.delta, sy.B, sy.s) == sy.eta * sy.delta**2 / (4 * sy.B)
+
+
+def _isotropic_fixed_point(d_val=2):
+    """Σ̂ = I, β* = (b, 0, …): β, S, A of the closed-form fixed point."""
+    b = sp.Symbol("b", positive=True)
+    lam, s = sp.Rational(1, 10), sy.s
+    tau = sp.Integer(d_val)
+    fp = isotropic.fixed_point(lam, tau, s, sy.a_k, b)
+    e1 = sp.Matrix([1] + [0] * (d_val - 1))
+    return b, lam, s, tau, fp, e1
+
+
+def test_fixed_point_satisfies_reduced_flow():
+    b, lam, s, tau, fp, e1 = _isotropic_fixed_point()
+    beta, A = fp["beta_norm"] * e1, fp["A"]
+    S = tau * A * e1 * e1.T
+    g = beta - b * e1
+    assert sp.simplify(fp["trace_S"] - S.trace()) == 0
+    for rhs in flow.reduced_flow(beta, S, A, g, sp.eye(2), tau, s, lam):
+        assert _zero(sp.Matrix(rhs) if isinstance(rhs, sp.MatrixBase) else sp.sympify(rhs).doit())
+
+
+def _full_fixed_point():
+    """m = 2 neurons at the isotropic fixed point (Σ̂ = I, d = 2, β* = 3 e₁, s = 1, λ = 1/10)."""
+    b, lam, tau = sp.Integer(3), sp.Rational(1, 10), sp.Integer(2)
+    fp = isotropic.fixed_point(lam, tau, 1, sy.a_k, b)
+    a1 = sp.Rational(1, 3) * sp.sqrt(fp["A"])
+    a2 = sp.sqrt(fp["A"] - a1**2)
+    a = sp.Matrix([a1, a2])
+    W = fp["neuron_ratio"] * a * sp.Matrix([[1, 0]])
+    return W, a, lam, tau, b
+
+
+def test_phase1_rate_equals_linearization_of_full_flow():
+    W0, a0, lam, tau, b = _full_fixed_point()
+    Wx, ax = explicit(sy.W, 2, 2), explicit(sy.a, 2, 2)
+    W_dot, a_dot = flow.full_state_flow(Wx, ax, sp.eye(2), sp.Matrix([b, 0]), tau, 1, lam)
+    theta = model.flatten_parameters(Wx, ax)
+    F = model.flatten_parameters(sp.Matrix(W_dot), sp.Matrix(a_dot))
+    at = dict(zip(theta, model.flatten_parameters(W0, a0)))
+    assert all(sp.simplify(f.subs(at)) == 0 for f in F)  # fixed point of the full flow
+    J = F.jacobian(theta).subs(at)
+    # off-direction perturbation that keeps β: δw_1 = a_2 e_2, δw_2 = −a_1 e_2, δa = 0
+    v = model.flatten_parameters(sp.Matrix([[0, a0[1]], [0, -a0[0]]]), sp.zeros(2, 1))
+    rate = isotropic.phase1_rate(lam, 1)
+    assert _zero(J * v + rate * v)
+    assert rate == 2 * lam
+
+
+def test_phase2_propagator_solves_the_neuron_ode():
+    x, a = isotropic.phase2_propagator(sy.x0, sy.a0, sy.t, sy.lam, sy.tau, sy.s)
+    M = isotropic.phase2_matrix(sy.lam, sy.tau, sy.s)
+    assert _zero(sp.Matrix([sp.diff(x, sy.t), sp.diff(a, sy.t)]) - M * sp.Matrix([x, a]))
+    assert _zero(sp.Matrix([x, a]).subs(sy.t, 0) - sp.Matrix([sy.x0, sy.a0]))
+    x_inf = isotropic.phase2_limit(sy.x0, sy.a0, sy.lam, sy.tau, sy.s)
+    a_inf = sp.limit(a, sy.t, sp.oo)
+    assert sp.simplify(x_inf - sp.sqrt(sy.tau) * a_inf) == 0  # ends balanced and aligned: x = √τ a
+
+
+def test_phase_times_solve_their_definitions():
+    lam, s = sy.lam, sy.s
+    T1 = isotropic.phase1_duration(sy.w_perp0, sy.plateau, sy.eps, lam, s)
+    norm_sq = sy.plateau**2 + sy.w_perp0**2 * sp.exp(-2 * isotropic.phase1_rate(lam, s) * T1)
+    assert sp.simplify(norm_sq - (1 + sy.eps) ** 2 * sy.plateau**2) == 0
+    T2 = isotropic.phase2_time(sy.x_inf, sy.w_perp0, sy.c_star, lam, s)
+    cos = isotropic.neuron_cos(sp.Abs(sy.x_inf), sy.w_perp0, T2, lam, s)
+    vals = {sy.x_inf: sp.Rational(-3, 10), sy.w_perp0: 2, sy.c_star: sp.Rational(9, 10), lam: sp.Rational(1, 7), s: 1}
+    assert abs(sp.N(cos.subs(vals)) - sp.Rational(9, 10)) < 1e-30
+    assert sp.simplify(isotropic.phase1_rate_per_step(sy.eta, sy.delta, sy.B, s) - sy.eta**2 * sy.delta**2 * s**2 / (2 * sy.B)) == 0
+
+
+def test_finite_eta_lyapunov_closure():
+    d_val = 2
+    K = explicit(sy.S, d_val, 1) + sp.Symbol("A") * sp.eye(d_val)
+    Sig = explicit(sy.Sigma_hat, d_val, 1)
+    sigma_sq = finite_eta.effective_noise_variance(sy.delta, sy.eta, sy.trace_G, sy.B)
+    P = finite_eta.stationary_scale(sigma_sq, sy.eta, sy.B, sy.s) * K
+    C = finite_eta.trace_part_noise(sigma_sq, Sig, sy.B)
+    assert _zero(sp.Matrix(finite_eta.lyapunov_residual(P, K, Sig, C, sy.eta, sy.s)))
+    # self-consistency: σ² = δ² + tr(Σ̂ P) with tr G = s² tr(Σ̂ K)
+    trG = sy.s**2 * (Sig * K).trace()
+    assert sp.simplify((sy.delta**2 + (Sig * P).trace() - sigma_sq).subs(sy.trace_G, trG)) == 0
+    lam_eff = finite_eta.lambda_eff(sy.lam, sy.eta, sy.trace_G, sy.B)
+    assert sp.simplify(lam_eff - sy.lam / (1 - sy.eta * sy.trace_G / (2 * sy.B))) == 0
+
+
+def test_lazy_m_exponents():
+    expected = {"standard": sp.Rational(-3, 2), "ntk": sp.Rational(-1, 2), "mean_field": 0}
+    for param, exponent in expected.items():
+        assert lazy.m_exponent(lazy.relative_change_estimate(param)) == exponent

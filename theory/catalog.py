@@ -1,0 +1,106 @@
+"""The derived results, listed once: which are compiled (``GENERATED``, read by ``codegen``)."""
+from __future__ import annotations
+
+import sympy as sp
+
+from lnsgd.theory import finite_eta, flow, isotropic, model, sde
+from lnsgd.theory import symbols as sy
+from lnsgd.theory.codegen import Kernel, Output
+
+_beta_full = sp.MatrixSymbol("beta", sy.d, 1)
+_x = sp.Symbol("x", real=True)
+
+
+def _flow_full() -> Kernel:
+    W_dot, a_dot = flow.regularized_flow(sy.W, sy.a, sy.g, sy.Sigma_hat, sy.tau, sy.s, sy.lam)
+    return Kernel(
+        name="regularized_flow_full",
+        doc="Ẇ = −s a gᵀ − 2λs² W Σ̂ and ȧ = −s W g − 2λs² τ a (θ̇ = −∇(L + λ tr G)), "
+        "g = Σ̂(sWᵀa − β*), τ = tr Σ̂; writes dW_out (m, d), da_out (m,).",
+        args=(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.s, sy.lam, "dW_out", "da_out"),
+        intermediates=(
+            (_beta_full, model.predictor(sy.W, sy.a, sy.s)),
+            (sy.g, model.residual_gradient(_beta_full, sy.Sigma_hat, sy.beta_star)),
+            (sy.tau, sp.Trace(sy.Sigma_hat)),
+        ),
+        outputs=(Output(W_dot, "dW_out"), Output(a_dot, "da_out")),
+    )
+
+
+def _reduced(name: str, s_value) -> Kernel:
+    beta_dot, S_dot, A_dot = flow.reduced_flow(sy.beta, sy.S, sy.A, sy.g, sy.Sigma_hat, sy.tau, s_value, sy.lam)
+    s_args = (sy.s,) if s_value == sy.s else ()
+    return Kernel(
+        name=name,
+        doc="Reduced regularized flow on (β, S, A)"
+        + (" for scale s" if s_args else " (s = 1)")
+        + ": β̇ = −s²(A I + S) g − 2λs²(Σ̂ + τ I) β, Ṡ = −(g βᵀ + β gᵀ) − 2λs²(Σ̂ S + S Σ̂); "
+        "writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4λs² τ A.",
+        args=(sy.beta, sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.beta_star, *s_args, sy.lam, "dbeta_out", "dS_out"),
+        intermediates=((sy.g, model.residual_gradient(sy.beta, sy.Sigma_hat, sy.beta_star)),),
+        outputs=(Output(beta_dot, "dbeta_out"), Output(S_dot, "dS_out"), Output(A_dot)),
+    )
+
+
+def _neuron(name: str, s_value) -> Kernel:
+    w_dot, a_dot = flow.neuron_flow(sy.w, sy.a_k, sy.g, sy.Sigma_hat, sy.tau, s_value, sy.lam)
+    s_args = (sy.s,) if s_value == sy.s else ()
+    return Kernel(
+        name=name,
+        doc="Per-neuron linear ODE driven by g(t)"
+        + (" for scale s" if s_args else " (s = 1)")
+        + ": ẇ_k = −s a_k g − 2λs² Σ̂ w_k (into dw_out (d,)); returns ȧ_k = −s w_k·g − 2λs² τ a_k.",
+        args=(sy.w, sy.a_k, sy.g, sy.Sigma_hat, sy.tau, *s_args, sy.lam, "dw_out"),
+        outputs=(Output(w_dot, "dw_out"), Output(a_dot)),
+    )
+
+
+def _scalar(name: str, doc: str, args: tuple, expr: sp.Expr) -> Kernel:
+    return Kernel(name=name, doc=doc, args=args, outputs=(Output(expr),))
+
+
+def _closed_forms() -> tuple[Kernel, ...]:
+    iso = isotropic
+    fixed = iso.fixed_point(sy.lam, sy.tau, sy.s, sy.a_k, iso.beta_star_norm)
+    return (
+        _scalar("implicit_lambda", "λ = ηδ²/(4B), from matching the balancedness drift of one SGD step.",
+                (sy.eta, sy.delta, sy.B), sde.implicit_regularizer_coefficient(sy.eta, sy.delta, sy.B, sy.s)),
+        _scalar("lambda_eff", "λ_eff = λ/(1 − η tr G/(2B)) (finite-η correction; pole at η tr G = 2B).",
+                (sy.lam, sy.eta, sy.trace_G, sy.B), finite_eta.lambda_eff(sy.lam, sy.eta, sy.trace_G, sy.B)),
+        _scalar("trace_G_reduced", "tr G = s²[tr(Σ̂ S) + τ A].", (sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s),
+                model.gauss_newton_trace_reduced(sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s)),
+        _scalar("trace_G_full", "tr G = s²[tr(W Σ̂ Wᵀ) + τ‖a‖²], τ = tr Σ̂.", (sy.W, sy.a, sy.Sigma_hat, sy.s),
+                model.gauss_newton_trace(sy.W, sy.a, sy.Sigma_hat, sp.Trace(sy.Sigma_hat), sy.s)),
+        _scalar("isotropic_residual_norm", "Fixed point (Σ̂ = I): ‖β* − β‖ = 2λ s √τ.",
+                (sy.lam, sy.tau, sy.s), fixed["residual_norm"]),
+        _scalar("isotropic_fixed_point_A", "Fixed point (Σ̂ = I): A = ‖β‖/(s√τ), ‖β‖ = ‖β*‖ − 2λ s √τ.",
+                (iso.beta_star_norm, sy.lam, sy.tau, sy.s), fixed["A"]),
+        _scalar("phase1_rate_per_step", "Phase I: w_k⊥ ∝ exp(−rate·steps), rate = η²δ²s²/(2B).",
+                (sy.eta, sy.delta, sy.B, sy.s), iso.phase1_rate_per_step(sy.eta, sy.delta, sy.B, sy.s)),
+        _scalar("phase1_duration", "Phase I duration in t = η·steps: ‖w_k‖ from ‖w_k⊥(0)‖ to (1 + ε)·plateau.",
+                (iso.w_perp0, iso.plateau, sy.eps, sy.lam, sy.s),
+                iso.phase1_duration(iso.w_perp0, iso.plateau, sy.eps, sy.lam, sy.s)),
+        _scalar("phase2_x", "Phase II propagator: x_k(t) = w_k·β̂* under the fixed-point g (Σ̂ = I).",
+                (iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s),
+                iso.phase2_propagator(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s)[0]),
+        Kernel(
+            name="neuron_cos_isotropic",
+            doc="cos(w_k, β*)(t) = x_k(t)/√(x_k(t)² + ‖w_k⊥(0)‖² e^{−4λs²t}), x_k(t) from the Phase II propagator.",
+            args=(iso.x0, iso.a0, iso.w_perp0, sy.t, sy.lam, sy.tau, sy.s),
+            intermediates=((_x, iso.phase2_propagator(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s)[0]),),
+            outputs=(Output(iso.neuron_cos(_x, iso.w_perp0, sy.t, sy.lam, sy.s)),),
+        ),
+        _scalar("phase2_time", "Phase II time (t) of one neuron: |cos(w_k, β*)| reaches c* at its limit x_∞.",
+                (iso.x_inf, iso.w_perp0, iso.c_star, sy.lam, sy.s),
+                iso.phase2_time(iso.x_inf, iso.w_perp0, iso.c_star, sy.lam, sy.s)),
+    )
+
+
+GENERATED: tuple[Kernel, ...] = (
+    _flow_full(),
+    _reduced("reduced_flow", sp.Integer(1)),
+    _reduced("reduced_flow_s", sy.s),
+    _neuron("neuron_propagator_rhs", sp.Integer(1)),
+    _neuron("neuron_propagator_rhs_s", sy.s),
+    *_closed_forms(),
+)

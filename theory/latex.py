@@ -1,0 +1,124 @@
+"""LaTeX export: every derived result as a named equation with a stable ``\\label{eq:…}``.
+
+``write_latex(path)`` writes a fragment for paper/ to ``\\input``: one ``equation`` environment per
+result, in the order of docs/theory.md. Labels are fixed strings below, so they are stable across runs.
+The right-hand sides are printed from the sympy expressions that the derivations return; the
+left-hand sides are notation.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from lnsgd.theory import finite_eta, flow, isotropic, lazy, model, moments, sam, sde
+from lnsgd.theory import symbols as sy
+
+
+class TheoryLatexPrinter(LatexPrinter):
+    """THEORY.md notation: Σ̂, β*, λ, …; tr(xᵀy) of columns printed as xᵀy."""
+
+    def __init__(self):
+        super().__init__({"symbol_names": sy.LATEX_NAMES, "mat_symbol_style": "plain"})
+
+    def _print_Trace(self, expr):
+        if expr.arg.shape == (1, 1):
+            return self._print(expr.arg)
+        return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
+
+    def _print_Identity(self, expr):
+        return "I"
+
+    def doprint(self, expr) -> str:
+        return super().doprint(expr).replace("+ -", "-")
+
+
+def equations() -> list[tuple[str, str, str, sp.Basic]]:
+    """(label, description, lhs, rhs) of every derived result."""
+    W, a, g, Sg, bs, u, uu = sy.W, sy.a, sy.g, sy.Sigma_hat, sy.beta_star, sy.u, sy.uu
+    s, lam, tau, eta, delta, B = sy.s, sy.lam, sy.tau, sy.eta, sy.delta, sy.B
+    beta = model.predictor(W, a, s)
+    W_dot, a_dot = flow.regularized_flow(W, a, g, Sg, tau, s, lam)
+    beta_dot, S_dot, A_dot = flow.reduced_flow(sy.beta, sy.S, sy.A, g, Sg, tau, s, lam)
+    w_dot, ak_dot = flow.neuron_flow(sy.w, sy.a_k, g, Sg, tau, s, lam)
+    dW, da = moments.sgd_step(W, a, u, eta, s)
+    d_beta, d_S, d_A = moments.reduced_increments(sy.beta, sy.S, sy.A, u, uu, eta, s)
+    forms = moments.neuron_increment_forms(sy.w, sy.a_k, bs, s)
+    p, q, r = sp.symbols("p_i q_i r_i", real=True)
+    fixed = isotropic.fixed_point(lam, tau, s, sy.a_k, isotropic.beta_star_norm)
+    x_t, a_t = isotropic.phase2_propagator(isotropic.x0, isotropic.a0, sy.t, lam, tau, s)
+    K = sy.S + sy.A * sp.Identity(sy.d)
+    cov_u = moments.u_covariance(g, Sg, sy.M4, delta, B, sy.c_B)
+    out = [
+        ("network", "two-layer linear network", r"f_\theta(x)", model.network(sp.MatrixSymbol("x", sy.d, 1), W, a, s)),
+        ("predictor", "effective linear predictor", r"\beta", beta),
+        ("loss", "train loss", r"L", model.train_loss(sy.beta, Sg, bs)),
+        ("residual-gradient", "gradient of L in beta", r"g", model.residual_gradient(sy.beta, Sg, bs)),
+        ("trace-G", "trace of the Gauss-Newton matrix", r"\operatorname{tr} G", model.gauss_newton_trace(W, a, Sg, tau, s)),
+        ("trace-G-reduced", "tr G in reduced variables", r"\operatorname{tr} G", model.gauss_newton_trace_reduced(sy.S, sy.A, Sg, tau, s)),
+        ("sgd-step-W", "one label-noise SGD step, first layer", r"\Delta W", dW),
+        ("sgd-step-a", "one label-noise SGD step, second layer", r"\Delta a", da),
+        ("u-mean", "mean of the SGD direction", r"\mathbb{E}\, u", g),
+        ("u-second-moment", "second moment of the SGD direction", r"\mathbb{E}\, u u^{\top}", moments.u_second_moment(g, Sg, sy.M4, delta, B, sy.c_B)),
+        ("increment-beta", "exact increment of beta", r"\Delta\beta", d_beta),
+        ("increment-S", "exact increment of S", r"\Delta S", d_S),
+        ("increment-A", "exact increment of A", r"\Delta A", d_A),
+        ("increment-balance", "exact increment of the balancedness", r"\Delta D", moments.balance_increment(W, a, uu, eta, s)),
+        ("single-sample-second-moment", "E Delta^2 per sample for B = 1", r"\mathbb{E}_\xi \Delta^2", moments.single_sample_second_moment(p, q, r, delta, eta, sy.mu4)),
+        ("sde-diffusion", "SDE diffusion", r"\Sigma(\theta)", sde.diffusion_matrix(W, a, cov_u, s)),
+        ("noise-covariance", "covariance of the SGD direction", r"\operatorname{Cov} u", cov_u),
+        ("gaussian-fourth-moment", "Isserlis fourth moment", r"\mathbb{E}[(x\cdot e)^2 x x^{\top}]", sde.gaussian_design_fourth_moment(sp.MatrixSymbol("e", sy.d, 1), sp.MatrixSymbol("Sigma", sy.d, sy.d))),
+        ("effective-label-noise", "effective label-noise variance", r"\delta_{\mathrm{eff}}^2", sde.effective_label_noise_variance(delta, sp.Symbol("L"))),
+        ("implicit-lambda", "regularizer coefficient", r"\lambda", sde.implicit_regularizer_coefficient(eta, delta, B, s)),
+        ("flow-W", "regularized flow, first layer", r"\dot W", W_dot),
+        ("flow-a", "regularized flow, second layer", r"\dot a", a_dot),
+        ("balance-rate", "balancedness under the regularized flow", r"\dot D", flow.balance_rate_closed_form(W, a, Sg, tau, s, lam)),
+        ("reduced-beta", "reduced flow, beta", r"\dot\beta", beta_dot),
+        ("reduced-S", "reduced flow, S", r"\dot S", S_dot),
+        ("reduced-A", "reduced flow, A", r"\dot A", A_dot),
+        ("neuron-w", "per-neuron flow", r"\dot w_k", w_dot),
+        ("neuron-a", "per-neuron flow", r"\dot a_k", ak_dot),
+        ("fixed-point-residual", "isotropic fixed point", r"\|\beta^{*} - \beta\|", fixed["residual_norm"]),
+        ("fixed-point-neuron", "isotropic fixed point, neurons", r"\|w_k\|/|a_k|", fixed["neuron_ratio"]),
+        ("fixed-point-A", "isotropic fixed point", r"A", fixed["A"]),
+        ("fixed-point-trace-S", "isotropic fixed point", r"\operatorname{tr} S", fixed["trace_S"]),
+        ("phase1-rate", "Phase I decay rate in t", r"\kappa_{\mathrm{I}}", isotropic.phase1_rate(lam, s)),
+        ("phase1-rate-per-step", "Phase I rate per step", r"\eta\,\kappa_{\mathrm{I}}", isotropic.phase1_rate_per_step(eta, delta, B, s)),
+        ("phase1-duration", "Phase I duration", r"T_{\mathrm{I}}", isotropic.phase1_duration(isotropic.w_perp0, isotropic.plateau, sy.eps, lam, s)),
+        ("phase2-x", "Phase II propagator, aligned component", r"x_k(t)", x_t),
+        ("phase2-a", "Phase II propagator, second layer", r"a_k(t)", a_t),
+        ("phase2-limit", "Phase II limit", r"x_\infty", isotropic.phase2_limit(isotropic.x0, isotropic.a0, lam, tau, s)),
+        ("phase2-cos", "alignment of one neuron", r"\cos(w_k, \beta^{*})", isotropic.neuron_cos(sp.Symbol("x_k(t)"), isotropic.w_perp0, sy.t, lam, s)),
+        ("phase2-time", "Phase II time of one neuron", r"T_{\mathrm{II}}", isotropic.phase2_time(isotropic.x_inf, isotropic.w_perp0, isotropic.c_star, lam, s)),
+        ("usam-regularizer", "USAM first-order regularizer", r"R_{\mathrm{USAM}}", sam.usam_regularizer(sy.S, sy.A, uu, s, sy.rho)),
+        ("one-sam-regularizer", "stochastic SAM regularizer", r"R_{\mathrm{1SAM}}", sam.one_sam_regularizer(sy.trace_G, sy.rho)),
+        ("sam-regularizer", "full-batch SAM regularizer (cited)", r"R_{\mathrm{SAM}}", sam.full_batch_sam_regularizer(sp.Symbol(r"\lambda_{\max}"), sy.rho)),
+        ("oscillation-drift", "oscillation-averaged drift of W", r"\mathbb{E}\,\dot W", sam.oscillation_step_drift(W, a, sp.ZeroMatrix(sy.m, 1), sy.Z, Sg, bs, s, sy.eps)),
+        ("lyapunov", "first-order stationary error covariance", r"0", finite_eta.lyapunov_residual(sy.P, K, Sg, finite_eta.trace_part_noise(sp.Symbol("sigma^2"), Sg, B), eta, s)),
+        ("effective-noise-variance", "finite-eta noise variance", r"\sigma^2", finite_eta.effective_noise_variance(delta, eta, sy.trace_G, B)),
+        ("lambda-eff", "finite-eta regularizer coefficient", r"\lambda_{\mathrm{eff}}", finite_eta.lambda_eff(lam, eta, sy.trace_G, B)),
+        ("lazy-weight-change", "linearized weight change, delta = 0", r"\Delta W_\infty", lazy.weight_change_linearized(a, K, sy.beta - bs, s)),
+    ]
+    for name, (b, Q) in forms.items():
+        out.append((f"increment-neuron-{name.replace('_', '-')}", f"per-neuron increment {name}", rf"\Delta_{{\mathrm{{{name.replace('_', '')}}}}}", moments.quadratic_increment(b, Q, u, uu, eta)))
+    for param in model.PARAMETRIZATIONS:
+        out.append((f"lazy-relative-change-{param.replace('_', '-')}", f"lazy relative weight change, {param}", r"\frac{\|\Delta W\|_F}{\|W_0\|_F}", lazy.relative_change_estimate(param)))
+        out.append((f"lazy-kernel-change-{param.replace('_', '-')}", f"lazy relative kernel change, {param}", r"\frac{\|\Delta K\|_F}{\|K_0\|_F}", lazy.kernel_change_estimate(param)))
+    return out
+
+
+def latex_source() -> str:
+    """The LaTeX fragment (no preamble)."""
+    printer = TheoryLatexPrinter()
+    blocks = ["% generated by lnsgd.theory.latex — do not edit\n"]
+    for label, description, lhs, rhs in equations():
+        blocks.append(f"% {description}\n\\begin{{equation}}\\label{{eq:{label}}}\n{lhs} = {printer.doprint(rhs)}\n\\end{{equation}}\n")
+    return "\n".join(blocks)
+
+
+def write_latex(path: str | Path) -> Path:
+    """Write every derived result as named equations (``\\label{eq:…}``) to ``path``."""
+    path = Path(path)
+    path.write_text(latex_source())
+    return path
