@@ -281,7 +281,10 @@ def oscillation_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, 
     return loss
 
 
-@njit(cache=True)
+# Not cached on disk: numba cannot cache a function that takes another jitted function as an
+# argument (loading such an entry fails with "underlying object has vanished"); the steps it calls
+# are cached, so compiling the driver costs about a second per process and step.
+@njit
 def run_chunk(step, n_steps, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, wd, wq,
               loss_bound):
     """Advance `step` n_steps times. Returns (steps done, summed batch loss, offending loss).

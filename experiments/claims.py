@@ -1,0 +1,146 @@
+"""The paper's qualitative claims as multi-seed statistical tests (issue 6, THEORY.md §5).
+
+Each claim runs a few configurations per seed, reduces each seed's results to one statistic and
+passes when the seed mean clears its threshold by three standard errors:
+    mean − 3·sd/√N > threshold   (claims of the form "statistic > threshold"),
+    mean + 3·sd/√N < threshold   (claims of the form "statistic < threshold").
+Two sizes: `reduced` (m = 200, η = 5e-3: η·tr G ≈ 1 as at the paper config, and λ = ηδ²/(4B)
+25× larger, so both phases fit in ~50k steps; seconds per seed) for the test suite, and `paper`
+(the presets' configs) for `make reproduce`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+import xarray as xr
+
+from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.presets import PRESETS
+
+SIZES = ("reduced", "paper")
+REDUCED = dict(m=200, eta=5e-3, record_every=500)
+
+
+def _config(preset: str, size: str, seed: int, **changes) -> SimulationConfig:
+    cfg = PRESETS[preset].config()
+    if size == "reduced":
+        scale = {"periodic": dict(steps=40_000, period=2000), "oscillation": dict(steps=20_000)}
+        cfg = dataclasses.replace(cfg, **REDUCED, **scale.get(preset, dict(steps=60_000)))
+    return dataclasses.replace(cfg, seed=seed, **changes)
+
+
+def _half_time(ds: xr.Dataset, var: str) -> float:
+    """First step at which `var` has covered half of its total change."""
+    v = ds[var].values
+    target = v[0] + 0.5 * (v[-1] - v[0])
+    hit = np.nonzero((v - target) * np.sign(v[-1] - v[0]) >= 0)[0]
+    return float(ds.step.values[hit[0]])
+
+
+def _ratio(ds: xr.Dataset, var: str = "w_norm_mean") -> float:
+    return float(ds[var][-1] / ds[var][0])
+
+
+def _gain(ds: xr.Dataset, var: str = "cos_abs_mean") -> float:
+    return float(ds[var][-1] - ds[var][0])
+
+
+def _on_fraction(ds: xr.Dataset) -> float:
+    """Share of the total fall of log mean‖w_k‖ that happens in records whose interval had δ > 0."""
+    drops = -np.diff(np.log(ds.w_norm_mean.values))
+    on = ds.delta.values[:-1] > 0
+    return float(drops[on].sum() / drops.sum())
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim: configurations per seed, a statistic of their results, a one-sided threshold."""
+
+    name: str
+    statement: str
+    runs: Callable[[str, int], dict[str, SimulationConfig]]
+    statistic: Callable[[dict[str, xr.Dataset]], float]
+    relation: str  # ">" or "<"
+    threshold: float
+    meaning: str  # what the statistic is, in words
+
+
+CLAIMS: dict[str, Claim] = {c.name: c for c in (
+    Claim("phase-one-shrinks", "label noise shrinks the first-layer norms (Phase I)",
+          lambda size, seed: {"noisy": _config("two-phase", size, seed)},
+          lambda r: _ratio(r["noisy"]), "<", 0.5, "final/initial mean||w_k||"),
+    Claim("phase-two-aligns", "label noise then aligns the neurons with beta* (Phase II)",
+          lambda size, seed: {"noisy": _config("two-phase", size, seed)},
+          lambda r: _gain(r["noisy"]), ">", 0.3, "gain of mean|cos(w_k, beta*)|"),
+    Claim("phases-in-order", "the norms shrink before the neurons align",
+          lambda size, seed: {"noisy": _config("two-phase", size, seed)},
+          lambda r: _half_time(r["noisy"], "cos_abs_mean") / max(_half_time(r["noisy"], "w_norm_mean"), 1.0),
+          ">", 1.5, "half-time of the alignment gain / half-time of the norm fall"),
+    Claim("no-noise-stays-lazy", "without label noise W stays near its initialisation",
+          lambda size, seed: {"clean": _config("lazy", size, seed), "noisy": _config("two-phase", size, seed)},
+          lambda r: float(r["clean"].w_rel_change[-1] / r["noisy"].w_rel_change[-1]), "<", 0.1,
+          "||W - W0||_F/||W0||_F without over with label noise"),
+    Claim("no-noise-no-alignment", "without label noise the neurons do not align",
+          lambda size, seed: {"clean": _config("lazy", size, seed)},
+          lambda r: abs(_gain(r["clean"])), "<", 0.02, "|gain of mean|cos(w_k, beta*)||"),
+    Claim("shrinks-only-with-noise", "the norms shrink only while the label noise is on",
+          lambda size, seed: {"periodic": _config("periodic", size, seed)},
+          lambda r: _on_fraction(r["periodic"]), ">", 0.9,
+          "share of the fall of log mean||w_k|| in noise-on intervals"),
+    Claim("oscillation-shrinks", "an oscillating second layer alone shrinks the first layer",
+          lambda size, seed: {"osc": _config("oscillation", size, seed),
+                              "still": _config("oscillation", size, seed, osc_eps=0.0)},
+          lambda r: _ratio(r["osc"]) / _ratio(r["still"]), "<", 0.8,
+          "final/initial mean||w_k||, oscillated over still second layer"),
+    Claim("sam-two-phases", "SAM with label noise shows the same two phases",
+          lambda size, seed: {"sam": _config("sam", size, seed)},
+          lambda r: min(1.0 - _ratio(r["sam"]), _gain(r["sam"])), ">", 0.3,
+          "min(norm fall fraction, alignment gain)"),
+)}
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    size: str
+    values: tuple[float, ...]  # one statistic per seed
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def stderr(self) -> float:
+        return float(np.std(self.values, ddof=1) / np.sqrt(len(self.values))) if len(self.values) > 1 else np.inf
+
+    @property
+    def passed(self) -> bool:
+        if self.claim.relation == ">":
+            return self.mean - 3 * self.stderr > self.claim.threshold
+        return self.mean + 3 * self.stderr < self.claim.threshold
+
+    def line(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        return (f"{verdict} {self.claim.name}: {self.claim.meaning} = {self.mean:.4g} ± {self.stderr:.2g} "
+                f"(3 s.e., {len(self.values)} seeds; required {self.claim.relation} {self.claim.threshold:g})")
+
+
+def evaluate(claims: Iterable[Claim], size: str, seeds: Iterable[int],
+             run: Callable[[list[SimulationConfig]], list[xr.Dataset]]) -> list[ClaimResult]:
+    """Evaluate claims; `run` maps a list of configs to their results (in order), so the caller
+    chooses serial, process-pool or Dask execution and whether results are stored. Identical
+    configs shared by several claims are run once."""
+    if size not in SIZES:
+        raise ValueError(f"size = {size!r} is not valid: expected one of {', '.join(SIZES)}")
+    claims, seeds = list(claims), list(seeds)
+    plan = {(c.name, s): c.runs(size, s) for c in claims for s in seeds}
+    unique = list({cfg: None for runs in plan.values() for cfg in runs.values()})
+    results = dict(zip(unique, run(unique)))
+    return [
+        ClaimResult(c, size, tuple(c.statistic({k: results[cfg] for k, cfg in plan[(c.name, s)].items()})
+                                   for s in seeds))
+        for c in claims
+    ]

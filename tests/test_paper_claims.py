@@ -1,0 +1,30 @@
+"""The paper's qualitative claims at reduced size (m = 200, η = 5e-3), five seeds each; every claim
+passes only when its seed mean clears the threshold by three standard errors
+(experiments/claims.py states each statistic and threshold). `make reproduce` runs them at paper
+size with `lnsgd claims --size paper`."""
+import pytest
+
+from lnsgd.experiments.claims import CLAIMS, evaluate
+from lnsgd.experiments.runner import simulate
+
+
+@pytest.fixture(scope="module")
+def results():
+    out = evaluate(CLAIMS.values(), "reduced", range(5), lambda cfgs: [simulate(c, progress=False) for c in cfgs])
+    return {r.claim.name: r for r in out}
+
+
+@pytest.mark.parametrize("name", list(CLAIMS))
+def test_claim_holds_at_reduced_size(results, name):
+    assert results[name].passed, results[name].line()
+
+
+def test_a_false_claim_fails(results):
+    """The machinery can fail: the same statistic with the threshold on the wrong side."""
+    import dataclasses
+
+    from lnsgd.experiments.claims import ClaimResult
+
+    r = results["phase-one-shrinks"]
+    flipped = dataclasses.replace(r.claim, relation=">", threshold=0.5)
+    assert not ClaimResult(flipped, r.size, r.values).passed
