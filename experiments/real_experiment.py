@@ -19,17 +19,13 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
+from lnsgd.experiments.validation import ConfigError, check_choice, check_int, check_real
 from lnsgd.experiments.real_data import RealData, load_cifar10_data, load_digits_data
 from lnsgd.solvers.erf_network import (ErfParams, LinearizedGD, expected_flip_targets, forward,
                                        init_params, ntk, train_chunk)
 
 DATASETS = ("digits", "cifar10")
 DIVERGENCE_LOSS = 1e6  # train loss beyond this (or non-finite) stops a run as diverged
-
-
-def _check(ok: bool, field: str, value, expected: str) -> None:
-    if not ok:
-        raise ValueError(f"{field} = {value!r} is out of range: expected {expected}")
 
 
 @dataclass(frozen=True)
@@ -61,31 +57,27 @@ class RealConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check(self.dataset in DATASETS, "dataset", self.dataset, f"one of {DATASETS}")
-        _check(self.dataset != "cifar10" or (isinstance(self.data_dir, str) and self.data_dir != ""),
-               "data_dir", self.data_dir,
-               "the directory holding CIFAR-10's data_batch_* and test_batch when dataset='cifar10'")
-        pool = 1797 if self.dataset == "digits" else None
-        _check(isinstance(self.n_train, int) and self.n_train >= 10, "n_train", self.n_train,
-               "an integer >= 10 (one sample per class)")
-        _check(isinstance(self.n_test, int) and self.n_test >= 10, "n_test", self.n_test,
-               "an integer >= 10")
-        if pool is not None:
-            _check(self.n_train + self.n_test <= pool - 50, "n_train + n_test",
-                   self.n_train + self.n_test, f"<= {pool - 50} for digits (1797 images, smallest class 174)")
-        _check(isinstance(self.width, int) and self.width >= 1, "width", self.width, "an integer >= 1")
-        _check(self.w_std > 0, "w_std", self.w_std, "w_std > 0")
-        _check(self.b_std >= 0, "b_std", self.b_std, "b_std >= 0")
-        _check(0 < self.eta < np.inf, "eta", self.eta, "0 < eta < inf")
-        _check(isinstance(self.steps, int) and self.steps >= 1, "steps", self.steps, "an integer >= 1")
-        _check(isinstance(self.batch_size, int) and 1 <= self.batch_size <= self.n_train,
-               "batch_size", self.batch_size, f"an integer with 1 <= batch_size <= n_train = {self.n_train}")
-        _check(0 <= self.flip_prob <= 1, "flip_prob", self.flip_prob, "0 <= flip_prob <= 1")
-        _check(isinstance(self.record_every, int) and 1 <= self.record_every <= self.steps,
-               "record_every", self.record_every, f"an integer with 1 <= record_every <= steps = {self.steps}")
-        _check(self.linearization in ("discrete", "flow"), "linearization", self.linearization,
-               "'discrete' or 'flow'")
-        _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        check_choice("dataset", self.dataset, DATASETS)
+        if self.dataset == "cifar10" and not (isinstance(self.data_dir, str) and self.data_dir):
+            raise ConfigError(f"data_dir = {self.data_dir!r} is missing: expected the directory holding "
+                              "CIFAR-10's data_batch_* and test_batch when dataset = 'cifar10' "
+                              "(--set data_dir=DIR)")
+        check_int("n_train", self.n_train, 10)  # at least one sample per class
+        check_int("n_test", self.n_test, 10)
+        if self.dataset == "digits":  # 1797 images, smallest class 174
+            check_int("n_train + n_test", self.n_train + self.n_test, 20, 1797 - 50)
+        check_int("width", self.width, 1)
+        check_real("w_std", self.w_std, 0.0, None, open_lo=True)
+        check_real("b_std", self.b_std, 0.0)
+        check_real("eta", self.eta, 0.0, None, open_lo=True)
+        check_int("steps", self.steps, 1)
+        check_int("batch_size", self.batch_size, 1, self.n_train)
+        check_real("flip_prob", self.flip_prob, 0.0, 1.0)
+        if not isinstance(self.compare_clean, bool):
+            raise ConfigError(f"compare_clean = {self.compare_clean!r} must be true or false")
+        check_int("record_every", self.record_every, 1, self.steps)
+        check_choice("linearization", self.linearization, ("discrete", "flow"))
+        check_int("seed", self.seed, 0, 2**63 - 1)
 
     @property
     def flip_probs(self) -> tuple[float, ...]:

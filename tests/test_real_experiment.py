@@ -23,9 +23,9 @@ def tiny(**kw) -> RealConfig:
 
 
 @pytest.mark.parametrize("field, value, match", [
-    ("flip_prob", 1.5, r"flip_prob = 1.5 is out of range: expected 0 <= flip_prob <= 1"),
-    ("dataset", "mnist", r"dataset = 'mnist' is out of range: expected one of"),
-    ("batch_size", 41, r"batch_size = 41 is out of range: expected an integer with 1 <= batch_size <= n_train = 40"),
+    ("flip_prob", 1.5, r"flip_prob = 1.5 is out of range: expected 0.0 <= flip_prob <= 1.0"),
+    ("dataset", "mnist", r"dataset = 'mnist' is not valid: expected one of"),
+    ("batch_size", 41, r"batch_size = 41 is out of range: expected 1 <= batch_size <= 40"),
     ("eta", 0.0, r"eta = 0.0 is out of range"),
     ("record_every", 61, r"record_every = 61 is out of range"),
     ("width", 0, r"width = 0 is out of range"),
@@ -40,7 +40,7 @@ def test_config_validation(field, value, match):
 
 
 def test_cifar_requires_data_dir():
-    with pytest.raises(ValueError, match="data_dir = None is out of range"):
+    with pytest.raises(ValueError, match="data_dir = None is missing"):
         RealConfig(dataset="cifar10")
 
 
