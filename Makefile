@@ -34,6 +34,7 @@ simulations: setup
 	$(LNSGD) run lazy --out $(RESULTS)
 	$(LNSGD) run periodic --out $(RESULTS)
 	$(LNSGD) run oscillation --out $(RESULTS)
+	$(LNSGD) run oscillation-control --out $(RESULTS)
 	$(LNSGD) run sam --out $(RESULTS)
 	$(LNSGD) run real-digits --out $(RESULTS)
 

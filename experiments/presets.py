@@ -43,6 +43,10 @@ PRESETS: dict[str, Preset] = {
                "N(0,1) oscillation of size osc_eps = 0.2 (100k steps)",
                *_sim(algorithm="oscillation", batch_size=200, delta=0.0, osc_eps=0.2,
                     steps=100_000, record_every=500)),
+        Preset("oscillation-control", "the oscillation preset with a still second layer "
+               "(osc_eps = 0): plain full-batch GD, the control of `oscillation`",
+               *_sim(algorithm="oscillation", batch_size=200, delta=0.0, osc_eps=0.0,
+                     steps=100_000, record_every=500)),
         Preset("sam", "1-SAM (B = 1, rho = 0.05) with label noise delta = 4, 1M steps",
                *_sim(algorithm="sam", rho=0.05)),
         Preset("real-digits", "erf network Dense(512)-erf-Dense(10) on sklearn digits, label flips "

@@ -39,6 +39,7 @@ def make_run(ds: xr.Dataset, key: str, role: str) -> Run:
         "sam": "SAM, " + (rf"$\rho = {float(rho):g}$, " if rho is not None else "") + delta,
         "usam": "USAM, " + (rf"$\rho = {float(rho):g}$, " if rho is not None else "") + delta,
         "oscillation": "GD, oscillated $a$" + (rf", $\varepsilon = {float(eps):g}$" if eps is not None else ""),
+        "gd": "GD, still $a$",
     }
     if role not in labels:
         raise ValueError(f"make_run: role={role!r}, valid: {sorted(labels)}")
@@ -136,17 +137,19 @@ def fig_periodic(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
 
 # --- oscillation ----------------------------------------------------------------------------------
 
-def build_oscillation(ds: xr.Dataset) -> Figure:
-    """GD with an oscillated second layer: mean‖w_k‖ (initial level dotted) and |a_k| vs step."""
-    run = make_run(ds, "oscillation", "oscillation")
+def build_oscillation(ds: xr.Dataset, control: xr.Dataset) -> Figure:
+    """GD with an oscillated second layer against the same GD with a still second layer (the
+    control, ε = 0): mean‖w_k‖ (initial level dotted) and |a_k| vs step."""
+    runs = [make_run(ds, "oscillation", "oscillation"), make_run(control, "oscillation-control", "gd")]
     panels = [Panel("w_norm_mean", band="std", hline=float(ds["w_norm_mean"][0]), marks=("T_I",)),
               Panel("a_abs_mean", band="quantile", marks=())]
-    return line_figure([run], panels, ncols=1, width=style.SINGLE_COLUMN, aspect=2.0)
+    return line_figure(runs, panels, ncols=1, width=style.SINGLE_COLUMN, aspect=2.0)
 
 
 def fig_oscillation(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
-    """Oscillation figure from result ``oscillation``."""
-    return _save(build_oscillation(load_result(results_dir, "oscillation")), out_dir, "oscillation")
+    """Oscillation figure from results ``oscillation`` and ``oscillation-control``."""
+    return _save(build_oscillation(*load_results(results_dir, "oscillation", "oscillation-control")),
+                 out_dir, "oscillation")
 
 
 # --- SAM ------------------------------------------------------------------------------------------

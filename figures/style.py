@@ -45,6 +45,7 @@ ROLE_COLORS = {
     "sam": OKABE_ITO["bluish_green"],
     "usam": OKABE_ITO["reddish_purple"],
     "oscillation": OKABE_ITO["vermillion"],
+    "gd": OKABE_ITO["sky_blue"],
     "theory": OKABE_ITO["black"],
     "noise_on": "0.9",  # light grey shading of noise-on intervals
 }

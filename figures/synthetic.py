@@ -25,6 +25,7 @@ PRESETS = {
     "periodic": dict(steps=40_000, delta=4.0, shrink=8.0, align=6.0, algorithm="label_noise_sgd",
                      period=5_000),
     "oscillation": dict(steps=100_000, delta=0.0, shrink=3.0, align=4.0, algorithm="oscillation"),
+    "oscillation-control": dict(steps=100_000, delta=0.0, shrink=0.0, align=0.0, algorithm="oscillation"),
     "sam": dict(steps=100_000, delta=4.0, shrink=5.0, align=8.0, algorithm="sam"),
 }
 
