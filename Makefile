@@ -37,6 +37,7 @@ simulations: setup
 	$(LNSGD) run oscillation-control --out $(RESULTS)
 	$(LNSGD) run sam --out $(RESULTS)
 	$(LNSGD) run real-digits --out $(RESULTS)
+	$(LNSGD) sweep sweeps/small.yaml --out $(RESULTS)/sweeps/small --quiet
 
 figures: setup tex
 	$(LNSGD) figures --results $(RESULTS) --out $(FIGS)
@@ -52,6 +53,7 @@ reproduce: setup tex simulations figures paper
 bench: setup
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_integrators.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf paper/build .pytest_cache

@@ -20,7 +20,7 @@ import xarray as xr
 from lnsgd.experiments.validation import ConfigError
 
 # Modules that add their own subcommands through `register(subparsers)`.
-SUBCOMMAND_MODULES = ("lnsgd.experiments.cli_theory", "lnsgd.figures.cli")
+SUBCOMMAND_MODULES = ("lnsgd.experiments.cli_theory", "lnsgd.experiments.cli_sweep", "lnsgd.figures.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from . import simulation
+from . import simulation, sweeps
 
 FigureFunction = Callable[[Path, Path], list[Path]]
 
@@ -17,6 +17,7 @@ FIGURES: dict[str, FigureFunction] = {
     "oscillation": simulation.fig_oscillation,
     "sam": simulation.fig_sam,
     "laziness": simulation.fig_laziness,
+    **sweeps.SWEEP_FIGURES,
 }
 
 

@@ -1,0 +1,105 @@
+"""Sweeps: resumable parameter grids of direct simulations (issue 7; docs/sweeps.md).
+
+    spec = load_spec("sweeps/small.yaml")
+    report = run_sweep(spec, out="results/sweeps/small", workers=2)       # or dask="tcp://..."
+    ds = open_sweep("results/sweeps/small", part="phases")              # dims: eta, delta
+
+The pieces live in small modules: `sweep_spec` (what to run), `sweep_store` (one atomic file per
+point, named by its config hash), `sweep_exec` (one submission loop, process-pool or Dask
+backend), `sweep_combine` (the labelled Dataset) and `sweep_theory` (closed-form predictions).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm.auto import tqdm
+
+from lnsgd.experiments.sweep_combine import MANIFEST, default_out, open_sweep, open_sweeps, resolve
+from lnsgd.experiments.sweep_exec import PointOutcome, PointTask, execute, make_backend
+from lnsgd.experiments.sweep_spec import SweepPart, SweepSpec, load_spec, spec_from_dict
+from lnsgd.experiments.sweep_store import point_state, remove_point, write_json
+
+__all__ = ["SweepSpec", "SweepPart", "SweepReport", "load_spec", "spec_from_dict", "plan",
+           "run_sweep", "open_sweep", "open_sweeps", "default_out"]
+
+
+@dataclass
+class SweepReport:
+    """What a sweep run did: points skipped (already stored), recomputed because corrupt, and the
+    outcome of each point it ran."""
+
+    out: Path
+    total: int
+    skipped: int
+    corrupt: list[str] = field(default_factory=list)
+    outcomes: list[PointOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def complete(self) -> bool:
+        """Every point has a stored result or failure record (nothing lost or interrupted)."""
+        return not any(o.status in ("lost", "interrupted") for o in self.outcomes)
+
+    def summary(self) -> str:
+        ran = len(self.outcomes)
+        parts = [f"{self.total} points: {self.skipped} already stored, {ran} run"]
+        for status in ("completed", "diverged", "invalid", "error", "lost", "interrupted"):
+            if self.count(status):
+                parts.append(f"{self.count(status)} {status}")
+        if self.corrupt:
+            parts.append(f"{len(self.corrupt)} corrupt file(s) recomputed")
+        return ", ".join(parts) + f" in {self.seconds:.1f} s ({self.out})"
+
+
+def plan(spec: SweepSpec, out: str | Path, *, retry_failed: bool = False) -> tuple[list[PointTask], int, list[str]]:
+    """(tasks to run, number already stored, hashes of corrupt files) for `spec` in `out`."""
+    tasks, skipped, corrupt = [], 0, []
+    for point in spec.unique_points():
+        state = point_state(out, point.digest)
+        if state.state == "done" or (state.state == "failed" and not retry_failed):
+            skipped += 1
+            continue
+        if state.state == "corrupt":
+            corrupt.append(point.digest)
+        remove_point(out, point.digest)
+        tasks.append(PointTask(point.digest, point.config_dict(), str(out)))
+    return tasks, skipped, corrupt
+
+
+def run_sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, *, workers: int | None = None,
+              dask: Any = None, retry_failed: bool = False, progress: bool = True,
+              on_point: Callable[[PointOutcome], None] | None = None) -> SweepReport:
+    """Run every point of `spec` not yet stored in `out` (default results/sweeps/<name>).
+
+    Local process pool of `workers` processes (default: all cores) unless `dask` (a scheduler
+    address or a distributed.Client) is given. Interrupting (Ctrl-C) keeps every finished point;
+    running again resumes.
+    """
+    spec, out = resolve(spec, out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(spec.to_dict(), out / MANIFEST)
+    start = time.perf_counter()
+    tasks, skipped, corrupt = plan(spec, out, retry_failed=retry_failed)
+    report = SweepReport(out, len(tasks) + skipped, skipped, corrupt)
+    bar = tqdm(total=report.total, initial=skipped, unit="point", desc=spec.name, disable=not progress)
+
+    def done(outcome: PointOutcome) -> None:
+        bar.update(1)
+        bar.set_postfix_str(f"{outcome.digest} {outcome.status} {outcome.seconds:.1f}s")
+        if progress and outcome.status not in ("completed",):
+            bar.write(f"{outcome.digest}: {outcome.status}: {outcome.message}")
+        if on_point is not None:
+            on_point(outcome)
+
+    try:
+        report.outcomes = execute(tasks, make_backend(workers, dask), done)
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - start
+    return report

@@ -1,0 +1,186 @@
+"""Sweeps (issue 7): spec validation, resume after SIGKILL, failures recorded, Dask = process pool,
+corrupt files recomputed, the combined Dataset and the figures. Tiny configs (m = 20, d = 5), at
+most 2 worker processes."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from lnsgd.experiments.sweep import load_spec, open_sweep, run_sweep, spec_from_dict
+from lnsgd.experiments.sweep_store import MARKER, point_state, result_file
+from lnsgd.experiments.validation import ConfigError
+
+TINY = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 2000, "record_every": 100,
+        "snapshots": 2}
+
+
+def tiny_spec(grid=None, points=None, name="tiny", **base):
+    data = {"name": name, "base": TINY | base, "grid": grid or {"eta": [0.01, 0.02], "seed": [0, 1]}}
+    if points is not None:
+        data["points"] = points
+    return spec_from_dict(data)
+
+
+def digest_files(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.nc"))
+            if not p.name.endswith(".summary.nc")}
+
+
+# --- spec validation ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, words", [
+    ({"grid": {"etaa": [0.1]}}, ["etaa", "unknown config field"]),
+    ({"grid": {"eta": []}}, ["grid.eta", "empty"]),
+    ({"grid": {}}, ["empty grid"]),
+    ({"grid": {"eta": [0.01, -1.0]}}, ["grid.eta", "-1.0", "eta > 0"]),
+    ({"grid": {"noise": ["gaussian", "cauchy"]}}, ["grid.noise", "cauchy"]),
+    ({"base": {"m": 0}, "grid": {"eta": [0.1]}}, ["base", "m = 0"]),
+    ({"grid": {"eta": 0.1}}, ["grid.eta", "list"]),
+    ({"grid": {"eta": {"geomspace": [0.1, "x", 3]}}}, ["grid.eta", "geomspace"]),
+    ({"grid": {"eta": [0.1]}, "points": [{"delta": 1.0, "bogus": 2}]}, ["points[0]", "bogus"]),
+    ({"grid": {"eta": [0.1]}, "points": [{"eta": 0.2}]}, ["points[0]", "eta", "also in grid"]),
+    ({"grid": {"eta": [0.1]}, "colour": 1}, ["colour"]),
+])
+def test_invalid_spec_names_the_field(data, words):
+    with pytest.raises(ConfigError) as err:
+        spec_from_dict({"name": "bad", **data})
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+
+
+def test_spec_expansion_types_and_parts(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("base: {n: 40}\nsweeps:\n  a:\n    grid: {eta: {geomspace: [1e-3, 1e-1, 3]}, "
+                    "m: ['10', 20.0], seed: {range: [0, 2]}}\n  b:\n    points: [{delta: 1}, {rho: 0.1}]\n")
+    spec = load_spec(path)
+    assert spec.name == "s" and [p.name for p in spec.parts] == ["a", "b"]
+    a = spec.part("a")
+    assert dict(a.grid)["eta"] == (0.001, 0.01, 0.1) and dict(a.grid)["m"] == (10, 20)
+    assert dict(a.grid)["seed"] == (0, 1) and len(a.expand()) == 12
+    b = spec.part("b").expand()
+    assert spec.part("b").dims == ("delta", "rho")
+    assert [dict(p.coords) for p in b] == [{"delta": 1.0, "rho": 0.05}, {"delta": 4.0, "rho": 0.1}]
+    with pytest.raises(ConfigError, match="parts a, b"):
+        spec.part()
+
+
+# --- execution ------------------------------------------------------------------------------------
+
+def test_failures_recorded_others_finish_and_combined(tmp_path):
+    """An invalid combination and a diverging point are recorded with their reason; the rest
+    finish; a corrupt file is detected and recomputed; the combined Dataset has the swept dims."""
+    spec = tiny_spec(grid={"n": [10, 40], "batch_size": [1, 20], "eta": [0.02, 50.0]})
+    report = run_sweep(spec, tmp_path, workers=2, progress=False)
+    assert report.total == 8 and report.complete
+    assert report.count("invalid") == 2          # batch_size 20 > n 10, for both eta
+    assert report.count("diverged") == 3         # eta = 50 on the valid combinations
+    assert report.count("completed") == 3
+    ds = open_sweep(tmp_path, curves=True)
+    assert dict(ds.sizes)["n"] == 2 and set(ds.dims) >= {"n", "batch_size", "eta", "step"}
+    bad = ds.sel(n=10, batch_size=20, eta=0.02)
+    assert bad.status == "invalid" and "batch_size" in str(bad.message.values)
+    div = ds.sel(n=40, batch_size=1, eta=50.0)
+    assert div.status == "diverged" and "diverged at step" in str(div.message.values)
+    ok = ds.sel(n=40, batch_size=1, eta=0.02)
+    assert ok.status == "completed" and np.isfinite(ok.w_norm_final) and np.isfinite(ok.cos_final)
+    assert np.isfinite(ok.w_norm_mean.sel(step=2000))
+
+    # corrupt one finished file: truncated, then one without the completion marker
+    target = result_file(tmp_path, str(ok.config_hash.values))
+    target.write_bytes(target.read_bytes()[:300])
+    assert point_state(tmp_path, str(ok.config_hash.values)).state == "corrupt"
+    again = run_sweep(spec, tmp_path, workers=1, progress=False)
+    assert again.corrupt == [str(ok.config_hash.values)] and again.count("completed") == 1
+    assert again.skipped == 7
+    with xr.open_dataset(target) as reopened:
+        assert reopened.attrs[MARKER] == str(ok.config_hash.values)
+
+
+def test_sigkill_resume_keeps_finished_points_byte_for_byte(tmp_path):
+    spec_path = tmp_path / "kill.yaml"
+    spec_path.write_text(
+        "name: kill\nbase: {n: 40, d: 5, m: 20, eta: 0.01, delta: 2.0, steps: 400000, "
+        "record_every: 2000, snapshots: 2}\ngrid: {seed: [0, 1, 2, 3, 4, 5, 6, 7]}\n")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "lnsgd.experiments.cli_sweep", str(spec_path), "--out", str(out),
+           "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out.glob("*.nc"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the parent and its pool workers, mid-sweep
+    proc.wait()
+    finished = digest_files(out)
+    assert 2 <= len(finished) < 8, f"kill was not midway: {len(finished)} points finished"
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(finished)} already stored" in rerun.stdout
+    after = digest_files(out)
+    assert len(after) == 8
+    assert {k: after[k] for k in finished} == finished
+    ds = open_sweep(out)
+    assert (ds.status == "completed").all() and ds.attrs["finished"] == 8
+    assert np.isfinite(ds.w_norm_final).all()
+
+
+def test_dask_local_cluster_matches_process_pool(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    spec = tiny_spec()
+    run_sweep(spec, tmp_path / "pool", workers=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        report = run_sweep(spec, tmp_path / "dask", dask=cluster.scheduler_address, progress=False)
+    assert report.count("completed") == 4
+    pool = open_sweep(tmp_path / "pool", curves=True)
+    dask = open_sweep(tmp_path / "dask", curves=True)
+    for var in ("w_norm_final", "cos_final", "T_I", "T_II", "plateau", "w_norm_mean", "cos_abs_mean",
+                "w_rel_change", "config_hash", "status"):
+        xr.testing.assert_identical(pool[var], dask[var])
+    for name in digest_files(tmp_path / "pool"):  # every array of every point file
+        with xr.open_dataset(tmp_path / "pool" / name) as a, xr.open_dataset(tmp_path / "dask" / name) as b:
+            xr.testing.assert_equal(a, b)
+
+
+def test_theory_columns_scale_as_first_order_law(tmp_path):
+    """The isotropic predictions scale exactly as B/(η²δ²) (they depend on λt only)."""
+    spec = tiny_spec(grid={"eta": [0.01, 0.02], "delta": [1.0, 2.0]}, steps=100)
+    ds = open_sweep(spec, out=tmp_path, theory=True)  # nothing run: theory only, statuses missing
+    assert (ds.status == "missing").all()
+    c = (ds.T_I_theory / ds.time_scale).values
+    assert np.all(np.isfinite(c)) and np.ptp(c) < 1e-9 * np.abs(c).max()
+    np.testing.assert_allclose(ds.lambda_eff.values, (ds.eta * ds.delta**2 / 4).transpose(*ds.lambda_eff.dims).values)
+
+
+def test_sweep_figures_from_a_tiny_suite(tmp_path, monkeypatch):
+    """Every registered sweep figure builds from a tiny four-part sweep; the phase diagram draws
+    the stored T_I."""
+    from lnsgd.figures import sweeps as figs
+
+    base = TINY | {"steps": 20000, "record_every": 500}
+    spec = spec_from_dict({"name": figs.SWEEP, "base": base, "sweeps": {
+        "phases": {"grid": {"eta": [0.01, 0.02], "delta": [2.0, 4.0]}},
+        "lazy-rich": {"grid": {"delta": [0.0, 4.0], "m": [10, 20]}},
+        "plateau": {"grid": {"m": [10, 20], "d": [3, 5]}},
+        "sam": {"base": {"algorithm": "sam"}, "grid": {"rho": [0.0, 0.2], "delta": [0.0, 2.0]}}}})
+    run_sweep(spec, tmp_path / "sweeps" / figs.SWEEP, workers=2, progress=False)
+    ds = figs.load_part(tmp_path, "phases")
+    fig = figs.build_phases(ds)
+    mesh = fig.axes[0].collections[0]
+    np.testing.assert_array_equal(np.ma.filled(mesh.get_array(), np.nan).ravel(),
+                                  ds.T_I.transpose("delta", "eta").values.ravel())
+    monkeypatch.setattr(figs.style, "latex_available", lambda: False)  # PDF only: fast
+    for name, make in figs.SWEEP_FIGURES.items():
+        with pytest.warns(UserWarning, match="pdflatex"):
+            paths = make(tmp_path, tmp_path / "figs")
+        assert [p.name for p in paths] == [f"{name}.pdf"] and paths[0].stat().st_size > 1000
+    with pytest.raises(figs.MissingSweepError, match="lnsgd sweep"):
+        figs.load_part(tmp_path / "nowhere", "phases")
