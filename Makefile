@@ -7,7 +7,7 @@ RESULTS ?= results
 FIGS   := paper/build/figures
 LNSGD  := $(BIN)/lnsgd
 
-.PHONY: setup tex test test-slow reproduce simulations figures paper bench clean
+.PHONY: setup tex test test-slow reproduce simulations claims figures paper bench clean
 
 # Create the virtual environment if missing and install the package with its test extras.
 $(STAMP): pyproject.toml
@@ -39,6 +39,10 @@ simulations: setup
 	$(LNSGD) run real-digits --out $(RESULTS)
 	$(LNSGD) sweep sweeps/small.yaml --out $(RESULTS)/sweeps/small --quiet
 
+# The paper's claims over 5 seeds at paper size (stored in $(RESULTS)/claims, reused).
+claims: setup
+	$(LNSGD) claims --size paper --seeds 5 --out $(RESULTS)/claims --table paper/build/claims_table.tex
+
 figures: setup tex
 	$(LNSGD) figures --results $(RESULTS) --out $(FIGS)
 
@@ -48,7 +52,7 @@ paper: setup tex
 	cd paper && latexmk
 	@echo "report: paper/build/main.pdf"
 
-reproduce: setup tex simulations figures paper
+reproduce: setup tex simulations claims figures paper
 
 bench: setup
 	$(BIN)/python benchmarks/bench_engine.py

@@ -124,8 +124,9 @@ class ClaimResult:
 
     def line(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
-        return (f"{verdict} {self.claim.name}: {self.claim.meaning} = {self.mean:.4g} ± {self.stderr:.2g} "
-                f"(3 s.e., {len(self.values)} seeds; required {self.claim.relation} {self.claim.threshold:g})")
+        bound = "mean - 3 s.e." if self.claim.relation == ">" else "mean + 3 s.e."
+        return (f"{verdict} {self.claim.name}: {self.claim.meaning} = {self.mean:.4g} (s.e. {self.stderr:.2g}, "
+                f"{len(self.values)} seeds; requires {bound} {self.claim.relation} {self.claim.threshold:g})")
 
 
 def evaluate(claims: Iterable[Claim], size: str, seeds: Iterable[int],

@@ -20,7 +20,10 @@ import xarray as xr
 from lnsgd.experiments.validation import ConfigError
 
 # Modules that add their own subcommands through `register(subparsers)`.
-SUBCOMMAND_MODULES = ("lnsgd.experiments.cli_theory", "lnsgd.experiments.cli_sweep", "lnsgd.figures.cli")
+SUBCOMMAND_MODULES = (
+    "lnsgd.experiments.cli_theory", "lnsgd.experiments.cli_sweep", "lnsgd.experiments.cli_claims",
+    "lnsgd.figures.cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,3 +28,17 @@ def test_a_false_claim_fails(results):
     r = results["phase-one-shrinks"]
     flipped = dataclasses.replace(r.claim, relation=">", threshold=0.5)
     assert not ClaimResult(flipped, r.size, r.values).passed
+
+
+def test_claims_cli_rejects_one_seed(capsys):
+    from lnsgd.experiments.cli import main
+
+    assert main(["claims", "--seeds", "1"]) == 2
+    assert "--seeds must be >= 2" in capsys.readouterr().err
+
+
+def test_claims_table_is_latex(results):
+    from lnsgd.experiments.cli_claims import latex_table
+
+    table = latex_table(list(results.values()))
+    assert table.count(r"\\") == len(results) + 1 and "beta*" not in table and "||" not in table
