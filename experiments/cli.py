@@ -22,7 +22,7 @@ from lnsgd.experiments.validation import ConfigError
 # Modules that add their own subcommands through `register(subparsers)`.
 SUBCOMMAND_MODULES = (
     "lnsgd.experiments.cli_theory", "lnsgd.experiments.cli_sweep", "lnsgd.experiments.cli_claims",
-    "lnsgd.figures.cli",
+    "lnsgd.experiments.cli_check", "lnsgd.figures.cli",
 )
 
 

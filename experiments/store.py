@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import xarray as xr
 
@@ -12,14 +13,15 @@ def result_path(directory: str | os.PathLike, name: str, config_hash: str) -> Pa
     return Path(directory) / f"{name}-{config_hash}.nc"
 
 
-def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write `ds` to `path` atomically: a temporary file in the same folder, fsync, rename."""
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Create `path` atomically: `write(tmp)` fills a temporary file in the same folder, which is
+    fsynced and renamed over `path`; a reader sees the old file or the whole new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+        write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -27,6 +29,11 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write `ds` to `path` as NetCDF4, atomically."""
+    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4"))
 
 
 def load(path: str | os.PathLike) -> xr.Dataset:

@@ -12,15 +12,13 @@ is *corrupt*: `point_state` reports it and the sweep recomputes the point.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
-from lnsgd.experiments.store import save as save_netcdf
+from lnsgd.experiments.store import atomic_write, save as save_netcdf
 
 #: Attribute whose value (the point's hash) marks a complete point file.
 MARKER = "sweep_point"
@@ -91,20 +89,9 @@ def write_result(ds: xr.Dataset, out: str | Path, digest: str) -> Path:
 
 
 def write_json(record: dict[str, Any], path: str | Path) -> Path:
-    """Write JSON atomically (temporary file, fsync, os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=1, sort_keys=True, default=list)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Write JSON atomically."""
+    text = json.dumps(record, indent=1, sort_keys=True, default=list)
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def write_failure(out: str | Path, digest: str, values: dict[str, Any], status: str, reason: str,

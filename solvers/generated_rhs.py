@@ -128,3 +128,11 @@ def neuron_cos_isotropic(x0, a0, w_perp0, t, lam, tau, s):
 def phase2_time(x_inf, w_perp0, c_star, lam, s):
     """Phase II time (t) of one neuron: |cos(w_k, β*)| reaches c* at its limit x_∞."""
     return -1/4*math.log(-x_inf**2*(c_star - 1)*(c_star + 1)/(c_star**2*w_perp0**2))/(lam*s**2)
+
+
+@numba.njit(cache=True)
+def residual_gradient(beta, Sigma_hat, beta_star, g_out):
+    """g = Σ̂(β − β*) = ∇_β L (drives the per-neuron propagator); writes g_out (d,)."""
+    beta_c = beta.reshape((beta.shape[0], 1))
+    beta_star_c = beta_star.reshape((beta_star.shape[0], 1))
+    g_out[:] = ((Sigma_hat @ (-beta_star_c + beta_c)))[:, 0]

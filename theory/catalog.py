@@ -96,6 +96,15 @@ def _closed_forms() -> tuple[Kernel, ...]:
     )
 
 
+def _residual_gradient() -> Kernel:
+    return Kernel(
+        name="residual_gradient",
+        doc="g = Σ̂(β − β*) = ∇_β L (drives the per-neuron propagator); writes g_out (d,).",
+        args=(sy.beta, sy.Sigma_hat, sy.beta_star, "g_out"),
+        outputs=(Output(model.residual_gradient(sy.beta, sy.Sigma_hat, sy.beta_star), "g_out"),),
+    )
+
+
 GENERATED: tuple[Kernel, ...] = (
     _flow_full(),
     _reduced("reduced_flow", sp.Integer(1)),
@@ -103,4 +112,5 @@ GENERATED: tuple[Kernel, ...] = (
     _neuron("neuron_propagator_rhs", sp.Integer(1)),
     _neuron("neuron_propagator_rhs_s", sy.s),
     *_closed_forms(),
+    _residual_gradient(),
 )

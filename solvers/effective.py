@@ -1,0 +1,418 @@
+"""Solvers of the effective dynamics of label-noise SGD (THEORY.md §4.1, §4.2, §4.6).
+
+Three predictions of the same run (same data X, β*, same initialisation W0, a0), in time t = η·steps:
+
+- `solve_reduced`: the regularized flow θ̇ = −∇(L + λ tr G) through its closure on (β, S, A) plus the
+  shared (d+1)×(d+1) propagator Φ(t) of the per-neuron linear ODE ż_k = M(t) z_k, z_k = (w_k, a_k),
+  M(t) = [[−2λs²Σ̂, −s g], [−s gᵀ, −2λs²τ]], g = Σ̂(β − β*). All m neurons move with one Φ:
+  z_k(t) = Φ(t) z_k(0), so the solve costs O(d³) per right-hand side, independent of m; only the
+  observables at the output times touch the m neurons (O(m d²) per output time).
+- `solve_full_flow`: the same flow on the full m(d+1)-dimensional parameters (the reference the reduced
+  solve is tested against).
+- `solve_sde_ensemble`: the label-noise SDE dθ = −∇L dt + √η Σ(θ)^{1/2} dB (Itô) with the exact
+  covariance Σ = J Cov(u) Jᵀ, Cov u = (δ²Σ̂ + M₄ − g gᵀ)/B (label noise plus minibatch sampling
+  noise, theory/sde.py), matrix-free: ∇_θ L_batch = J u with J u = (s a uᵀ, s W u), so drift and noise
+  share J and one Euler–Maruyama step is
+      v = dt·g − √(η/B)·ζ,  ζ = n^{-1/2}[Xᵀ(r∘ΔB₁ + δ ΔB₂) − g ΣΔB₁],  W ← W − s a vᵀ,  a ← a − s W v,
+  r = X(β − β*), ΔB₁, ΔB₂ ∈ R^n Brownian increments (Cov ζ = (δ²Σ̂ + M₄ − g gᵀ)·dt). Cost O(md + nd)
+  per step instead of a dense m(d+1)×n diffusion matrix; paths run in parallel (numba prange).
+  Euler–Maruyama, not stochastic Heun: the noise is not commutative and Heun converges to the
+  Stratonovich SDE, which would add a spurious drift; EM is weak order 1 for the Itô SDE.
+
+Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
+λ_eff(t) = λ/(1 − η tr G(t)/(2B)) (finite η: the trace part of the residual sampling noise,
+theory/finite_eta.py), evaluated on the current state. The SDE carries the full sampling noise by itself.
+Every derived formula comes from `solvers.generated_rhs` (codegen of theory/); nothing is re-typed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from lnsgd.solvers import generated_rhs as gen
+from lnsgd.solvers.ode import OdeSolution, solve_ode
+from lnsgd.solvers.problem import Problem
+from lnsgd.solvers.sde_brownian import brownian_increments
+
+CORRECTIONS = ("first-order", "lambda-eff")
+
+# Layout of the float64 parameter vector handed to the right-hand sides.
+P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR = range(6)
+
+
+@dataclass(frozen=True)
+class EffectiveSetup:
+    """The data of one effective-dynamics problem: Σ̂, β*, scale s, and how λ is set.
+
+    λ = `implicit_lambda`(η, δ, B); with correction "lambda-eff" it becomes λ_eff(tr G(t)).
+    """
+
+    Sigma_hat: np.ndarray
+    beta_star: np.ndarray
+    s: float
+    eta: float
+    delta: float
+    batch_size: int
+    correction: str = "first-order"
+
+    def __post_init__(self) -> None:
+        if self.correction not in CORRECTIONS:
+            raise ValueError(f"correction = {self.correction!r}; valid: {CORRECTIONS}")
+        d = self.beta_star.shape[0]
+        if self.Sigma_hat.shape != (d, d):
+            raise ValueError(f"Sigma_hat has shape {self.Sigma_hat.shape}; expected ({d}, {d}) to match beta_star")
+        for name in ("s", "eta", "batch_size"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} = {getattr(self, name)}; valid: > 0")
+        if not self.delta >= 0:
+            raise ValueError(f"delta = {self.delta}; valid: >= 0")
+
+    @classmethod
+    def from_problem(cls, problem: Problem, s: float, eta: float, delta: float, batch_size: int,
+                     correction: str = "first-order") -> "EffectiveSetup":
+        return cls(np.ascontiguousarray(problem.Sigma_hat), np.ascontiguousarray(problem.beta_star),
+                   float(s), float(eta), float(delta), int(batch_size), correction)
+
+    @property
+    def d(self) -> int:
+        return self.beta_star.shape[0]
+
+    @property
+    def lam(self) -> float:
+        return float(gen.implicit_lambda(self.eta, self.delta, float(self.batch_size)))
+
+    def args(self) -> tuple:
+        p = np.zeros(6)
+        p[P_TAU] = np.trace(self.Sigma_hat)
+        p[P_S], p[P_LAM], p[P_ETA], p[P_B] = self.s, self.lam, self.eta, self.batch_size
+        p[P_CORR] = CORRECTIONS.index(self.correction)
+        return (np.ascontiguousarray(self.Sigma_hat), np.ascontiguousarray(self.beta_star), p)
+
+
+# ---------------------------------------------------------------- adapters: flat y <-> named state
+def reduced_size(d: int) -> int:
+    """len(y) of the reduced state: β (d), S (d²), A (1), Ψ = Φᵀ ((d+1)²)."""
+    return d + d * d + 1 + (d + 1) ** 2
+
+
+def pack_reduced(beta: np.ndarray, S: np.ndarray, A: float, Phi: np.ndarray | None = None) -> np.ndarray:
+    """y = [β, vec S, A, vec Φᵀ] (Φ defaults to the identity: the propagator from the initial time)."""
+    d = beta.shape[0]
+    Phi = np.eye(d + 1) if Phi is None else Phi
+    return np.concatenate([beta, S.ravel(), [A], np.ascontiguousarray(Phi.T).ravel()])
+
+
+def unpack_reduced(y: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(β, S, A, Φ) from y; leading axes of y (e.g. time) are kept."""
+    y = np.asarray(y)
+    lead = y.shape[:-1]
+    beta = y[..., :d]
+    S = y[..., d:d + d * d].reshape(*lead, d, d)
+    A = y[..., d + d * d]
+    Psi = y[..., d + d * d + 1:].reshape(*lead, d + 1, d + 1)
+    return beta, S, A, np.swapaxes(Psi, -1, -2)
+
+
+def reduced_from_params(W: np.ndarray, a: np.ndarray, s: float) -> np.ndarray:
+    """The reduced initial state of (W, a): β = sWᵀa, S = WᵀW, A = ‖a‖², Φ = I."""
+    return pack_reduced(s * (W.T @ a), W.T @ W, float(a @ a))
+
+
+def pack_full(W: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.ascontiguousarray(W).ravel(), a])
+
+
+def unpack_full(y: np.ndarray, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W, a) from y; leading axes kept: W (..., m, d), a (..., m)."""
+    y = np.asarray(y)
+    return y[..., :m * d].reshape(*y.shape[:-1], m, d), y[..., m * d:]
+
+
+# ---------------------------------------------------------------- right-hand sides (jitted)
+@numba.njit(cache=True)
+def _lambda_now(p, trace_G):
+    """λ of the current state: the constant λ, or λ_eff(tr G); NaN past the pole η tr G ≥ 2B."""
+    if p[P_CORR] == 0.0:
+        return p[P_LAM]
+    if p[P_ETA] * trace_G >= 2.0 * p[P_B]:
+        return np.nan
+    return gen.lambda_eff(p[P_LAM], p[P_ETA], trace_G, p[P_B])
+
+
+@numba.njit(cache=True)
+def reduced_rhs(t, y, args, out):
+    """d/dt of y = [β, vec S, A, vec Ψ] with Ψ = Φᵀ: the closure plus the propagator Φ̇ = M(t)Φ.
+
+    Row j of Ψ is column j of Φ, i.e. the image z of the j-th basis vector (w; a_k); each row moves
+    by the generated per-neuron right-hand side (linear in z), so Ψ̇[j] = neuron_rhs(Ψ[j]).
+    """
+    Sigma_hat, beta_star, p = args
+    d = beta_star.shape[0]
+    tau, s = p[P_TAU], p[P_S]
+    beta = y[:d]
+    S = y[d:d + d * d].reshape((d, d))
+    A = y[d + d * d]
+    off = d + d * d + 1
+    lam = _lambda_now(p, gen.trace_G_reduced(S, A, Sigma_hat, tau, s))
+    dbeta = np.empty(d)
+    dS = np.empty((d, d))
+    dA = gen.reduced_flow_s(beta, S, A, Sigma_hat, tau, beta_star, s, lam, dbeta, dS)
+    out[:d] = dbeta
+    out[d:d + d * d] = dS.ravel()
+    out[d + d * d] = dA
+    g = np.empty(d)
+    gen.residual_gradient(beta, Sigma_hat, beta_star, g)
+    w = np.empty(d)
+    dw = np.empty(d)
+    for j in range(d + 1):
+        row = off + j * (d + 1)
+        w[:] = y[row:row + d]
+        dak = gen.neuron_propagator_rhs_s(w, y[row + d], g, Sigma_hat, tau, s, lam, dw)
+        out[row:row + d] = dw
+        out[row + d] = dak
+
+
+@numba.njit(cache=True)
+def full_flow_rhs(t, y, args, out):
+    """d/dt of y = [vec W, a] under θ̇ = −∇(L + λ tr G) (λ or λ_eff(tr G) of the full state)."""
+    Sigma_hat, beta_star, p = args
+    d = beta_star.shape[0]
+    m = y.shape[0] // (d + 1)
+    W = y[:m * d].reshape((m, d))
+    a = y[m * d:]
+    lam = _lambda_now(p, gen.trace_G_full(W, a, Sigma_hat, p[P_S]))
+    dW = np.empty((m, d))
+    da = np.empty(m)
+    gen.regularized_flow_full(W, a, Sigma_hat, beta_star, p[P_S], lam, dW, da)
+    out[:m * d] = dW.ravel()
+    out[m * d:] = da
+
+
+# ---------------------------------------------------------------- solves
+@dataclass(frozen=True)
+class ReducedSolution:
+    """The reduced solve sampled at `t`: β (nt, d), S (nt, d, d), A (nt,), Φ (nt, d+1, d+1)."""
+
+    t: np.ndarray
+    beta: np.ndarray
+    S: np.ndarray
+    A: np.ndarray
+    Phi: np.ndarray
+    ode: OdeSolution
+
+    def neurons(self, W0: np.ndarray, a0: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(W(t), a(t)) of the given initial neurons at sample `index`: z_k(t) = Φ(t) z_k(0)."""
+        Z = np.concatenate([W0, a0[:, None]], axis=1) @ self.Phi[index].T
+        return Z[:, :-1], Z[:, -1]
+
+
+def _check_times(t_eval) -> np.ndarray:
+    t_eval = np.ascontiguousarray(t_eval, dtype=np.float64)
+    if t_eval.ndim != 1 or t_eval.size < 2 or t_eval[0] != 0.0 or np.any(np.diff(t_eval) <= 0):
+        raise ValueError("t_eval must be increasing, start at 0 and have at least two points")
+    return t_eval
+
+
+def solve_reduced(setup: EffectiveSetup, W0: np.ndarray, a0: np.ndarray, t_eval: np.ndarray, *,
+                  rtol: float = 1e-9, atol: float = 1e-11, max_steps: int = 2_000_000) -> ReducedSolution:
+    """Solve (β, S, A, Φ) from the reduced state of (W0, a0) with Dormand–Prince; cost independent of m
+    (beyond forming S(0) = W0ᵀW0 once). Truncated at a failure (see `.ode.status/.message`)."""
+    t_eval = _check_times(t_eval)
+    d = setup.d
+    y0 = reduced_from_params(W0, a0, setup.s)
+    sol = solve_ode(reduced_rhs, y0, (0.0, float(t_eval[-1])), setup.args(), method="dopri5",
+                    t_eval=t_eval, rtol=rtol, atol=atol, max_steps=max_steps)
+    beta, S, A, Phi = unpack_reduced(sol.y, d)
+    return ReducedSolution(sol.t, beta, S, A, Phi, sol)
+
+
+def solve_full_flow(setup: EffectiveSetup, W0: np.ndarray, a0: np.ndarray, t_eval: np.ndarray, *,
+                    rtol: float = 1e-9, atol: float = 1e-11, max_steps: int = 2_000_000) -> OdeSolution:
+    """Solve the regularized flow on the full (W, a) ∈ R^{m(d+1)}; unpack with `unpack_full`."""
+    t_eval = _check_times(t_eval)
+    return solve_ode(full_flow_rhs, pack_full(W0, a0), (0.0, float(t_eval[-1])), setup.args(),
+                     method="dopri5", t_eval=t_eval, rtol=rtol, atol=atol, max_steps=max_steps)
+
+
+# ---------------------------------------------------------------- observables
+@numba.njit(cache=True)
+def _neuron_means(W, a, beta_star):
+    """(mean‖w_k‖, mean|cos(w_k, β*)|, mean|a_k|) of one state.
+
+    A kernel so that the m×d loop does not allocate; vectorised equivalent:
+    nw = norm(W, axis=1); (nw.mean(), abs(W @ b / (nw ‖b‖)).mean(), abs(a).mean()).
+    """
+    m, d = W.shape
+    nb = math.sqrt(np.sum(beta_star * beta_star))
+    sw, sc = 0.0, 0.0
+    for k in range(m):
+        q, c = 0.0, 0.0
+        for j in range(d):
+            q += W[k, j] * W[k, j]
+            c += W[k, j] * beta_star[j]
+        nw = math.sqrt(q)
+        sw += nw
+        sc += abs(c) / (nw * nb) if nw > 0 else 0.0
+    return sw / m, sc / m, np.mean(np.abs(a))
+
+
+def reduced_observables(sol: ReducedSolution, W0: np.ndarray, a0: np.ndarray,
+                        beta_star: np.ndarray) -> dict[str, np.ndarray]:
+    """Curves on the solution's samples: w_norm_mean, cos_abs_mean, a_abs_mean (from Φ and the m
+    initial neurons, O(m d²) per sample), test_loss = ½‖β − β*‖² and trace_G-free reduced ones."""
+    nt = sol.t.size
+    out = {k: np.empty(nt) for k in ("w_norm_mean", "cos_abs_mean", "a_abs_mean")}
+    Z0 = np.ascontiguousarray(np.concatenate([W0, a0[:, None]], axis=1))
+    with threadpool_limits(limits=1, user_api="blas"):
+        for i in range(nt):
+            Z = Z0 @ sol.Phi[i].T
+            out["w_norm_mean"][i], out["cos_abs_mean"][i], out["a_abs_mean"][i] = _neuron_means(
+                np.ascontiguousarray(Z[:, :-1]), np.ascontiguousarray(Z[:, -1]), beta_star)
+    out["test_loss"] = 0.5 * np.sum((sol.beta - beta_star) ** 2, axis=1)
+    return out
+
+
+def full_observables(sol: OdeSolution, m: int, beta_star: np.ndarray) -> dict[str, np.ndarray]:
+    d = beta_star.shape[0]
+    W, a = unpack_full(sol.y, m, d)
+    rows = [_neuron_means(np.ascontiguousarray(W[i]), np.ascontiguousarray(a[i]), beta_star) for i in range(len(sol.t))]
+    arr = np.array(rows).reshape(len(sol.t), 3)
+    return {"w_norm_mean": arr[:, 0], "cos_abs_mean": arr[:, 1], "a_abs_mean": arr[:, 2]}
+
+
+# ---------------------------------------------------------------- label-noise SDE ensemble
+@numba.njit(cache=True, parallel=True)
+def _sde_chunk(W, a, X, beta_star, dB, dt, s, noise_coef, delta, status):
+    """Euler–Maruyama steps of the label-noise SDE for every path (see the module docstring).
+
+    W (P, m, d), a (P, m): states, advanced in place; dB (L, P, 2n): Brownian increments of the
+    sampling (first n) and label (last n) noise; status[p] becomes the failing step + 1 when a path
+    turns non-finite (the path then stops). One path per prange iteration: paths are independent.
+    """
+    L, P = dB.shape[0], dB.shape[1]
+    n, d = X.shape
+    m = a.shape[1]
+    inv_sqrt_n = 1.0 / math.sqrt(n)
+    for p in numba.prange(P):
+        if status[p] != 0:
+            continue
+        Wp, ap = W[p], a[p]
+        beta = np.empty(d)
+        e = np.empty(d)
+        g = np.empty(d)
+        zeta = np.empty(d)
+        v = np.empty(d)
+        r = np.empty(n)
+        Wv = np.empty(m)
+        for step in range(L):
+            beta[:] = 0.0
+            for k in range(m):
+                for j in range(d):
+                    beta[j] += s * ap[k] * Wp[k, j]
+            for j in range(d):
+                e[j] = beta[j] - beta_star[j]
+            for i in range(n):
+                acc = 0.0
+                for j in range(d):
+                    acc += X[i, j] * e[j]
+                r[i] = acc
+            g[:] = 0.0
+            zeta[:] = 0.0
+            zsum = 0.0
+            for i in range(n):
+                z1 = dB[step, p, i]
+                z2 = dB[step, p, n + i]
+                zsum += z1
+                wgt = r[i] * z1 + delta * z2
+                for j in range(d):
+                    g[j] += X[i, j] * r[i]
+                    zeta[j] += X[i, j] * wgt
+            for j in range(d):
+                g[j] /= n
+                zeta[j] = (zeta[j] - g[j] * zsum) * inv_sqrt_n
+                v[j] = dt * g[j] - noise_coef * zeta[j]
+            for k in range(m):
+                acc = 0.0
+                for j in range(d):
+                    acc += Wp[k, j] * v[j]
+                Wv[k] = acc
+            bad = False
+            for k in range(m):
+                ak = ap[k]
+                for j in range(d):
+                    Wp[k, j] -= s * ak * v[j]
+                ap[k] = ak - s * Wv[k]
+                if not math.isfinite(ap[k]):
+                    bad = True
+            if bad:
+                status[p] = step + 1
+                break
+
+
+@dataclass(frozen=True)
+class SdeEnsemble:
+    """Path-averaged observables of the SDE ensemble at `t` (mean over the paths still finite)."""
+
+    t: np.ndarray
+    curves: dict[str, np.ndarray]  # name -> (nt,) mean over paths
+    spread: dict[str, np.ndarray]  # name -> (nt,) standard deviation over paths
+    n_paths: int
+    dt: float
+    status: str
+    message: str
+
+
+def solve_sde_ensemble(problem: Problem, s: float, eta: float, delta: float, batch_size: int,
+                       W0: np.ndarray, a0: np.ndarray, t_eval: np.ndarray, *, dt: float | None = None,
+                       n_paths: int = 4, seed: int = 0) -> SdeEnsemble:
+    """Euler–Maruyama ensemble of the label-noise SDE from (W0, a0), observed at `t_eval`.
+
+    dt defaults to η (one SDE step per SGD step); each interval between output times is split into
+    equal steps of at most dt. Increments come from `brownian_increments` with one Generator per call
+    (seeded), so results are reproducible and independent of the chunking.
+    """
+    t_eval = _check_times(t_eval)
+    if n_paths < 1:
+        raise ValueError(f"n_paths = {n_paths}; valid: >= 1")
+    dt = eta if dt is None else float(dt)
+    if not dt > 0:
+        raise ValueError(f"dt = {dt}; valid: > 0")
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 7919])))
+    P, (m, d), n = n_paths, W0.shape, problem.n
+    W = np.ascontiguousarray(np.broadcast_to(W0, (P, m, d))).copy()
+    a = np.ascontiguousarray(np.broadcast_to(a0, (P, m))).copy()
+    X = np.ascontiguousarray(problem.X)
+    bstar = np.ascontiguousarray(problem.beta_star)
+    coef = math.sqrt(eta / batch_size)
+    status = np.zeros(P, dtype=np.int64)
+    names = ("w_norm_mean", "cos_abs_mean", "a_abs_mean")
+    per_path = np.full((len(t_eval), P, 3), np.nan)
+
+    def observe(i):
+        for p in range(P):
+            if status[p] == 0:
+                per_path[i, p] = _neuron_means(W[p], a[p], bstar)
+
+    observe(0)
+    for i in range(1, len(t_eval)):
+        span = t_eval[i] - t_eval[i - 1]
+        L = max(1, math.ceil(span / dt * (1 - 1e-12)))
+        h = span / L
+        for start in range(0, L, 2000):  # bounded memory: ≤ 2000 × P × 2n increments at a time
+            count = min(2000, L - start)
+            dB = brownian_increments(rng, np.full(count, h), P, 2 * n)
+            _sde_chunk(W, a, X, bstar, dB, h, s, coef, delta, status)
+        observe(i)
+    ok = status == 0
+    curves = {k: np.nanmean(per_path[:, ok, j], axis=1) if ok.any() else np.full(len(t_eval), np.nan)
+              for j, k in enumerate(names)}
+    spread = {k: np.nanstd(per_path[:, ok, j], axis=1) if ok.any() else np.full(len(t_eval), np.nan)
+              for j, k in enumerate(names)}
+    n_bad = int((~ok).sum())
+    msg = (f"{P} paths, dt = {dt:.3g}: all finite" if n_bad == 0
+           else f"{n_bad} of {P} paths became non-finite (dt = {dt:.3g}); means over the rest")
+    return SdeEnsemble(t_eval, curves, spread, P, dt, "completed" if n_bad < P else "diverged", msg)

@@ -1,0 +1,132 @@
+"""Effective-dynamics solvers: reduced (β, S, A) + propagator against the full regularized flow,
+boundary checks (t = 0 is the initial state, long t the fixed point), the SDE ensemble against the
+flow at small η, and issue 4's coarse check against the direct simulation at the paper config."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lnsgd.experiments import check as ck
+from lnsgd.experiments.runner import simulate
+from lnsgd.solvers import effective as eff
+from lnsgd.solvers import generated_rhs as gen
+from lnsgd.solvers.problem import Problem, init_params, make_problem
+
+# Tolerances in one place.
+AGREE = 1e-8  # reduced + propagator vs full flow, same initial condition (ODE rtol 1e-10)
+FIXED_POINT = 1e-6  # long-t state vs the isotropic closed forms
+SDE_BIAS = 0.02  # O(η) difference SDE vs first-order flow allowed on top of the k·σ/√N noise band
+SDE_K = 4.0  # k in k·σ/√N (σ: spread over paths, N paths)
+
+
+def _small(m=50, d=5, n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    problem = make_problem(n, d, rng)
+    W0, a0 = init_params(m, d, "standard", 1.0, rng)
+    return problem, W0, a0
+
+
+@pytest.mark.parametrize("correction", eff.CORRECTIONS)
+def test_reduced_and_propagator_equal_full_flow(correction):
+    problem, W0, a0 = _small()
+    setup = eff.EffectiveSetup.from_problem(problem, 1.0, 1e-2, 2.0, 1, correction)
+    t = np.linspace(0.0, 40.0, 9)
+    red = eff.solve_reduced(setup, W0, a0, t, rtol=1e-10, atol=1e-12)
+    full = eff.solve_full_flow(setup, W0, a0, t, rtol=1e-10, atol=1e-12)
+    assert red.ode.success and full.success
+    W, a = eff.unpack_full(full.y, *W0.shape)
+    for i in range(len(t)):
+        Wr, ar = red.neurons(W0, a0, i)
+        np.testing.assert_allclose(Wr, W[i], rtol=0, atol=AGREE)
+        np.testing.assert_allclose(ar, a[i], rtol=0, atol=AGREE)
+        np.testing.assert_allclose(red.beta[i], W[i].T @ a[i], rtol=0, atol=AGREE)
+        np.testing.assert_allclose(red.S[i], W[i].T @ W[i], rtol=0, atol=AGREE)
+        np.testing.assert_allclose(red.A[i], a[i] @ a[i], rtol=0, atol=AGREE)
+
+
+def test_time_zero_is_the_initial_state():
+    problem, W0, a0 = _small()
+    setup = eff.EffectiveSetup.from_problem(problem, 1.0, 1e-2, 2.0, 1, "lambda-eff")
+    red = eff.solve_reduced(setup, W0, a0, np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(red.Phi[0], np.eye(6))
+    np.testing.assert_array_equal(red.beta[0], W0.T @ a0)
+    Wr, ar = red.neurons(W0, a0, 0)
+    np.testing.assert_array_equal(Wr, W0)
+    np.testing.assert_array_equal(ar, a0)
+
+
+def test_long_time_is_the_isotropic_fixed_point():
+    """Σ̂ = I: ‖β* − β‖ → 2λ√τ and A → ‖β‖/√τ − 2λ (generated closed forms), neurons aligned."""
+    d, m = 4, 20
+    rng = np.random.default_rng(1)
+    beta_star = rng.standard_normal(d)
+    W0, a0 = init_params(m, d, "standard", 1.0, rng)
+    setup = eff.EffectiveSetup(np.eye(d), beta_star, 1.0, 0.05, 2.0, 1)
+    lam, tau = setup.lam, float(d)
+    t_end = 40.0 / (lam * 1.0)  # e^{−4λt} ≈ e^{−160}
+    red = eff.solve_reduced(setup, W0, a0, np.array([0.0, t_end]), rtol=1e-11, atol=1e-13)
+    assert red.ode.success, red.ode.message
+    res = np.linalg.norm(beta_star - red.beta[-1])
+    assert res == pytest.approx(gen.isotropic_residual_norm(lam, tau, 1.0), rel=FIXED_POINT)
+    assert red.A[-1] == pytest.approx(gen.isotropic_fixed_point_A(np.linalg.norm(beta_star), lam, tau, 1.0),
+                                      rel=FIXED_POINT)
+    obs = eff.reduced_observables(red, W0, a0, beta_star)
+    assert obs["cos_abs_mean"][-1] == pytest.approx(1.0, abs=FIXED_POINT)
+    # balanced: ‖w_k‖ = √τ |a_k|
+    assert obs["w_norm_mean"][-1] == pytest.approx(np.sqrt(tau) * obs["a_abs_mean"][-1], rel=FIXED_POINT)
+
+
+def test_setup_rejects_bad_values():
+    problem, _, _ = _small()
+    with pytest.raises(ValueError, match="correction"):
+        eff.EffectiveSetup.from_problem(problem, 1.0, 1e-3, 4.0, 1, "second-order")
+    with pytest.raises(ValueError, match="eta"):
+        eff.EffectiveSetup.from_problem(problem, 1.0, 0.0, 4.0, 1)
+
+
+def test_sde_ensemble_mean_follows_the_regularized_flow_at_small_eta():
+    """η = 1e-3, small net (η tr G ≈ 0.03): the ensemble mean of mean‖w_k‖ and mean|cos| stays within
+    SDE_K·σ/√N + SDE_BIAS of the first-order flow, where σ is the spread over the N paths."""
+    problem, W0, a0 = _small(m=30, d=4, n=40, seed=3)
+    eta, delta = 1e-3, 4.0
+    t = np.linspace(0.0, 200.0, 5)
+    setup = eff.EffectiveSetup.from_problem(problem, 1.0, eta, delta, 1)
+    flow = eff.reduced_observables(eff.solve_reduced(setup, W0, a0, t), W0, a0, problem.beta_star)
+    N = 8
+    ens = eff.solve_sde_ensemble(problem, 1.0, eta, delta, 1, W0, a0, t, dt=2 * eta, n_paths=N, seed=1)
+    assert ens.status == "completed", ens.message
+    assert flow["w_norm_mean"][-1] < 0.5 * flow["w_norm_mean"][0]  # the flow really moved
+    for key in ("w_norm_mean", "cos_abs_mean"):
+        band = SDE_K * ens.spread[key] / np.sqrt(N) + SDE_BIAS
+        assert np.all(np.abs(ens.curves[key] - flow[key]) <= band), key
+
+
+def test_sde_ensemble_is_seeded():
+    problem, W0, a0 = _small(m=10, d=3, n=12)
+    t = np.linspace(0.0, 1.0, 3)
+    one = eff.solve_sde_ensemble(problem, 1.0, 1e-2, 1.0, 1, W0, a0, t, n_paths=2, seed=5)
+    two = eff.solve_sde_ensemble(problem, 1.0, 1e-2, 1.0, 1, W0, a0, t, n_paths=2, seed=5)
+    np.testing.assert_array_equal(one.curves["w_norm_mean"], two.curves["w_norm_mean"])
+
+
+# ---- issue 4's coarse theory-vs-simulation check at the paper config (one 1M-step run, ~10 s)
+COARSE_PLATEAU = 0.10
+COARSE_RATE = 0.20
+
+
+@pytest.fixture(scope="module")
+def paper_run():
+    config = ck.with_horizon(ck.PAPER)
+    sim = simulate(config, progress=False)
+    steps = sim["step"].values
+    pred = ck.predict(config, steps, ("flow",))["flow"]
+    return steps, sim, pred
+
+
+def test_first_order_plateau_and_rate_match_simulation_at_paper_config(paper_run):
+    steps, sim, pred = paper_run
+    rate_sim, plateau_sim, why = ck.approach_rate(steps, sim["w_norm_mean"].values)
+    rate_pred, plateau_pred, why_pred = ck.approach_rate(steps, pred["w_norm_mean"])
+    assert not why and not why_pred
+    assert abs(plateau_pred - plateau_sim) <= COARSE_PLATEAU * plateau_sim
+    assert abs(rate_pred - rate_sim) <= COARSE_RATE * rate_sim
