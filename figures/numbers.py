@@ -1,9 +1,13 @@
 """Numbers quoted by the paper, as ``\\newcommand`` macros computed from stored results.
 
 :func:`write_numbers` writes ``paper/build/numbers.tex``. Each :class:`Number` is a macro name, the
-preset it reads, a function of that result and a format; the table :data:`NUMBERS` is the only list.
-A missing result does not stop the file: its macros are left out with a comment naming the
-command that makes it, and ``paper/main.tex``'s ``\\val{Name}`` prints a visible "missing" mark.
+source it reads, a function of that source and a format; the table :data:`NUMBERS` is the only
+list. A source is a preset's stored result (:func:`~lnsgd.figures.results.load_result`) or one of
+:data:`SOURCES`: ``seeds`` (the multi-seed aggregates of :func:`lnsgd.figures.seeds.load_seeds`,
+a dict preset → Dataset) and ``sweep:lazy-rich`` (:func:`lnsgd.figures.laziness_m.load_lazy_rich`).
+A missing source does not stop the file: its macros are left out with a comment naming the
+command that makes it, and ``paper/main.tex``'s ``\\val{Name}`` prints a visible "missing" mark;
+so is a number whose value needs a part of the source that is absent (e.g. SAM seeds).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from . import laziness_m, seeds
 from .results import MissingResultError, load_result, phase_time, tau
 
 
@@ -67,10 +72,13 @@ class Number:
 
 def format_value(x: float, fmt: str) -> str:
     """LaTeX text of a number: steps with thousands separators, percent without the sign,
-    ``g`` with three significant digits,
-    scientific as $m\\times10^{k}$; NaN as 'not reached'."""
+    ``g`` with three significant digits (1010, not 1.01e+03),
+    scientific as \\ensuremath{m\\times10^{k}} (text or math); negative numbers with a true minus (``\\ensuremath{-}``);
+    NaN as 'not reached'."""
     if not math.isfinite(x):
         return r"not reached"
+    if x < 0:  # a true minus sign in text and in math: \ensuremath{-}
+        return r"\ensuremath{-}" + format_value(-x, fmt)
     if fmt == "step":
         return f"{x:,.0f}".replace(",", "{,}")
     if fmt == "pct":
@@ -79,9 +87,12 @@ def format_value(x: float, fmt: str) -> str:
         if x == 0:
             return "0"
         k = math.floor(math.log10(abs(x)))
-        return f"${x / 10**k:.1f}\\times10^{{{k}}}$"
+        return f"\\ensuremath{{{x / 10**k:.1f}\\times10^{{{k}}}}}"
     if fmt == "g":
-        return f"{x:.3g}"
+        text = f"{x:.3g}"
+        if "e" not in text:
+            return text
+        return f"{float(text):,.0f}".replace(",", "{,}") if 1 <= abs(x) < 1e6 else format_value(x, "sci")
     return f"{x:.{fmt[0]}f}"
 
 
@@ -122,24 +133,166 @@ NUMBERS: tuple[Number, ...] = (
 )
 
 
-def numbers_tex(results_dir: str | Path, numbers: tuple[Number, ...] = NUMBERS) -> str:
-    """The text of numbers.tex: one ``\\newcommand`` per number whose result is stored."""
+# --- real data (dims noise × step) ----------------------------------------------------------------
+
+def _real(var: str, noisy: bool, how: str = "final") -> Callable[[xr.Dataset], float]:
+    """``var`` of the flipped (largest p) or clean (p = 0) run: ``final`` value, ``init`` value or
+    relative change ``rel`` (final/initial − 1)."""
+    def value(ds: xr.Dataset) -> float:
+        p = float(ds["noise"].max()) if noisy else 0.0
+        v = ds[var].sel(noise=p).values
+        if how == "rel":
+            return float(v[-1] / v[0] - 1)
+        return float(v[-1] if how == "final" else v[0])
+    return value
+
+
+# --- multi-seed aggregates ------------------------------------------------------------------------
+
+def _seed(preset: str, var: str, stat: str = "final") -> Callable[[dict], float]:
+    """Of preset's seed aggregate: ``final`` mean, ``final_sd``, ``max_sd`` (largest sd over
+    steps), ``n`` (seed count), or for T_I/T_II ``mean``/``sd`` over seeds."""
+    def value(agg: dict) -> float:
+        ds = agg[preset]
+        if stat == "n":
+            return float(ds.attrs["n_seeds"])
+        if stat in ("mean", "sd"):
+            t = ds[f"{var}_seeds"].values
+            return float(np.mean(t) if stat == "mean" else np.std(t, ddof=1))
+        if stat == "max_sd":
+            return float(ds[f"{var}_sd"].max())
+        return float(ds[var].values[-1] if stat == "final" else ds[f"{var}_sd"].values[-1])
+    return value
+
+
+# --- laziness against m ---------------------------------------------------------------------------
+
+def _lazy_m(var: str, what: str, delta: float = 0.0) -> Callable[[xr.Dataset], float]:
+    """Of the lazy-rich sweep: ``slope`` (fitted log–log slope at δ), ``theory_slope`` (of the
+    estimate over the same m), ``exponent`` (the estimate's m → ∞ exponent), ``largest`` (value at
+    the largest m), ``ratio`` (simulation / estimate at the largest m)."""
+    def value(ds: xr.Dataset) -> float:
+        m = ds["m"].values
+        y = ds[var].sel(delta=delta).values
+        if what == "slope":
+            return laziness_m.log_slope(m, y)
+        if what == "theory_slope":
+            return laziness_m.log_slope(m, laziness_m.theory_curve(ds, var, m))
+        if what == "exponent":
+            return float(laziness_m.estimate(var, ds.attrs["parametrization"])[1])
+        if what == "largest":
+            return float(y[-1])
+        return float(y[-1] / laziness_m.theory_curve(ds, var, m)[-1])
+    return value
+
+
+#: Sources other than a preset's stored result: name → loader(results_dir).
+SOURCES: dict[str, Callable[[Path], object]] = {
+    "seeds": seeds.load_seeds,
+    "sweep:lazy-rich": laziness_m.load_lazy_rich,
+}
+
+REAL_NUMBERS: tuple[Number, ...] = tuple(
+    Number(f"Real{name}", "real-digits", value, fmt) for name, value, fmt in (
+        ("Steps", lambda ds: float(ds["step"].values[-1]), "step"),
+        ("Flip", lambda ds: float(ds["noise"].max()), "g"),
+        ("WnormInit", _real("w_norm_mean", True, "init"), "g"),
+        ("WnormRelNoisyPct", _real("w_norm_mean", True, "rel"), "pct"),
+        ("WnormRelCleanPct", _real("w_norm_mean", False, "rel"), "pct"),
+        ("WstdInit", _real("w_norm_std", True, "init"), "g"),
+        ("WstdNoisy", _real("w_norm_std", True), "g"),
+        ("WstdClean", _real("w_norm_std", False), "g"),
+        ("DistNoisy", _real("dist_test", True), "g"),
+        ("DistClean", _real("dist_test", False), "g"),
+        ("NtkNoisy", _real("ntk_rel_change", True), "g"),
+        ("NtkClean", _real("ntk_rel_change", False), "g"),
+        ("AccNoisy", _real("test_acc", True), "g"),
+        ("AccClean", _real("test_acc", False), "g"),
+        ("LinAccNoisy", _real("lin_test_acc", True), "g"),
+        ("LinAccClean", _real("lin_test_acc", False), "g"),
+    ))
+
+SEED_NUMBERS: tuple[Number, ...] = tuple(
+    Number(f"Seeds{name}", "seeds", value, fmt) for name, value, fmt in (
+        ("N", _seed("two-phase", "", "n"), "g"),
+        ("LazyN", _seed("lazy", "", "n"), "g"),
+        ("SamN", _seed("sam", "", "n"), "g"),
+        ("WnormFinal", _seed("two-phase", "w_norm_mean"), "3f"),
+        ("WnormFinalSd", _seed("two-phase", "w_norm_mean", "final_sd"), "3f"),
+        ("WnormMaxSd", _seed("two-phase", "w_norm_mean", "max_sd"), "3f"),
+        ("CosFinal", _seed("two-phase", "cos_abs_mean"), "3f"),
+        ("CosFinalSd", _seed("two-phase", "cos_abs_mean", "final_sd"), "3f"),
+        ("CosMaxSd", _seed("two-phase", "cos_abs_mean", "max_sd"), "3f"),
+        ("TI", _seed("two-phase", "T_I", "mean"), "step"),
+        ("TISd", _seed("two-phase", "T_I", "sd"), "step"),
+        ("TII", _seed("two-phase", "T_II", "mean"), "step"),
+        ("TIISd", _seed("two-phase", "T_II", "sd"), "step"),
+        ("LazyCosFinal", _seed("lazy", "cos_abs_mean"), "3f"),
+        ("LazyWRelFinalPct", _seed("lazy", "w_rel_change"), "pct"),
+        ("SamCosFinal", _seed("sam", "cos_abs_mean"), "3f"),
+        ("SamTII", _seed("sam", "T_II", "mean"), "step"),
+        ("SamTIISd", _seed("sam", "T_II", "sd"), "step"),
+    ))
+
+LAZY_M_NUMBERS: tuple[Number, ...] = tuple(
+    Number(f"LazyM{name}", "sweep:lazy-rich", value, fmt) for name, value, fmt in (
+        ("MMin", lambda ds: float(ds["m"].min()), "g"),
+        ("MMax", lambda ds: float(ds["m"].max()), "g"),
+        ("D", lambda ds: float(ds.attrs["d"]), "g"),
+        ("SlopeW", _lazy_m("w_rel_change", "slope"), "2f"),
+        ("SlopeWTheory", _lazy_m("w_rel_change", "theory_slope"), "2f"),
+        ("ExpW", _lazy_m("w_rel_change", "exponent"), "g"),
+        ("RatioW", _lazy_m("w_rel_change", "ratio"), "2f"),
+        ("WLargestPct", _lazy_m("w_rel_change", "largest"), "pct"),
+        ("WLargestNoisy", _lazy_m("w_rel_change", "largest", 4.0), "2f"),
+        ("SlopeK", _lazy_m("ntk_rel_change", "slope"), "2f"),
+        ("SlopeKTheory", _lazy_m("ntk_rel_change", "theory_slope"), "2f"),
+        ("ExpK", _lazy_m("ntk_rel_change", "exponent"), "g"),
+        ("RatioK", _lazy_m("ntk_rel_change", "ratio"), "2f"),
+        ("KLargestPct", _lazy_m("ntk_rel_change", "largest"), "pct"),
+    ))
+
+#: Every number the paper quotes.
+ALL_NUMBERS: tuple[Number, ...] = NUMBERS + REAL_NUMBERS + SEED_NUMBERS + LAZY_M_NUMBERS
+
+
+def _load(results_dir: str | Path, source: str):
+    """The source of a number: a preset's stored result, or a :data:`SOURCES` loader's output."""
+    return SOURCES[source](Path(results_dir)) if source in SOURCES else load_result(results_dir, source)
+
+
+def _describe(source: str, data) -> str:
+    """Provenance comment of a loaded source."""
+    if isinstance(data, xr.Dataset) and "source" in data.encoding:
+        return (f"% {source}: {Path(data.encoding['source']).name} (status "
+                f"{data.attrs.get('status', '?')}, created {data.attrs.get('created', '?')})")
+    if isinstance(data, dict):
+        return f"% {source}: " + ", ".join(f"{k} {v.attrs.get('n_seeds', '?')} seeds" for k, v in data.items())
+    return f"% {source}: {data.attrs.get('source', '?') if isinstance(data, xr.Dataset) else '?'}"
+
+
+def numbers_tex(results_dir: str | Path, numbers: tuple[Number, ...] = ALL_NUMBERS) -> str:
+    """The text of numbers.tex: one ``\\newcommand`` per number whose source is stored."""
     lines = ["% Generated by lnsgd.figures.numbers.write_numbers; do not edit.",
              f"% Results directory: {results_dir}"]
-    loaded: dict[str, xr.Dataset | MissingResultError] = {}
+    loaded: dict[str, object] = {}
     for number in numbers:
         if number.preset not in loaded:
             try:
-                ds = loaded[number.preset] = load_result(results_dir, number.preset)
-                lines.append(f"% {number.preset}: {Path(ds.encoding['source']).name} "
-                             f"(status {ds.attrs.get('status', '?')}, created {ds.attrs.get('created', '?')})")
+                loaded[number.preset] = _load(results_dir, number.preset)
+                lines.append(_describe(number.preset, loaded[number.preset]))
             except MissingResultError as err:
                 loaded[number.preset] = err
                 lines.append(f"% missing result '{number.preset}': make it with `{err.command}`")
-        ds = loaded[number.preset]
-        if isinstance(ds, MissingResultError):
+        data = loaded[number.preset]
+        if isinstance(data, MissingResultError):
             continue
-        lines.append(f"\\newcommand{{\\{number.macro}}}{{{format_value(number.value(ds), number.fmt)}}}")
+        try:
+            value = number.value(data)
+        except KeyError as err:  # a part of the source is absent (e.g. no SAM seeds)
+            lines.append(f"% {number.macro}: not in '{number.preset}' ({err})")
+            continue
+        lines.append(f"\\newcommand{{\\{number.macro}}}{{{format_value(value, number.fmt)}}}")
     missing = sorted(k for k, v in loaded.items() if isinstance(v, MissingResultError))
     if missing:  # paper/main.tex lists them in the abstract
         lines.append(f"\\newcommand{{\\MissingResults}}{{{', '.join(missing)}}}")

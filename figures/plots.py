@@ -48,16 +48,21 @@ class Panel:
     """One axis: ``var`` against the step, with an optional band and log axis."""
 
     var: str
-    band: str | None = None  # "std" (mean ± <var>_std), "quantile" (q05–q95 of <prefix>_q), None
+    band: str | None = None  # "std" (mean ± <var>_std), "quantile" (q05–q95 of <prefix>_q),
+    #                          "sd" (<var> ± <var>_sd, e.g. a spread over seeds), None
     logy: bool = False
     ylabel: str | None = None  # default: style.LABELS[var]
     hline: float | None = None  # dashed reference level
     marks: tuple[str, ...] = ("T_I", "T_II")  # phase times drawn in this panel
     title: str | None = None
+    runs: tuple[str, ...] | None = None  # keys of the runs drawn here (None: every run)
+    xlim: tuple[float, float] | None = None  # zoom: step range shown (y limits fitted to it)
 
     def __post_init__(self):
-        if self.band not in (None, "std", "quantile"):
-            raise ValueError(f"Panel {self.var!r}: band={self.band!r}, valid: None, 'std', 'quantile'")
+        if self.band not in (None, "std", "quantile", "sd"):
+            raise ValueError(f"Panel {self.var!r}: band={self.band!r}, valid: None, 'std', 'quantile', 'sd'")
+        if self.xlim is not None and not self.xlim[0] < self.xlim[1]:
+            raise ValueError(f"Panel {self.var!r}: xlim={self.xlim!r} must be (start, stop) with start < stop")
         unknown = set(self.marks) - set(PHASE_MARKERS)
         if unknown:
             raise ValueError(f"Panel {self.var!r}: marks {sorted(unknown)} not in {sorted(PHASE_MARKERS)}")
@@ -69,8 +74,9 @@ class Panel:
 
 def _band(ds: xr.Dataset, var: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper edge of the band of ``var``."""
-    if kind == "std":
-        mean, std = ds[var].values, ds[var.replace("_mean", "_std")].values
+    if kind in ("std", "sd"):
+        mean = ds[var].values
+        std = ds[var.replace("_mean", "_std") if kind == "std" else f"{var}_sd"].values
         return mean - std, mean + std
     q = ds[var.replace("_mean", "_q")]
     return q.sel(quantile=0.05, method="nearest").values, q.sel(quantile=0.95, method="nearest").values
@@ -162,6 +168,21 @@ def figure_legend(fig: Figure, axes: Sequence[Axes], phase_names: Sequence[str] 
                    ncols=min(len(handles), 4 if fig.get_figwidth() > style.SINGLE_COLUMN + 0.1 else 2))
 
 
+def fit_ylim(ax: Axes, xlim: tuple[float, float], margin: float = 0.05) -> None:
+    """Show ``xlim`` and fit the y range to the lines' points inside it (matplotlib's autoscale
+    would keep the y range of the whole curve, flattening a zoom)."""
+    ax.set_xlim(*xlim)
+    ys = [np.asarray(ln.get_ydata(), float)[(np.asarray(ln.get_xdata(), float) >= xlim[0])
+                                            & (np.asarray(ln.get_xdata(), float) <= xlim[1])]
+          for ln in ax.get_lines() if ln.get_gid() and not ln.get_gid().endswith(("T_I", "T_II"))]
+    ys = np.concatenate(ys or [np.array([])])
+    ys = ys[np.isfinite(ys)]
+    if ys.size:
+        lo, hi = ys.min(), ys.max()
+        pad = margin * (hi - lo) if hi > lo else margin * max(abs(hi), 1e-12)
+        ax.set_ylim(lo - pad, hi + pad)
+
+
 def shade_on(ax: Axes, step: np.ndarray, on: np.ndarray, label: str | None = None) -> None:
     """Shade the step intervals where ``on`` holds: record i on ⇒ [step_i, step_{i+1}] shaded (the
     last record opens no interval)."""
@@ -181,14 +202,16 @@ def line_figure(runs: Sequence[Run], panels: Sequence[Panel], *, ncols: int | No
     ``prediction``: optional Dataset on the same ``step`` axis; each panel whose ``var`` has a
     ``pred_<var>`` there gets it overlaid as a black dashed line. ``shade``: a run whose noise-on
     intervals (``delta > 0``) are shaded in every panel. ``aspect``: panel width/height.
-    ``letters``: panel letters (a), (b), ... when there are several panels.
+    ``letters``: panel letters (a), (b), ... when there are several panels. A panel with
+    ``runs`` draws only those runs; one with ``xlim`` is a zoom (its x axis is not shared).
     """
     if not runs or not panels:
         raise ValueError(f"line_figure: need runs and panels, got {len(runs)} runs, {len(panels)} panels")
     ncols = ncols or len(panels)
     nrows = math.ceil(len(panels) / ncols)
     with style.context():
-        fig, axes = style.new_figure(ncols, nrows, width=width, aspect=aspect, sharex=True)
+        zoom = any(p.xlim for p in panels)
+        fig, axes = style.new_figure(ncols, nrows, width=width, aspect=aspect, sharex=not zoom)
         for ax in axes[len(panels):]:
             ax.set_visible(False)
         phase_names: set[str] = set()
@@ -196,24 +219,30 @@ def line_figure(runs: Sequence[Run], panels: Sequence[Panel], *, ncols: int | No
             if shade is not None:
                 shade_on(ax, shade.ds["step"].values, shade.ds["delta"].values > 0,
                          label=r"noise on ($\delta(t) > 0$)")
-            for run in runs:
+            drawn = [run for run in runs if panel.runs is None or run.key in panel.runs]
+            if not drawn:
+                raise ValueError(f"Panel {panel.var!r}: runs={panel.runs!r} match no run "
+                                 f"({[run.key for run in runs]})")
+            for run in drawn:
                 draw_run(ax, panel, run)
             if prediction is not None and f"pred_{panel.var}" in prediction:
                 pred = prediction[f"pred_{panel.var}"]
                 ax.plot(pred["step"].values, pred.values, color=style.ROLE_COLORS["theory"],
                         linestyle=(0, (3, 1.5)), linewidth=0.9, label=prediction_label,
                         gid=f"prediction:{panel.var}")
-            for run in runs:
+            for run in drawn:
                 phase_names.update(mark_phase_times(ax, run, panel.marks))
             if panel.hline is not None:
                 ax.axhline(panel.hline, color="0.5", linewidth=0.6, linestyle=":")
             if panel.logy:
                 format_log_axis(ax)
+            if panel.xlim is not None:
+                fit_ylim(ax, panel.xlim)
             ax.set_ylabel(panel.label)
             if panel.title:
                 ax.set_title(panel.title)
             if letters and len(panels) > 1:
                 ax.set_title(f"({chr(ord('a') + i)})", loc="left")
-            format_step_axis(ax, label=i >= len(panels) - ncols)
+            format_step_axis(ax, label=zoom or i >= len(panels) - ncols)
         figure_legend(fig, axes[:len(panels)], phase_names)
     return fig

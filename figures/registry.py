@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from . import simulation, sweeps
+import warnings
+
+from . import laziness_m, real, seeds, simulation, sweeps
+from .results import MissingResultError
 
 FigureFunction = Callable[[Path, Path], list[Path]]
 
@@ -17,8 +20,16 @@ FIGURES: dict[str, FigureFunction] = {
     "oscillation": simulation.fig_oscillation,
     "sam": simulation.fig_sam,
     "laziness": simulation.fig_laziness,
+    "seeds": seeds.fig_seeds,
+    "laziness-m": laziness_m.fig_laziness_m,
+    "real-digits": real.fig_real_digits,
+    "real-cifar10": real.fig_real_cifar10,
     **sweeps.SWEEP_FIGURES,
 }
+
+#: Figures whose results a default run cannot make (CIFAR-10 needs the user's data): when all
+#: figures are made, a missing result of these is skipped with a warning instead of an error.
+OPTIONAL: frozenset[str] = frozenset({"real-cifar10"})
 
 
 def make_figures(names: Iterable[str] | None, results_dir: str | Path,
@@ -26,13 +37,21 @@ def make_figures(names: Iterable[str] | None, results_dir: str | Path,
     """Make the named figures (all of :data:`FIGURES` when ``names`` is empty or None).
 
     Unknown names raise ``KeyError`` listing the valid ones before anything is drawn; a missing
-    result raises :class:`~lnsgd.figures.results.MissingResultError` naming the command to run.
+    result raises :class:`~lnsgd.figures.results.MissingResultError` naming the command to run,
+    except for an :data:`OPTIONAL` figure when no names are given: it is skipped with a
+    ``UserWarning`` that names the command.
     """
+    everything = not names
     names = list(names or FIGURES)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise KeyError(f"unknown figure(s) {unknown}; valid: {', '.join(FIGURES)}")
     paths: list[Path] = []
     for name in names:
-        paths += FIGURES[name](Path(results_dir), Path(out_dir))
+        try:
+            paths += FIGURES[name](Path(results_dir), Path(out_dir))
+        except MissingResultError as err:
+            if not (everything and name in OPTIONAL):
+                raise
+            warnings.warn(f"skipped optional figure {name}: {err}", stacklevel=2)
     return paths

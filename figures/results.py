@@ -19,6 +19,13 @@ import xarray as xr
 
 #: Command that makes the stored result of a preset.
 RUN_COMMAND = "lnsgd run {name}"
+#: Presets whose command needs more than their name.
+RUN_COMMANDS = {"real-cifar10": "lnsgd run real-cifar10 --set data_dir=DIR"}
+
+
+def run_command(name: str) -> str:
+    """The command that makes the stored result ``name``."""
+    return RUN_COMMANDS.get(name, RUN_COMMAND.format(name=name))
 
 
 class MissingResultError(FileNotFoundError):
@@ -27,7 +34,7 @@ class MissingResultError(FileNotFoundError):
     def __init__(self, names: str | Sequence[str], results_dir: Path):
         self.names = [names] if isinstance(names, str) else list(names)
         self.results_dir = Path(results_dir)
-        self.commands = [RUN_COMMAND.format(name=n) for n in self.names]
+        self.commands = [run_command(n) for n in self.names]
         #: One shell line that makes every missing result.
         self.command = " && ".join(self.commands)
         files = ", ".join(f"{n}-<hash12>.nc" for n in self.names)

@@ -123,11 +123,20 @@ def fig_neurons(results_dir: str | Path, out_dir: str | Path, name: str = "two-p
 
 # --- periodic label noise -------------------------------------------------------------------------
 
-def build_periodic(ds: xr.Dataset) -> Figure:
-    """mean‖w_k‖ and |a_k| (mean, 5–95 % band) under noise switched on/off; noise-on shaded."""
+#: Steps shown by the periodic figure's zoom panel (10 on/off cycles of the preset's 5000 steps).
+PERIODIC_ZOOM = 50_000
+
+
+def build_periodic(ds: xr.Dataset, zoom: int = PERIODIC_ZOOM) -> Figure:
+    """mean‖w_k‖ and |a_k| (mean, 5–95 % band) under noise switched on/off, noise-on shaded; a zoom
+    on mean‖w_k‖ over the first ``zoom`` steps (y range fitted to them) shows the staircase."""
     run = make_run(ds, "periodic", "label_noise")
-    panels = [Panel("w_norm_mean", band="std", marks=()), Panel("a_abs_mean", band="quantile", marks=())]
-    return line_figure([run], panels, shade=run)
+    zoom = min(zoom, int(ds["step"].values[-1]))
+    panels = [Panel("w_norm_mean", band="std", marks=()),
+              Panel("w_norm_mean", marks=(), xlim=(0, zoom),
+                    title=f"first {step_label(zoom)} steps"),
+              Panel("a_abs_mean", band="quantile", marks=())]
+    return line_figure([run], panels, shade=run, aspect=1.3)
 
 
 def fig_periodic(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
@@ -187,4 +196,4 @@ def fig_laziness(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
 
 __all__ = ["build_two_phase", "fig_two_phase", "build_neurons", "fig_neurons", "build_periodic",
            "fig_periodic", "build_oscillation", "fig_oscillation", "build_sam", "fig_sam",
-           "build_laziness", "fig_laziness", "make_run"]
+           "build_laziness", "fig_laziness", "make_run", "PERIODIC_ZOOM"]

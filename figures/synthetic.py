@@ -142,3 +142,103 @@ def write_results(results_dir: str | Path, names: tuple[str, ...] = tuple(PRESET
         ds.to_netcdf(path)
         paths.append(path)
     return paths
+
+
+# --- real data, multi-seed runs, a tiny sweep -------------------------------------------------------
+
+def make_real_result(name: str = "real-digits", *, n_records: int = 41, steps: int = 20_000,
+                     flips: tuple[float, ...] = (0.5, 0.0)) -> xr.Dataset:
+    """A synthetic real-data Dataset (dims ``noise`` × ``step``, docs/real-data.md): with flips the
+    network leaves its linearization and its neuron norms shrink and spread; without, it tracks it."""
+    step = np.linspace(0, steps, n_records).round().astype(np.int64)
+    x = step / steps
+    data: dict[str, list[np.ndarray]] = {}
+    for p in flips:
+        lin_train = 0.1 * p + 5.0 * np.exp(-30 * x) + 1e-3
+        values = {
+            "lin_train_loss": lin_train, "lin_test_loss": lin_train + 0.2,
+            "train_loss": lin_train * (1 + 4 * p * x) + 0.5 * p * x,
+            "test_loss": lin_train + 0.2 + 0.6 * p * x,
+            "lin_train_acc": 0.9 - 0.1 * p + 0 * x, "lin_test_acc": 0.85 - 0.1 * p + 0 * x,
+            "train_acc": 0.9 - 0.5 * p * x, "test_acc": 0.85 - 0.6 * p * x,
+            "dist_train": (0.1 + 2 * p) * (1 - np.exp(-20 * x)), "dist_test": (0.1 + 2 * p) * (1 - np.exp(-20 * x)),
+            "w_norm_mean": 0.995 * (1 - 0.04 * p * x - 0.002 * x), "w_norm_std": 0.0864 * (1 + 0.3 * p * x),
+            "w_rel_change": (0.01 + 0.3 * p) * x, "ntk_rel_change": (0.02 + 0.3 * p) * np.sqrt(x),
+        }
+        for k, v in values.items():
+            data.setdefault(k, []).append(np.asarray(v, float))
+    ds = xr.Dataset({k: (("noise", "step"), np.stack(v)) for k, v in data.items()},
+                    coords={"noise": list(flips), "step": step, "time": ("step", 5e-3 * step)})
+    cfg = json.dumps({"dataset": name.removeprefix("real-"), "steps": steps, "flip_prob": max(flips)})
+    ds.attrs.update(config=cfg, config_hash=hashlib.sha256(cfg.encode()).hexdigest()[:12], seed=0,
+                    status="completed", preset=name, created=datetime.now(timezone.utc).isoformat(),
+                    message="synthetic result (lnsgd.figures.synthetic), not a simulation")
+    return ds
+
+
+def write_real_result(results_dir: str | Path, name: str = "real-digits", **kwargs) -> Path:
+    """Write :func:`make_real_result` as ``<results_dir>/<name>-<hash12>.nc``."""
+    ds = make_real_result(name, **kwargs)
+    path = Path(results_dir) / f"{name}-{ds.attrs['config_hash']}.nc"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.to_netcdf(path)
+    return path
+
+
+def write_claims(results_dir: str | Path, presets: tuple[str, ...] = ("two-phase", "lazy", "sam"),
+                 seeds: tuple[int, ...] = (0, 1, 2, 3, 4), configs: dict | None = None) -> list[Path]:
+    """Synthetic multi-seed runs as ``lnsgd claims`` stores them: ``<results_dir>/claims/<hash>.nc``
+    with ``attrs['config']`` = the preset's config (``configs[name]``, default its default
+    SimulationConfig) with the seed replaced, and no ``preset`` attribute. The curves of seed s are
+    :func:`make_result`'s with mean‖w_k‖ and mean|cos| scaled by 1 + 0.02(s − 2)."""
+    import dataclasses
+
+    from lnsgd.experiments.presets import PRESETS
+
+    folder = Path(results_dir) / "claims"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in presets:
+        base = (configs or {}).get(name) or PRESETS[name].config()
+        for seed in seeds:
+            cfg = dataclasses.replace(base, seed=seed)
+            ds = make_result(name, seed=seed)
+            for var in ("w_norm_mean", "cos_abs_mean"):
+                ds[var] = ds[var] * (1 + 0.02 * (seed - 2))
+            ds.attrs.update(config=cfg.to_json(), config_hash=cfg.digest(), seed=seed)
+            path = folder / f"{cfg.digest()}.nc"
+            ds.to_netcdf(path)
+            paths.append(path)
+    return paths
+
+
+def write_tiny_sweep(results_dir: str | Path, workers: int = 1) -> Path:
+    """Run (really simulate) a tiny version of the default sweep's four parts (n = 40, d = 5,
+    m ≤ 40, 4000–20000 steps; ~10 s) into ``<results_dir>/sweeps/small``, for the sweep figures' tests.
+    Needs a ``__main__`` guard when called from a script (spawned workers)."""
+    from lnsgd.experiments.sweep import run_sweep, spec_from_dict
+
+    from .sweeps import SWEEP
+
+    tiny = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 4000, "record_every": 200,
+            "snapshots": 2}
+    spec = spec_from_dict({"name": SWEEP, "base": tiny, "sweeps": {
+        "phases": {"base": {"steps": 20000, "record_every": 500},
+                   "grid": {"eta": [0.01, 0.02], "delta": [2.0, 4.0]}},
+        "lazy-rich": {"grid": {"delta": [0.0, 4.0], "m": [10, 20, 40]}},
+        "plateau": {"grid": {"m": [10, 20], "d": [3, 5]}},
+        "sam": {"base": {"algorithm": "sam", "steps": 20000, "record_every": 500},
+                "grid": {"rho": [0.0, 0.2], "delta": [0.0, 2.0]}}}})
+    folder = Path(results_dir) / "sweeps" / SWEEP
+    run_sweep(spec, folder, workers=workers, progress=False)
+    return folder
+
+
+def write_everything(results_dir: str | Path) -> Path:
+    """Every stored input of the registered figures: the presets' synthetic results, a synthetic
+    ``real-digits``, synthetic multi-seed runs and a tiny (simulated) sweep."""
+    write_results(results_dir)
+    write_real_result(results_dir)
+    write_claims(results_dir)
+    write_tiny_sweep(results_dir)
+    return Path(results_dir)

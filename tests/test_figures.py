@@ -28,9 +28,10 @@ needs_latex = pytest.mark.skipif(shutil.which("pdflatex") is None,
 
 @pytest.fixture(scope="module")
 def results_dir(tmp_path_factory) -> Path:
-    """All presets as ``<name>-<hash12>.nc`` in a temporary results folder."""
+    """Every input of the registered figures in a temporary results folder: the presets as
+    ``<name>-<hash12>.nc``, ``real-digits``, multi-seed runs in ``claims/`` and a tiny sweep."""
     path = tmp_path_factory.mktemp("results")
-    synthetic.write_results(path)
+    synthetic.write_everything(path)
     return path
 
 
@@ -83,7 +84,7 @@ def test_tau_prefers_stored_trace_then_d():
 
 # --- every figure: PDF + PGF, PGF compiles --------------------------------------------------------
 
-@pytest.mark.parametrize("name", list(registry.FIGURES))
+@pytest.mark.parametrize("name", [n for n in registry.FIGURES if n not in registry.OPTIONAL])
 def test_figure_writes_pdf_and_pgf(made, name):
     out, paths = made
     pdf, pgf = out / f"{name}.pdf", out / f"{name}.pgf"
@@ -100,7 +101,8 @@ def test_pgf_files_compile_in_minimal_document(made, tmp_path):
     out, _ = made
     figdir = tmp_path / "sub" / "figs"  # \input from another folder than the document's
     shutil.copytree(out, figdir)
-    body = "\n".join(rf"\input{{sub/figs/{name}.pgf}}\par" for name in registry.FIGURES)
+    body = "\n".join(rf"\input{{sub/figs/{name}.pgf}}\par" for name in registry.FIGURES
+                     if name not in registry.OPTIONAL)
     (tmp_path / "doc.tex").write_text(
         "\\documentclass{article}\n" + style.PGF_PREAMBLE + "\n\\begin{document}\n" + body
         + "\n\\end{document}\n")
@@ -230,6 +232,8 @@ def test_numbers_tex_quotes_stored_values(results_dir, tmp_path):
     for path in results_dir.glob("*.nc"):
         if not path.name.startswith("sam-"):
             shutil.copy(path, partial)
+    for folder in ("claims", "sweeps"):
+        shutil.copytree(results_dir / folder, partial / folder)
     text = numbers.write_numbers(partial, tmp_path / "numbers.tex").read_text()
     macros = dict(re.findall(r"\\newcommand\{\\(\w+)\}\{(.*)\}", text))
     ds = load_result(results_dir, "two-phase")
