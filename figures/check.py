@@ -7,27 +7,28 @@ from pathlib import Path
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import style
+from . import plots, style
+from .results import MissingResultError
 
 METHOD_LABELS = {"flow": r"flow, $\lambda$", "flow_eff": r"flow, $\lambda_{\mathrm{eff}}$",
                  "sde": "SDE ensemble", "full": "full flow"}
 
 
 def build_check(ds: xr.Dataset) -> Figure:
-    """Two panels (mean‖w_k‖, mean|cos|): simulation in black, each prediction dashed."""
+    """Two panels (mean‖w_k‖, mean|cos|): the simulation in black, each prediction dashed in its
+    own colour; the configuration in the legend title."""
     fig, axes = style.new_figure(ncols=2, width=style.DOUBLE_COLUMN)
     steps = ds["step"].values
-    for ax, var, ylabel in zip(axes, ("w_norm_mean", "cos_abs_mean"),
-                               (r"mean $\|w_k\|$", r"mean $|\cos(w_k,\beta^*)|$")):
-        ax.plot(steps, ds[var].values, color="black", lw=1.2, label="SGD (simulation)")
-        for method, text in METHOD_LABELS.items():
-            key = f"pred_{var}_{method}"
-            if key in ds:
-                ax.plot(steps, ds[key].values, ls="--", lw=1.0, label=text)
-        ax.set_xlabel("step")
-        ax.set_ylabel(ylabel)
-    axes[0].legend(fontsize="small")
-    fig.suptitle(ds.attrs.get("check_label", ""), fontsize="small")
+    colors = iter(style.OKABE_ITO[c] for c in ("orange", "blue", "bluish_green", "reddish_purple"))
+    methods = [(m, text, next(colors)) for m, text in METHOD_LABELS.items()
+               if f"pred_w_norm_mean_{m}" in ds]
+    for ax, var in zip(axes, ("w_norm_mean", "cos_abs_mean")):
+        ax.plot(steps, ds[var].values, color="black", lw=1.4, label="label-noise SGD (simulation)")
+        for method, text, color in methods:
+            ax.plot(steps, ds[f"pred_{var}_{method}"].values, ls="--", lw=1.0, color=color, label=text)
+        ax.set_ylabel(style.LABELS[var])
+        plots.format_step_axis(ax)
+    plots.figure_legend(fig, axes)
     return fig
 
 
@@ -44,6 +45,6 @@ def fig_check(results_dir: str | Path, out_dir: str | Path, name: str | None = N
                 chosen = ds.load()
                 break
     if chosen is None:
-        raise FileNotFoundError(f"no paper-config check Dataset in {folder}/: make it with `lnsgd check`")
+        raise MissingResultError("check", folder)
     with style.context():
         return style.save(build_check(chosen), Path(out_dir) / "check")

@@ -20,7 +20,7 @@ import xarray as xr
 #: Command that makes the stored result of a preset.
 RUN_COMMAND = "lnsgd run {name}"
 #: Presets whose command needs more than their name.
-RUN_COMMANDS = {"real-cifar10": "lnsgd run real-cifar10 --set data_dir=DIR"}
+RUN_COMMANDS = {"real-cifar10": "lnsgd run real-cifar10 --set data_dir=DIR", "check": "lnsgd check"}
 
 
 def run_command(name: str) -> str:
