@@ -130,4 +130,4 @@ def _escape(text: str) -> str:
     """Plain description text made safe for LaTeX (descriptions carry no maths)."""
     for char in ("&", "%", "#", "_"):
         text = text.replace(char, "\\" + char)
-    return text
+    return text.replace("^", r"\^{}").replace("~", r"\~{}")
