@@ -103,20 +103,24 @@ def log_label(y: float, _pos=None) -> str:
     return f"$10^{{{k}}}$" if mant == 1 else f"${mant:g}\\times10^{{{k}}}$"
 
 
-def format_log_axis(ax: Axes, subs: tuple[float, ...] | None = None) -> None:
-    """Log y axis with major ticks at ``subs`` × 10^k and readable labels (see :func:`log_label`).
+def format_log_axis(ax: Axes, subs: tuple[float, ...] | None = None, axis: str = "y") -> None:
+    """Log `axis` ("x" or "y") with major ticks at ``subs`` × 10^k and readable labels (see
+    :func:`log_label`); minor ticks unlabelled, so labels never crowd.
 
     Default ``subs``: 1, 2, 5 when the drawn lines span under two decades, else 1 only.
     """
     if subs is None:
-        ys = np.concatenate([np.asarray(ln.get_ydata(), float) for ln in ax.get_lines()] or [[1.0]])
-        ys = ys[np.isfinite(ys) & (ys > 0)]
-        wide = ys.size and np.log10(ys.max() / ys.min()) >= 2
+        data = [np.asarray(ln.get_xdata() if axis == "x" else ln.get_ydata(), float)
+                for ln in ax.get_lines()]
+        values = np.concatenate(data or [[1.0]])
+        values = values[np.isfinite(values) & (values > 0)]
+        wide = values.size and np.log10(values.max() / values.min()) >= 2
         subs = (1.0,) if wide else (1.0, 2.0, 5.0)
-    ax.set_yscale("log", nonpositive="mask")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=6))
-    ax.yaxis.set_major_formatter(FuncFormatter(log_label))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log", nonpositive="mask")
+    target.set_major_locator(LogLocator(base=10, subs=subs, numticks=6))
+    target.set_major_formatter(FuncFormatter(log_label))
+    target.set_minor_formatter(NullFormatter())
 
 
 def format_step_axis(ax: Axes, label: bool = True) -> None:

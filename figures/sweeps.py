@@ -19,7 +19,7 @@ import xarray as xr
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from . import style
+from . import plots, style
 from .results import MissingResultError
 
 #: The sweep the registered figures read (sweeps/<name>.yaml → results/sweeps/<name>).
@@ -115,7 +115,7 @@ def build_phases(ds: xr.Dataset) -> Figure:
             mesh = heatmap(ax, ds, var, "eta", "delta", logx=True, lognorm=True,
                            label=style.LABELS[var] + " (steps)")
             c = theory_constant(ds, var)
-            if np.isfinite(c):
+            if np.isfinite(c) and mesh.norm.vmin > 0:  # no contours over an all-NaN map
                 levels = [lv for lv in np.geomspace(mesh.norm.vmin, mesh.norm.vmax, 5)]
                 cs = ax.contour(E, D, c * batch / (E**2 * np.maximum(D, 1e-12) ** 2), levels=levels,
                                 colors=style.ROLE_COLORS["theory"], linewidths=0.7, linestyles="--")
@@ -146,12 +146,11 @@ def build_plateau(ds: xr.Dataset) -> Figure:
                 color = f"C{i % 7}"
                 ax.plot(row[x], row["plateau"], "o", color=color, label=f"${other} = {value}$")
                 ax.plot(row[x], row["balanced_plateau"], "-", color=color, lw=0.8)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
+            plots.format_log_axis(ax, axis="x")
+            plots.format_log_axis(ax, axis="y")
             ax.set_xlabel(_label(x))
             ax.set_ylabel(r"plateau of mean $\|w_k\|$")
-            ax.legend(title=r"markers: simulation; lines: $\sqrt{\tau}\,$mean$|a_k|$", title_fontsize=5,
-                      fontsize=5, loc="best")
+            ax.legend(fontsize=5, loc="best", frameon=False)
     return fig
 
 
@@ -168,7 +167,7 @@ def build_collapse(ds: xr.Dataset) -> Figure:
             c = theory_constant(ds, var)
             if np.isfinite(c):
                 ax.axhline(c, color=style.ROLE_COLORS["theory"], ls="--", lw=0.8, label="theory")
-            ax.set_xscale("log")
+            plots.format_log_axis(ax, axis="x")
             ax.set_xlabel(r"$\eta^2\delta^2/B$")
             ax.set_ylabel(style.LABELS[var] + r"$\,\eta^2\delta^2/B$")
             ax.set_ylim(0, None)
@@ -199,8 +198,8 @@ def build_sam(ds: xr.Dataset) -> Figure:
         order = np.argsort(flat["lambda_eff"].values)
         axes[1].plot(flat["lambda_eff"].values[order], eta * flat["T_I_theory"].values[order], "--",
                      color=style.ROLE_COLORS["theory"], lw=0.8, label="theory")
-        axes[1].set_xscale("log")
-        axes[1].set_yscale("log")
+        plots.format_log_axis(axes[1], axis="x")
+        plots.format_log_axis(axes[1], axis="y")
         axes[1].set_xlabel(r"first-order $\lambda$")
         axes[1].set_ylabel(r"$\eta\,T_{\mathrm{I}}$ (time)")
         axes[1].legend()
