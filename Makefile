@@ -60,7 +60,7 @@ paper: setup tex
 	cd paper && latexmk
 	@echo "report: paper/build/main.pdf"
 
-reproduce: setup tex simulations claims check figures paper
+reproduce: setup tex simulations claims check paper
 
 bench: setup
 	$(BIN)/python benchmarks/bench_engine.py
