@@ -115,7 +115,7 @@ def latex_source() -> str:
     for label, description, lhs, rhs in equations():
         text = description[0].upper() + description[1:]
         blocks.append(f"\\noindent {_escape(text)}:\n\\begin{{equation}}\\label{{eq:{label}}}\n"
-                      f"{lhs} = {printer.doprint(rhs)}\n\\end{{equation}}\n")
+                      f"{lhs} = {printer.doprint(_tidy(rhs))}\n\\end{{equation}}\n")
     return "\n".join(blocks)
 
 
@@ -131,3 +131,9 @@ def _escape(text: str) -> str:
     for char in ("&", "%", "#", "_"):
         text = text.replace(char, "\\" + char)
     return text.replace("^", r"\^{}").replace("~", r"\~{}")
+
+
+def _tidy(expr):
+    """The expression as a reader wants it: `doit()` folds scalar factors into matrix products and
+    drops zero matrices (unevaluated, η·(−2a_k s w_kᵀu) prints as "η − 2a_k s w_kᵀu")."""
+    return expr.doit() if hasattr(expr, "doit") else expr
