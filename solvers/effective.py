@@ -100,20 +100,24 @@ def reduced_size(d: int) -> int:
 
 
 def pack_reduced(beta: np.ndarray, S: np.ndarray, A: float, Phi: np.ndarray | None = None) -> np.ndarray:
-    """y = [β, vec S, A, vec Φᵀ] (Φ defaults to the identity: the propagator from the initial time)."""
+    """y = [β, vec S, A, vec P_W, p_a] with [P_W | p_a] = Ψ = Φᵀ: row j of Ψ is the neuron z = Φ e_j,
+    split into its w part P_W ((d+1)×d) and its a part p_a (d+1) so that the generated propagator kernel
+    moves all d + 1 rows in one call. Φ defaults to the identity (the propagator from the initial time)."""
     d = beta.shape[0]
-    Phi = np.eye(d + 1) if Phi is None else Phi
-    return np.concatenate([beta, S.ravel(), [A], np.ascontiguousarray(Phi.T).ravel()])
+    Psi = np.eye(d + 1) if Phi is None else np.asarray(Phi).T
+    return np.concatenate([beta, S.ravel(), [A], np.ascontiguousarray(Psi[:, :d]).ravel(), Psi[:, d]])
 
 
 def unpack_reduced(y: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(β, S, A, Φ) from y; leading axes of y (e.g. time) are kept."""
     y = np.asarray(y)
     lead = y.shape[:-1]
+    off = d + d * d + 1
     beta = y[..., :d]
     S = y[..., d:d + d * d].reshape(*lead, d, d)
     A = y[..., d + d * d]
-    Psi = y[..., d + d * d + 1:].reshape(*lead, d + 1, d + 1)
+    P_W = y[..., off:off + (d + 1) * d].reshape(*lead, d + 1, d)
+    Psi = np.concatenate([P_W, y[..., off + (d + 1) * d:, None]], axis=-1)
     return beta, S, A, np.swapaxes(Psi, -1, -2)
 
 
@@ -145,35 +149,41 @@ def _lambda_now(p, trace_G):
 
 @numba.njit(cache=True)
 def reduced_rhs(t, y, args, out):
-    """d/dt of y = [β, vec S, A, vec Ψ] with Ψ = Φᵀ: the closure plus the propagator Φ̇ = M(t)Φ.
+    """d/dt of y = [β, vec S, A, vec P_W, p_a]: the closure plus the propagator Φ̇ = M(t)Φ.
 
-    Row j of Ψ is column j of Φ, i.e. the image z of the j-th basis vector (w; a_k); each row moves
-    by the generated per-neuron right-hand side (linear in z), so Ψ̇[j] = neuron_rhs(Ψ[j]).
+    The rows (P_W[j], p_a[j]) of Ψ = Φᵀ are the images of the basis neurons; each moves by the
+    per-neuron right-hand side (linear in z), all d + 1 at once (`neuron_propagator_block_s`).
+    Derivatives are written straight into views of `out` (no copies).
     """
     Sigma_hat, beta_star, p = args
     d = beta_star.shape[0]
     tau, s = p[P_TAU], p[P_S]
+    dd = d * d
+    off = d + dd + 1
+    offa = off + (d + 1) * d
     beta = y[:d]
-    S = y[d:d + d * d].reshape((d, d))
-    A = y[d + d * d]
-    off = d + d * d + 1
+    S = y[d:d + dd].reshape((d, d))
+    A = y[d + dd]
     lam = _lambda_now(p, gen.trace_G_reduced(S, A, Sigma_hat, tau, s))
-    dbeta = np.empty(d)
-    dS = np.empty((d, d))
-    dA = gen.reduced_flow_s(beta, S, A, Sigma_hat, tau, beta_star, s, lam, dbeta, dS)
-    out[:d] = dbeta
-    out[d:d + d * d] = dS.ravel()
-    out[d + d * d] = dA
+    out[d + dd] = gen.reduced_flow_s(beta, S, A, Sigma_hat, tau, beta_star, s, lam, out[:d],
+                                     out[d:d + dd].reshape((d, d)))
     g = np.empty(d)
     gen.residual_gradient(beta, Sigma_hat, beta_star, g)
-    w = np.empty(d)
-    dw = np.empty(d)
-    for j in range(d + 1):
-        row = off + j * (d + 1)
-        w[:] = y[row:row + d]
-        dak = gen.neuron_propagator_rhs_s(w, y[row + d], g, Sigma_hat, tau, s, lam, dw)
-        out[row:row + d] = dw
-        out[row + d] = dak
+    gen.neuron_propagator_block_s(y[off:offa].reshape((d + 1, d)), y[offa:], g, Sigma_hat, tau, s, lam,
+                                  out[off:offa].reshape((d + 1, d)), out[offa:])
+
+
+@numba.njit(cache=True)
+def reduced_jac(t, y, args, J):
+    """The stiff block J = ∂β̇/∂β = −s²(A I + S)Σ̂ − 2λs²(Σ̂ + τI) on the leading d components of y,
+    the Jacobian the Rosenbrock-W method solves with (λ, or λ_eff(tr G) of the current (S, A))."""
+    Sigma_hat, beta_star, p = args
+    d = beta_star.shape[0]
+    tau, s = p[P_TAU], p[P_S]
+    S = y[d:d + d * d].reshape((d, d))
+    A = y[d + d * d]
+    lam = _lambda_now(p, gen.trace_G_reduced(S, A, Sigma_hat, tau, s))
+    gen.reduced_beta_jacobian_s(S, A, Sigma_hat, tau, s, lam, J)
 
 
 @numba.njit(cache=True)
@@ -217,15 +227,32 @@ def _check_times(t_eval) -> np.ndarray:
     return t_eval
 
 
+# Default tolerances per method of the reduced solve: (rtol, atol). ros34pw2's keep the observables
+# within 1e-3 of dopri5 at rtol 1e-8 (tests/test_effective_rosw.py, benchmarks/bench_effective.py).
+REDUCED_METHODS = {"ros34pw2": (1e-5, 1e-7), "dopri5": (1e-9, 1e-11)}
+
+
 def solve_reduced(setup: EffectiveSetup, W0: np.ndarray, a0: np.ndarray, t_eval: np.ndarray, *,
-                  rtol: float = 1e-9, atol: float = 1e-11, max_steps: int = 2_000_000) -> ReducedSolution:
-    """Solve (β, S, A, Φ) from the reduced state of (W0, a0) with Dormand–Prince; cost independent of m
-    (beyond forming S(0) = W0ᵀW0 once). Truncated at a failure (see `.ode.status/.message`)."""
+                  method: str = "ros34pw2", rtol: float | None = None, atol: float | None = None,
+                  dt: float | None = None, max_steps: int = 2_000_000) -> ReducedSolution:
+    """Solve (β, S, A, Φ) from the reduced state of (W0, a0); cost independent of m (beyond forming
+    S(0) = W0ᵀW0 once). Truncated at a failure (see `.ode.status/.message`).
+
+    method "ros34pw2" (default): linearly implicit Rosenbrock-W, implicit in the stiff β-relaxation
+    (J = ∂β̇/∂β, a d×d solve per stage), explicit in the rest — its steps do not shrink as the
+    relaxation rate s²λ_max((A I + S)Σ̂) ∝ m grows. "dopri5": explicit, steps ∝ 1/m (the reference).
+    rtol/atol default to `REDUCED_METHODS[method]`; `dt` forces fixed steps (order measurements).
+    """
+    if method not in REDUCED_METHODS:
+        raise ValueError(f"method = {method!r}; valid: {sorted(REDUCED_METHODS)}")
+    rtol = REDUCED_METHODS[method][0] if rtol is None else rtol
+    atol = REDUCED_METHODS[method][1] if atol is None else atol
     t_eval = _check_times(t_eval)
     d = setup.d
     y0 = reduced_from_params(W0, a0, setup.s)
-    sol = solve_ode(reduced_rhs, y0, (0.0, float(t_eval[-1])), setup.args(), method="dopri5",
-                    t_eval=t_eval, rtol=rtol, atol=atol, max_steps=max_steps)
+    sol = solve_ode(reduced_rhs, y0, (0.0, float(t_eval[-1])), setup.args(), method=method,
+                    t_eval=t_eval, rtol=rtol, atol=atol, dt=dt, max_steps=max_steps,
+                    jac=reduced_jac, jac_size=d)
     beta, S, A, Phi = unpack_reduced(sol.y, d)
     return ReducedSolution(sol.t, beta, S, A, Phi, sol)
 

@@ -63,6 +63,22 @@ def neuron_propagator_rhs_s(w, a_k, g, Sigma_hat, tau, s, lam, dw_out):
 
 
 @numba.njit(cache=True)
+def neuron_propagator_block_s(W, a, g, Sigma_hat, tau, s, lam, dW_out, da_out):
+    """Per-neuron linear ODE for a stack of neurons (rows (w_j, a_j)) driven by a given g(t): Ẇ = −s a gᵀ − 2λs² W Σ̂ (into dW_out), ȧ = −s W g − 2λs² τ a (into da_out). With the d + 1 rows of Φᵀ it moves the whole propagator in one call (one kernel instead of d + 1)."""
+    a_c = a.reshape((a.shape[0], 1))
+    g_c = g.reshape((g.shape[0], 1))
+    dW_out[:, :] = -s * (a_c @ (g_c).T) - (2*lam*s**2) * (W @ Sigma_hat)
+    da_out[:] = (-(2*lam*s**2*tau) * (a_c) - s * (W @ g_c))[:, 0]
+
+
+@numba.njit(cache=True)
+def reduced_beta_jacobian_s(S, A, Sigma_hat, tau, s, lam, J_out):
+    """Stiff block of the reduced flow: ∂β̇/∂β = −s²(A I + S) Σ̂ − 2λs²(Σ̂ + τ I); writes J_out (d, d)."""
+    d = S.shape[0]
+    J_out[:, :] = -s**2 * ((A * (Sigma_hat) + (S @ Sigma_hat))) - (2*lam*s**2) * ((tau * (np.eye(d)) + Sigma_hat))
+
+
+@numba.njit(cache=True)
 def implicit_lambda(eta, delta, B):
     """λ = ηδ²/(4B), from matching the balancedness drift of one SGD step."""
     return (1/4)*delta**2*eta/B

@@ -12,6 +12,8 @@ receives ``rhs`` as a first-class function, so one compiled loop per right-hand 
   (used to measure its order).
 - ``method="rk4"``: classical RK4 with fixed step ``dt`` (rounded down so that an integer number of
   equal steps covers ``t_span``), 3rd-order continuous extension for ``t_eval`` points off the grid.
+- ``method="ros34pw2"``: linearly implicit Rosenbrock-W 3(2) with a Jacobian ``jac`` of the leading
+  ``jac_size`` components only (the stiff block), `lnsgd.solvers.ode_rosw`; same control and result.
 
 The result says how the run ended (``status``, ``message``, like scipy's ``OdeResult``) and keeps the
 samples computed before a failure: a blow-up never returns NaN rows.
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from .ode_rosw import ROSW_TABLEAUS, SINGULAR, RosenbrockTableau, integrate_rosw
 from .ode_step import dense_eval, error_norm, initial_step, rk_step
 from .tableaus import TABLEAUS, ButcherTableau
 
@@ -38,7 +41,9 @@ _MESSAGES = {
     STEP_TOO_SMALL: "Required step size fell below the round-off limit at t = {t:.17g} "
     "(blow-up or stiffness); samples up to there are kept.",
     MAX_STEPS: "max_steps = {max_steps} steps taken before reaching the end, at t = {t:.17g}.",
+    SINGULAR: "I − hγJ became singular at t = {t:.17g} (fixed step too large); samples up to there are kept.",
 }
+METHODS = tuple(TABLEAUS) + tuple(ROSW_TABLEAUS)
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,10 @@ class OdeOptions:
     pi_beta: float = 0.04
 
     def __post_init__(self) -> None:
-        if self.method not in TABLEAUS:
-            raise ValueError(f"method = {self.method!r}; valid: {sorted(TABLEAUS)}")
-        tab = TABLEAUS[self.method]
-        if not tab.adaptive and self.dt is None:
+        if self.method not in METHODS:
+            raise ValueError(f"method = {self.method!r}; valid: {sorted(METHODS)}")
+        tab = self.tableau
+        if not getattr(tab, "adaptive", True) and self.dt is None:
             raise ValueError(f"method = {self.method!r} has no error estimate: give a fixed step dt > 0")
         if self.dt is not None and not (math.isfinite(self.dt) and self.dt > 0):
             raise ValueError(f"dt = {self.dt}; valid: finite and > 0 (or None for adaptive dopri5)")
@@ -85,8 +90,13 @@ class OdeOptions:
             raise ValueError(f"pi_beta = {self.pi_beta}; valid: 0 <= pi_beta <= 0.2 (0: standard control)")
 
     @property
-    def tableau(self) -> ButcherTableau:
-        return TABLEAUS[self.method]
+    def tableau(self) -> ButcherTableau | RosenbrockTableau:
+        return TABLEAUS[self.method] if self.method in TABLEAUS else ROSW_TABLEAUS[self.method]
+
+    @property
+    def implicit(self) -> bool:
+        """A Rosenbrock-W method (needs ``jac``, see `lnsgd.solvers.ode_rosw`)."""
+        return self.method in ROSW_TABLEAUS
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,7 @@ class OdeSolution:
 
     t: np.ndarray  # (n_saved,)
     y: np.ndarray  # (n_saved, dim)
-    status: int  # 0 success; -1 non-finite state; -2 step size too small; -3 max_steps reached
+    status: int  # 0 success; -1 non-finite state; -2 step too small; -3 max_steps; -4 singular I − hγJ
     message: str
     n_steps: int  # accepted steps
     n_rejected: int
@@ -209,11 +219,16 @@ def solve_ode(
     first_step: float | None = None,
     max_steps: int = 1_000_000,
     pi_beta: float = 0.04,
+    jac=None,
+    jac_size: int | None = None,
 ) -> OdeSolution:
     """Integrate y' = rhs(t, y, args) from t_span[0] to t_span[1] (forward) and sample at t_eval.
 
     ``t_eval`` (sorted, inside t_span) defaults to the two end points. ``atol`` may be a scalar or a
     per-component array. See `OdeOptions` for the meaning and valid range of each option.
+    ``method="ros34pw2"`` (linearly implicit Rosenbrock-W, `lnsgd.solvers.ode_rosw`) needs ``jac``, a
+    jitted ``jac(t, y, args, J_out)`` writing the Jacobian ∂f_{0:k}/∂y_{0:k} of the leading
+    ``jac_size`` = k components (the stiff block); the other methods ignore it.
     """
     opts = OdeOptions(method=method, rtol=rtol, atol=atol, dt=dt, first_step=first_step,
                       max_steps=max_steps, pi_beta=pi_beta)
@@ -233,12 +248,26 @@ def solve_ode(
     if not adaptive:
         n_fixed = max(1, math.ceil((t1 - t0) / opts.dt * (1 - 1e-12)))
         h_fixed = (t1 - t0) / n_fixed
-    e = tab.e if tab.e is not None else np.zeros(tab.n_stages)
     ys = np.empty((t_eval.size, y0.size))
+    if opts.implicit:
+        if jac is None or jac_size is None or not (1 <= jac_size <= y0.size):
+            raise ValueError(f"method = {method!r} needs jac and 1 <= jac_size <= {y0.size}; got "
+                             f"jac = {jac}, jac_size = {jac_size}")
+        status, n_saved, n_steps, n_rej, n_rhs, t_reached = integrate_rosw(
+            rhs, jac, int(jac_size), y0, t0, t1, args, t_eval, tab.alpha, tab.c, tab.gamma_offdiag,
+            tab.diag, tab.b, tab.b - tab.b_hat, adaptive, h_fixed, opts.first_step or 0.0,
+            tab.error_order, opts.rtol, atol_vec, opts.safety, opts.min_factor, opts.max_factor,
+            opts.pi_beta, opts.max_steps, ys)
+        return _solution(opts, t_eval, ys, status, n_saved, n_steps, n_rej, n_rhs, t_reached)
+    e = tab.e if tab.e is not None else np.zeros(tab.n_stages)
     status, n_saved, n_steps, n_rej, n_rhs, t_reached = _integrate(
         rhs, y0, t0, t1, args, t_eval, tab.a, tab.b, tab.c, e, tab.p, tab.fsal, adaptive, h_fixed,
         opts.first_step or 0.0, tab.error_order, opts.rtol, atol_vec, opts.safety, opts.min_factor,
         opts.max_factor, opts.pi_beta, opts.max_steps, ys)
+    return _solution(opts, t_eval, ys, status, n_saved, n_steps, n_rej, n_rhs, t_reached)
+
+
+def _solution(opts, t_eval, ys, status, n_saved, n_steps, n_rej, n_rhs, t_reached) -> OdeSolution:
     message = _MESSAGES[status].format(t=t_reached, max_steps=opts.max_steps)
     return OdeSolution(t=t_eval[:n_saved].copy(), y=ys[:n_saved], status=int(status), message=message,
                        n_steps=int(n_steps), n_rejected=int(n_rej), n_rhs=int(n_rhs),

@@ -26,12 +26,13 @@ def _small(m=50, d=5, n=30, seed=0):
     return problem, W0, a0
 
 
+@pytest.mark.parametrize("method", sorted(eff.REDUCED_METHODS))
 @pytest.mark.parametrize("correction", eff.CORRECTIONS)
-def test_reduced_and_propagator_equal_full_flow(correction):
+def test_reduced_and_propagator_equal_full_flow(correction, method):
     problem, W0, a0 = _small()
     setup = eff.EffectiveSetup.from_problem(problem, 1.0, 1e-2, 2.0, 1, correction)
     t = np.linspace(0.0, 40.0, 9)
-    red = eff.solve_reduced(setup, W0, a0, t, rtol=1e-10, atol=1e-12)
+    red = eff.solve_reduced(setup, W0, a0, t, method=method, rtol=1e-10, atol=1e-12)
     full = eff.solve_full_flow(setup, W0, a0, t, rtol=1e-10, atol=1e-12)
     assert red.ode.success and full.success
     W, a = eff.unpack_full(full.y, *W0.shape)

@@ -55,6 +55,27 @@ def _neuron(name: str, s_value) -> Kernel:
     )
 
 
+def _propagator_block() -> Kernel:
+    P_dot, p_dot = flow.regularized_flow(sy.W, sy.a, sy.g, sy.Sigma_hat, sy.tau, sy.s, sy.lam)
+    return Kernel(
+        name="neuron_propagator_block_s",
+        doc="Per-neuron linear ODE for a stack of neurons (rows (w_j, a_j)) driven by a given g(t): "
+        "Ẇ = −s a gᵀ − 2λs² W Σ̂ (into dW_out), ȧ = −s W g − 2λs² τ a (into da_out). With the d + 1 "
+        "rows of Φᵀ it moves the whole propagator in one call (one kernel instead of d + 1).",
+        args=(sy.W, sy.a, sy.g, sy.Sigma_hat, sy.tau, sy.s, sy.lam, "dW_out", "da_out"),
+        outputs=(Output(P_dot, "dW_out"), Output(p_dot, "da_out")),
+    )
+
+
+def _beta_jacobian() -> Kernel:
+    return Kernel(
+        name="reduced_beta_jacobian_s",
+        doc="Stiff block of the reduced flow: ∂β̇/∂β = −s²(A I + S) Σ̂ − 2λs²(Σ̂ + τ I); writes J_out (d, d).",
+        args=(sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s, sy.lam, "J_out"),
+        outputs=(Output(flow.reduced_flow_beta_jacobian(sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s, sy.lam), "J_out"),),
+    )
+
+
 def _scalar(name: str, doc: str, args: tuple, expr: sp.Expr) -> Kernel:
     return Kernel(name=name, doc=doc, args=args, outputs=(Output(expr),))
 
@@ -111,6 +132,8 @@ GENERATED: tuple[Kernel, ...] = (
     _reduced("reduced_flow_s", sy.s),
     _neuron("neuron_propagator_rhs", sp.Integer(1)),
     _neuron("neuron_propagator_rhs_s", sy.s),
+    _propagator_block(),
+    _beta_jacobian(),
     *_closed_forms(),
     _residual_gradient(),
 )

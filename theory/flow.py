@@ -31,6 +31,17 @@ def reduced_flow(beta, S, A, g, Sigma_hat, tau, s, lam) -> tuple[sp.MatrixExpr, 
     return beta_dot, S_dot, A_dot
 
 
+def reduced_flow_beta_jacobian(S, A, Sigma_hat, tau, s, lam) -> sp.MatrixExpr:
+    """∂β̇/∂β = −s² (A I + S) Σ̂ − 2λ s² (Σ̂ + τ I): the stiff block of the reduced flow.
+
+    The fast relaxation of β onto the interpolation manifold has rates up to s² λ_max((A I + S) Σ̂)
+    ≈ s² (m/d) λ_max(Σ̂) at a standard initialisation; a linearly implicit integrator solves with this
+    d×d block (``solvers/ode_rosw.py``). Exact also for λ_eff(tr G), which depends on (S, A) only.
+    """
+    d_size = Sigma_hat.shape[0]
+    return -s**2 * (A * Sigma_hat + S * Sigma_hat) - 2 * lam * s**2 * (Sigma_hat + tau * sp.Identity(d_size))
+
+
 def neuron_flow(w, a_k, g, Sigma_hat, tau, s, lam) -> tuple[sp.MatrixExpr, sp.Expr]:
     """(ẇ_k, ȧ_k) = (−s a_k g − 2λ s² Σ̂ w_k, −s w_k·g − 2λ s² τ a_k): one linear ODE for all k."""
     return -s * a_k * g - 2 * lam * s**2 * Sigma_hat * w, -s * dot(w, g) - 2 * lam * s**2 * tau * a_k
