@@ -1,10 +1,12 @@
-"""ODE integration: one driver for every explicit Runge–Kutta tableau, fixed-step or adaptive.
+"""ODE integration: one driver for every method (explicit RK, Rosenbrock-W), fixed-step or adaptive.
 
     sol = solve_ode(rhs, y0, (t0, t1), args, method="dopri5", t_eval=grid, rtol=1e-8, atol=1e-10)
 
 ``rhs(t, y, args, out)`` is a numba-jitted function writing dy/dt into ``out`` (float64, length dim);
 ``args`` is a tuple or a float64 array handed to it unchanged. The driver `_integrate` is jitted and
-receives ``rhs`` as a first-class function, so one compiled loop per right-hand side serves all runs.
+receives ``rhs`` and the method's step and interpolant as first-class functions: each method only
+contributes its step (`ode_step.rk_parts`, `ode_rosw.rosw_parts`); the loop — step-size control,
+stopping, sampling t_eval, status — exists once. Python picks the method once, outside the loop.
 
 - ``method="dopri5"``: Dormand–Prince 5(4), FSAL, error control on the RMS norm scaled by
   ``atol + rtol·|y|`` with Hairer's PI controller (``pi_beta``; 0 gives the standard controller),
@@ -27,14 +29,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from .ode_rosw import ROSW_TABLEAUS, SINGULAR, RosenbrockTableau, integrate_rosw
-from .ode_step import dense_eval, error_norm, initial_step, rk_step
+from .ode_rosw import ROSW_TABLEAUS, RosenbrockTableau, rosw_parts
+from .ode_step import error_norm, initial_step, rk_parts
 from .tableaus import TABLEAUS, ButcherTableau
 
 SUCCESS = 0
 NON_FINITE = -1
 STEP_TOO_SMALL = -2
 MAX_STEPS = -3
+SINGULAR = -4  # a fixed step failed: I − hγJ singular (the only step that can fail, ros34pw2)
 _MESSAGES = {
     SUCCESS: "The solver successfully reached the end of the integration interval.",
     NON_FINITE: "The state became non-finite at t = {t:.17g}; samples up to there are kept.",
@@ -118,35 +121,42 @@ class OdeSolution:
         return self.status == SUCCESS
 
 
-@njit(cache=True)
-def _integrate(rhs, y0, t0, t1, args, t_eval, a, b, c, e, p, fsal, adaptive, h_fixed, h_first,
-               error_order, rtol, atol, safety, min_factor, max_factor, pi_beta, max_steps, ys):
-    """The loop: step with `rk_step`, control the step (adaptive), sample t_eval by dense output.
+# Not cached on disk: numba cannot cache a function that takes another jitted function as an
+# argument (see `kernels.run_chunk`); the steps it calls are cached, so it compiles once per process
+# for each (rhs, method) pair.
+@njit
+def _integrate(step, interp, rhs, jac, y0, t0, t1, args, t_eval, coeffs, work, fsal, evals_per_step,
+               adaptive, h_fixed, h_first, error_order, rtol, atol, safety, min_factor, max_factor,
+               pi_beta, max_steps, ys):
+    """The loop of every method: take `step`, control its size (adaptive), sample t_eval by `interp`.
 
-    Returns (status, n_saved, n_steps, n_rejected, n_rhs, t_reached); fills ys[:n_saved].
-    With ``adaptive`` False the steps are t0 + k·h_fixed (the last one ending exactly at t1).
+    ``step``, ``interp``, ``coeffs``, ``work``, ``fsal``, ``evals_per_step`` come from the method's
+    `ode_step.StepParts` (see there for the signatures). Returns (status, n_saved, n_steps,
+    n_rejected, n_rhs, t_reached); fills ys[:n_saved]. With ``adaptive`` False the steps are
+    t0 + k·h_fixed (the last one ending exactly at t1). A failed step (``ok`` False) is retried
+    with a smaller step when adaptive and ends the run with SINGULAR when the step is fixed.
     """
     n = y0.shape[0]
-    s = b.shape[0]
-    k = np.empty((s, n))
     y = y0.copy()
+    f = np.empty(n)  # f(t, y)
     y_new = np.empty(n)
-    y_stage = np.empty(n)
+    f_new = np.empty(n)
+    err_vec = np.empty(n)  # local error estimate of the last step
     t = t0
     n_saved = 0
     while n_saved < t_eval.shape[0] and t_eval[n_saved] == t0:
         ys[n_saved] = y
         n_saved += 1
-    rhs(t, y, args, k[0])
+    rhs(t, y, args, f)
     n_rhs = 1
-    if not np.all(np.isfinite(k[0])):
+    if not np.all(np.isfinite(f)):
         return NON_FINITE, n_saved, 0, 0, n_rhs, t
     h = h_fixed
     if adaptive:
         if h_first > 0:
             h = min(h_first, t1 - t0)
         else:
-            h = initial_step(rhs, t0, y, k[0], args, error_order, rtol, atol, t1 - t0, y_stage, y_new)
+            h = initial_step(rhs, t0, y, f, args, error_order, rtol, atol, t1 - t0, y_new, f_new)
             n_rhs += 1
     expo = 1.0 / (error_order + 1)
     err_prev = 1e-4
@@ -164,10 +174,17 @@ def _integrate(rhs, y0, t0, t1, args, t_eval, a, b, c, e, p, fsal, adaptive, h_f
             h = t0 + (n_steps + 1) * h_fixed - t
             if t + h > t1 or t1 - (t + h) < 1e-9 * h_fixed:
                 h = t1 - t
-        rk_step(rhs, t, y, h, args, a, b, c, k, y_new, y_stage)
-        n_rhs += s - 1
+        ok = step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err_vec)
+        n_rhs += evals_per_step
+        if not ok:
+            if not adaptive:
+                return SINGULAR, n_saved, n_steps, n_rejected, n_rhs, t
+            h *= min_factor
+            n_rejected += 1
+            last_rejected = True
+            continue
         if adaptive:
-            err = error_norm(y, y_new, h, k, e, rtol, atol)
+            err = error_norm(y, y_new, err_vec, rtol, atol)
             if not (err <= 1.0):  # also catches NaN from a non-finite stage
                 factor = min_factor if not np.isfinite(err) else max(min_factor, safety * err ** -expo)
                 h *= factor
@@ -186,20 +203,19 @@ def _integrate(rhs, y0, t0, t1, args, t_eval, a, b, c, e, p, fsal, adaptive, h_f
         if not np.all(np.isfinite(y_new)):
             return NON_FINITE, n_saved, n_steps, n_rejected, n_rhs, t
         t_new = t1 if h == t1 - t else t + h
+        if not fsal:
+            rhs(t_new, y_new, args, f_new)
+            n_rhs += 1
         while n_saved < t_eval.shape[0] and t_eval[n_saved] <= t_new:
             if t_eval[n_saved] == t_new:
                 ys[n_saved] = y_new
             else:
-                dense_eval(y, h, k, p, (t_eval[n_saved] - t) / h, ys[n_saved])
+                interp(y, f, y_new, f_new, h, (t_eval[n_saved] - t) / h, coeffs, work, ys[n_saved])
             n_saved += 1
         n_steps += 1
         t = t_new
-        y[:] = y_new
-        if fsal:
-            k[0] = k[s - 1]
-        else:
-            rhs(t, y, args, k[0])
-            n_rhs += 1
+        y, y_new = y_new, y  # swap buffers: no copy
+        f, f_new = f_new, f
         if adaptive:
             h *= factor
     return SUCCESS, n_saved, n_steps, n_rejected, n_rhs, t
@@ -253,21 +269,14 @@ def solve_ode(
         if jac is None or jac_size is None or not (1 <= jac_size <= y0.size):
             raise ValueError(f"method = {method!r} needs jac and 1 <= jac_size <= {y0.size}; got "
                              f"jac = {jac}, jac_size = {jac_size}")
-        status, n_saved, n_steps, n_rej, n_rhs, t_reached = integrate_rosw(
-            rhs, jac, int(jac_size), y0, t0, t1, args, t_eval, tab.alpha, tab.c, tab.gamma_offdiag,
-            tab.diag, tab.b, tab.b - tab.b_hat, adaptive, h_fixed, opts.first_step or 0.0,
-            tab.error_order, opts.rtol, atol_vec, opts.safety, opts.min_factor, opts.max_factor,
-            opts.pi_beta, opts.max_steps, ys)
-        return _solution(opts, t_eval, ys, status, n_saved, n_steps, n_rej, n_rhs, t_reached)
-    e = tab.e if tab.e is not None else np.zeros(tab.n_stages)
+        parts = rosw_parts(tab, y0.size, int(jac_size))
+    else:
+        parts, jac = rk_parts(tab, y0.size, adaptive), None
     status, n_saved, n_steps, n_rej, n_rhs, t_reached = _integrate(
-        rhs, y0, t0, t1, args, t_eval, tab.a, tab.b, tab.c, e, tab.p, tab.fsal, adaptive, h_fixed,
-        opts.first_step or 0.0, tab.error_order, opts.rtol, atol_vec, opts.safety, opts.min_factor,
-        opts.max_factor, opts.pi_beta, opts.max_steps, ys)
-    return _solution(opts, t_eval, ys, status, n_saved, n_steps, n_rej, n_rhs, t_reached)
-
-
-def _solution(opts, t_eval, ys, status, n_saved, n_steps, n_rej, n_rhs, t_reached) -> OdeSolution:
+        parts.step, parts.interp, rhs, jac, y0, t0, t1, args, t_eval, parts.coeffs, parts.work,
+        parts.fsal, parts.evals_per_step, adaptive, h_fixed, opts.first_step or 0.0, parts.error_order,
+        opts.rtol, atol_vec, opts.safety, opts.min_factor, opts.max_factor, opts.pi_beta,
+        opts.max_steps, ys)
     message = _MESSAGES[status].format(t=t_reached, max_steps=opts.max_steps)
     return OdeSolution(t=t_eval[:n_saved].copy(), y=ys[:n_saved], status=int(status), message=message,
                        n_steps=int(n_steps), n_rejected=int(n_rej), n_rhs=int(n_rhs),

@@ -19,8 +19,9 @@ large the rest of the state is: the stiff part is treated implicitly, the rest e
 Method: ROS34PW2 (Rang & Angermann, BIT 45 (2005) 761–787): 4 stages, order 3 as a W-method (any T),
 embedded order 2, L-stable and stiffly accurate for T = ∂f/∂y. t_eval is sampled by cubic Hermite
 interpolation from (y_n, f_n, y_{n+1}, f_{n+1}) (3rd order, like the method); f_{n+1} is the next
-step's first stage, so the interpolant costs no evaluation. Steps are controlled on the same RMS
-norm and PI controller as dopri5 (`ode._integrate`), with exponent 1/(2 + 1) (embedded order 2).
+step's first stage, so the interpolant costs no evaluation. This module contributes the step and the
+interpolant (`rosw_parts`); the loop is the one driver `ode._integrate` of every method, so steps are
+controlled on the same RMS norm and PI controller as dopri5, with exponent 1/(2 + 1) (embedded order 2).
 """
 
 from __future__ import annotations
@@ -30,9 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .ode_step import error_norm, initial_step
-
-SUCCESS, NON_FINITE, STEP_TOO_SMALL, MAX_STEPS, SINGULAR = 0, -1, -2, -3, -4
+from .ode_step import StepParts
 
 
 @dataclass(frozen=True)
@@ -96,18 +95,33 @@ ROS34PW2 = RosenbrockTableau(
 ROSW_TABLEAUS: dict[str, RosenbrockTableau] = {ROS34PW2.name: ROS34PW2}
 
 
+def rosw_parts(tab: RosenbrockTableau, n: int, kb: int) -> StepParts:
+    """`StepParts` of a Rosenbrock-W tableau for a state of length n, implicit in the leading kb
+    components. Its step fails (returns False) when I − hγJ_k is singular: the driver then shrinks
+    the step, or stops with status SINGULAR when the step is fixed."""
+    s = tab.n_stages
+    coeffs = (tab.alpha, tab.c, tab.gamma_offdiag, tab.diag, tab.b, tab.b - tab.b_hat)
+    # stages k, J_k, inv(I − hγJ_k), stage state, stage f, block vector
+    work = (np.empty((s, n)), np.empty((kb, kb)), np.empty((kb, kb)), np.empty(n), np.empty(n),
+            np.empty(max(kb, 1)))
+    return StepParts(rosw_step, hermite, coeffs, work, False, s - 1, tab.error_order)
+
+
 @njit(cache=True)
-def rosw_step(rhs, jac, t, y, f0, h, args, alpha, c, gamma_off, gam, b, e, kb, J, Minv, k, y_stage,
-              f_stage, v, y_new, err_vec):
+def rosw_step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err):
     """One Rosenbrock-W step with T = [[J_k, 0], [0, 0]] on the leading kb components.
 
-    f0 = f(t, y) is given (the previous step's end evaluation). Writes y_new and err_vec, fills the
-    stages k (s × n); returns False when I − hγJ_k is singular. Vectorized equivalent per stage:
+    f = f(t, y) is given (the previous step's end evaluation). Writes y_new and err = Σ e_i k_i, fills
+    the stages k (s × n); returns False when I − hγJ_k is singular. f_new is not touched (not FSAL).
+    Vectorized equivalent per stage:
     ``u = h f(t + c_i h, y + α[i] @ k) ; u[:kb] += h J @ (γ_off[i] @ k)[:kb] ;
     k[i] = u ; k[i, :kb] = inv(I − hγJ) @ u[:kb]``. Loops: no allocation but the k×k inverse.
     """
+    alpha, c, gamma_off, gam, b, e = coeffs
+    k, J, Minv, y_stage, f_stage, v = work
     s = b.shape[0]
     n = y.shape[0]
+    kb = J.shape[0]
     jac(t, y, args, J)
     for p in range(kb):
         for q in range(kb):
@@ -118,7 +132,7 @@ def rosw_step(rhs, jac, t, y, f0, h, args, alpha, c, gamma_off, gam, b, e, kb, J
         return False
     for i in range(s):
         if i == 0:
-            f_stage[:] = f0
+            f_stage[:] = f
         else:
             for m in range(n):
                 acc = 0.0
@@ -153,117 +167,19 @@ def rosw_step(rhs, jac, t, y, f0, h, args, alpha, c, gamma_off, gam, b, e, kb, J
             acc += b[i] * k[i, m]
             ea += e[i] * k[i, m]
         y_new[m] = y[m] + acc
-        err_vec[m] = ea
+        err[m] = ea
     return True
 
 
 @njit(cache=True)
-def hermite(y0, f0, y1, f1, h, theta, out):
-    """Cubic Hermite interpolant at t + θh from (y0, f0) and (y1, f1); 3rd-order accurate."""
+def hermite(y0, f0, y1, f1, h, theta, coeffs, work, out):
+    """Cubic Hermite interpolant at t + θh from (y0, f0) and (y1, f1); 3rd-order accurate.
+
+    The interpolant of `rosw_parts` (common signature; it needs neither coeffs nor work).
+    """
     h00 = (1.0 + 2.0 * theta) * (1.0 - theta) ** 2
     h10 = theta * (1.0 - theta) ** 2
     h01 = theta * theta * (3.0 - 2.0 * theta)
     h11 = theta * theta * (theta - 1.0)
     for m in range(y0.shape[0]):
         out[m] = h00 * y0[m] + h * h10 * f0[m] + h01 * y1[m] + h * h11 * f1[m]
-
-
-@njit(cache=True)
-def integrate_rosw(rhs, jac, kb, y0, t0, t1, args, t_eval, alpha, c, gamma_off, gam, b, e, adaptive,
-                   h_fixed, h_first, error_order, rtol, atol, safety, min_factor, max_factor, pi_beta,
-                   max_steps, ys):
-    """The loop of `ode._integrate` for a Rosenbrock-W tableau (same returns, same control).
-
-    Returns (status, n_saved, n_steps, n_rejected, n_rhs, t_reached); fills ys[:n_saved].
-    """
-    n = y0.shape[0]
-    s = b.shape[0]
-    k = np.empty((s, n))
-    J = np.empty((kb, kb))
-    Minv = np.empty((kb, kb))
-    y = y0.copy()
-    f = np.empty(n)
-    f_new = np.empty(n)
-    y_new = np.empty(n)
-    y_stage = np.empty(n)
-    f_stage = np.empty(n)
-    err_vec = np.empty((1, n))
-    one = np.ones(1)
-    v = np.empty(max(kb, 1))
-    t = t0
-    n_saved = 0
-    while n_saved < t_eval.shape[0] and t_eval[n_saved] == t0:
-        ys[n_saved] = y
-        n_saved += 1
-    rhs(t, y, args, f)
-    n_rhs = 1
-    if not np.all(np.isfinite(f)):
-        return NON_FINITE, n_saved, 0, 0, n_rhs, t
-    h = h_fixed
-    if adaptive:
-        if h_first > 0:
-            h = min(h_first, t1 - t0)
-        else:
-            h = initial_step(rhs, t0, y, f, args, error_order, rtol, atol, t1 - t0, y_stage, f_new)
-            n_rhs += 1
-    expo = 1.0 / (error_order + 1)
-    err_prev = 1e-4
-    last_rejected = False
-    n_steps = 0
-    n_rejected = 0
-    while t < t1:
-        if n_steps >= max_steps:
-            return MAX_STEPS, n_saved, n_steps, n_rejected, n_rhs, t
-        if adaptive:
-            h = min(h, t1 - t)
-            if h < 10.0 * np.finfo(np.float64).eps * max(abs(t), 1e-300):
-                return STEP_TOO_SMALL, n_saved, n_steps, n_rejected, n_rhs, t
-        else:
-            h = t0 + (n_steps + 1) * h_fixed - t
-            if t + h > t1 or t1 - (t + h) < 1e-9 * h_fixed:
-                h = t1 - t
-        ok = rosw_step(rhs, jac, t, y, f, h, args, alpha, c, gamma_off, gam, b, e, kb, J, Minv, k,
-                       y_stage, f_stage, v, y_new, err_vec[0])
-        n_rhs += s - 1
-        if not ok:
-            if not adaptive:
-                return SINGULAR, n_saved, n_steps, n_rejected, n_rhs, t
-            h *= min_factor
-            n_rejected += 1
-            last_rejected = True
-            continue
-        if adaptive:
-            err = error_norm(y, y_new, 1.0, err_vec, one, rtol, atol)
-            if not (err <= 1.0):
-                factor = min_factor if not np.isfinite(err) else max(min_factor, safety * err ** -expo)
-                h *= factor
-                n_rejected += 1
-                last_rejected = True
-                continue
-            if err == 0.0:
-                factor = max_factor
-            else:
-                factor = safety * err ** -(expo - 0.75 * pi_beta) * err_prev ** pi_beta
-                factor = min(max_factor, max(min_factor, factor))
-            if last_rejected:
-                factor = min(factor, 1.0)
-            err_prev = max(err, 1e-4)
-            last_rejected = False
-        if not np.all(np.isfinite(y_new)):
-            return NON_FINITE, n_saved, n_steps, n_rejected, n_rhs, t
-        t_new = t1 if h == t1 - t else t + h
-        rhs(t_new, y_new, args, f_new)
-        n_rhs += 1
-        while n_saved < t_eval.shape[0] and t_eval[n_saved] <= t_new:
-            if t_eval[n_saved] == t_new:
-                ys[n_saved] = y_new
-            else:
-                hermite(y, f, y_new, f_new, h, (t_eval[n_saved] - t) / h, ys[n_saved])
-            n_saved += 1
-        n_steps += 1
-        t = t_new
-        y[:] = y_new
-        f[:] = f_new
-        if adaptive:
-            h *= factor
-    return SUCCESS, n_saved, n_steps, n_rejected, n_rhs, t

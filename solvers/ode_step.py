@@ -1,29 +1,68 @@
 """One explicit Runge–Kutta step and its helpers, jitted, for any tableau of `lnsgd.solvers.tableaus`.
 
 These kernels take one step; the loop (step-size control, saving, stopping) lives in
-`lnsgd.solvers.ode._integrate`. Right-hand sides follow the calling convention
+`lnsgd.solvers.ode._integrate`, shared by every method. Right-hand sides follow the calling convention
 
     rhs(t: float, y: float64[:], args, out: float64[:]) -> None      # writes dy/dt into out
 
 with ``rhs`` a numba-jitted function and ``args`` a tuple or float64 array passed through untouched.
+
+A method plugs into the driver with a `StepParts`: a jitted step and a jitted interpolant with the
+common signatures
+
+    step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err) -> ok
+    interp(y, f, y_new, f_new, h, theta, coeffs, work, out)
+
+f = f(t, y) is given; the step writes y_new and the local error estimate err (a vector, already
+scaled by h; the driver takes its weighted RMS norm), and f_new = f(t + h, y_new) when the method is
+FSAL. ``coeffs`` (the tableau) and ``work`` (scratch arrays, allocated once per solve) are tuples the
+driver passes through; ``interp`` samples the step just taken at t + θh. Explicit RK ignores ``jac``.
 """
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
-def rk_step(rhs, t, y, h, args, a, b, c, k, y_new, y_stage):
-    """Stages k[1:] and y_new = y + h Σ b_i k_i of one explicit RK step; k[0] must hold f(t, y).
+class StepParts(NamedTuple):
+    """What one method contributes to the driver `ode._integrate`; everything else is shared."""
 
-    Vectorized equivalent: ``k[i] = rhs(t + c[i] h, y + h a[i, :i] @ k[:i])``, ``y_new = y + h b @ k``.
+    step: Any  # jitted step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err) -> ok
+    interp: Any  # jitted interp(y, f, y_new, f_new, h, theta, coeffs, work, out)
+    coeffs: tuple  # method coefficients, read by step and interp
+    work: tuple  # scratch arrays of step and interp
+    fsal: bool  # step writes f_new = f(t + h, y_new) (else the driver evaluates it)
+    evals_per_step: int  # rhs evaluations per step attempt
+    error_order: int  # order of the embedded solution: the controller's exponent is 1/(error_order + 1)
+
+
+def rk_parts(tab, n: int, adaptive: bool) -> StepParts:
+    """`StepParts` of an explicit Butcher tableau for a state of length n. Without step-size control
+    (or an embedded pair) the error weights are empty and the step computes no error estimate."""
+    e = tab.e if (adaptive and tab.e is not None) else np.empty(0)
+    coeffs = (tab.a, tab.b, tab.c, e, tab.p, tab.fsal)
+    work = (np.empty((tab.n_stages, n)), np.empty(n))  # stages k, stage state
+    return StepParts(rk_step, rk_dense, coeffs, work, tab.fsal, tab.n_stages - 1, tab.error_order)
+
+
+@njit(cache=True)
+def rk_step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err):
+    """Stages k, y_new = y + h Σ b_i k_i and err = h Σ e_i k_i of one explicit RK step; f = f(t, y).
+
+    Vectorized equivalent: ``k[0] = f; k[i] = rhs(t + c[i] h, y + h a[i, :i] @ k[:i])``,
+    ``y_new = y + h b @ k``, ``err = h e @ k``.
     A loop (not numpy expressions) because it allocates nothing: it runs millions of times.
-    For an FSAL tableau the last stage is f(t + h, y_new), evaluated here.
+    For an FSAL tableau the last stage is f(t + h, y_new), evaluated here and copied to f_new.
+    Never fails (returns True); ``jac`` is ignored.
     """
+    a, b, c, e, p, fsal = coeffs
+    k, y_stage = work
     s = b.shape[0]
     n = y.shape[0]
+    k[0, :] = f
     for i in range(1, s):
         for m in range(n):
             acc = 0.0
@@ -36,22 +75,32 @@ def rk_step(rhs, t, y, h, args, a, b, c, k, y_new, y_stage):
         for j in range(s):
             acc += b[j] * k[j, m]
         y_new[m] = y[m] + h * acc
+        acc = 0.0
+        for j in range(e.shape[0]):
+            acc += e[j] * k[j, m]
+        err[m] = h * acc
+    if fsal:
+        f_new[:] = k[s - 1]
+    return True
 
 
 @njit(cache=True)
-def error_norm(y, y_new, h, k, e, rtol, atol):
-    """RMS norm of the local error estimate h Σ e_i k_i, scaled by atol + rtol·max(|y|, |y_new|).
+def rk_dense(y, f, y_new, f_new, h, theta, coeffs, work, out):
+    """The tableau's continuous extension inside the step just taken (stages in work[0])."""
+    dense_eval(y, h, work[0], coeffs[4], theta, out)
+
+
+@njit(cache=True)
+def error_norm(y, y_new, err, rtol, atol):
+    """RMS norm of the local error estimate err, scaled by atol + rtol·max(|y|, |y_new|).
 
     A step is accepted when the norm is ≤ 1 (Hairer, Nørsett & Wanner I, §II.4, eq. 4.11).
     """
     n = y.shape[0]
     total = 0.0
     for m in range(n):
-        err = 0.0
-        for j in range(e.shape[0]):
-            err += e[j] * k[j, m]
         scale = atol[m] + rtol * max(abs(y[m]), abs(y_new[m]))
-        total += (h * err / scale) ** 2
+        total += (err[m] / scale) ** 2
     return np.sqrt(total / n)
 
 
