@@ -5,7 +5,7 @@ the same) run by `run_sweep` with 1 worker; then with N workers (default 2). Bot
 pool's start-up (spawned workers import lnsgd and load numba's cache), as a real sweep does, and
 each starts from an empty result folder.
 
-    python benchmarks/bench_sweep.py [--workers 2] [--points 8] [--steps 600000]
+    python benchmarks/bench_sweep.py [--workers 2] [--points 8] [--steps 4000000]
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--points", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=600_000)
+    parser.add_argument("--steps", type=int, default=4_000_000)
     args = parser.parse_args()
     spec = equal_points_spec(args.points, args.steps)
     timed(equal_points_spec(2, 1000), 1)  # warm numba's on-disk cache, not timed
