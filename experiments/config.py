@@ -1,7 +1,7 @@
 """The validated configuration of a direct simulation (THEORY.md §1–§2).
 
 Field names are THEORY.md's symbols in ASCII. A config is frozen, checked at construction, and
-serialises to JSON (stored with every result); `replace_fields` applies `--set key=value` strings.
+serialises to JSON (stored with every result); `build_config` applies `--set key=value` strings.
 """
 from __future__ import annotations
 
@@ -96,11 +96,11 @@ class SimulationConfig:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
+        return config_json(self)
 
     def digest(self) -> str:
         """12 hex digits of SHA-256 of the JSON: names result files."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+        return config_digest(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SimulationConfig":
@@ -111,6 +111,16 @@ class SimulationConfig:
         if "breakpoints" in data:
             data["breakpoints"] = tuple(tuple(p) for p in data["breakpoints"])
         return cls(**data)
+
+
+def config_json(config: Any) -> str:
+    """The JSON of any config dataclass (sorted keys): what results store and hashes are taken of."""
+    return json.dumps(dataclasses.asdict(config), sort_keys=True)
+
+
+def config_digest(config: Any) -> str:
+    """12 hex digits of SHA-256 of `config_json(config)`."""
+    return hashlib.sha256(config_json(config).encode()).hexdigest()[:12]
 
 
 def _check_breakpoints(points: Any, schedule: str) -> tuple[tuple[int, float], ...]:

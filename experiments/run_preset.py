@@ -6,18 +6,9 @@ from typing import Any
 
 import xarray as xr
 
-from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.config import SimulationConfig, config_digest, config_json
 from lnsgd.experiments.provenance import provenance_attrs
 from lnsgd.experiments.store import result_path, save
-
-
-def config_digest(config: Any) -> str:
-    import hashlib
-    import json
-    import dataclasses
-
-    text = json.dumps(dataclasses.asdict(config), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def simulate_any(config: Any, progress: bool = True) -> xr.Dataset:
@@ -34,16 +25,12 @@ def simulate_any(config: Any, progress: bool = True) -> xr.Dataset:
 def run_preset(name: str, config: Any, out: Path, *, force: bool = False,
                progress: bool = True) -> tuple[Path, bool]:
     """Simulate `config` and store it as `<out>/<name>-<hash>.nc`; returns (path, reused)."""
-    import dataclasses
-    import json
-
     digest = config_digest(config)
     path = result_path(out, name, digest)
     if path.exists() and not force:
         return path, True
     ds = simulate_any(config, progress=progress)
     if "git_commit" not in ds.attrs:
-        ds.attrs.update(provenance_attrs(json.dumps(dataclasses.asdict(config), sort_keys=True),
-                                         digest, getattr(config, "seed", 0)))
+        ds.attrs.update(provenance_attrs(config_json(config), digest, getattr(config, "seed", 0)))
     ds.attrs["preset"] = name
     return save(ds, path), False
