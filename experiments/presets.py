@@ -57,7 +57,3 @@ PRESETS: dict[str, Preset] = {
                                 batch_size=64, steps=10_000, record_every=500)),
     )
 }
-
-
-def preset_names() -> list[str]:
-    return list(PRESETS)

@@ -43,10 +43,3 @@ def load(path: str | os.PathLike) -> xr.Dataset:
         raise FileNotFoundError(f"no result file at {path}")
     with xr.open_dataset(path, engine="netcdf4") as ds:
         return ds.load()
-
-
-def find(directory: str | os.PathLike, name: str) -> list[Path]:
-    """Stored results of the run `name` in `directory`, newest first."""
-    paths = Path(directory).glob(f"{name}-*.nc")
-    candidates = [p for p in paths if p.stem[len(name) + 1:].isalnum() and len(p.stem) == len(name) + 13]
-    return sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True)
