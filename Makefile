@@ -7,7 +7,7 @@ RESULTS ?= results
 FIGS   := paper/build/figures
 LNSGD  := $(BIN)/lnsgd
 
-.PHONY: setup tex test test-slow reproduce simulations claims check figures paper bench clean
+.PHONY: setup tex test reproduce simulations claims check figures paper bench clean
 
 # Create the virtual environment if missing and install the package with its test extras.
 $(STAMP): pyproject.toml
@@ -23,10 +23,7 @@ tex:
 	bash tools/ensure-tex.sh
 
 test: setup tex
-	$(BIN)/python -m pytest -q -m "not slow"
-
-test-slow: setup tex
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q
 
 # The paper's synthetic experiments on defaults; a stored result with the same config is reused.
 simulations: setup
