@@ -7,6 +7,8 @@ from pathlib import Path
 import xarray as xr
 from matplotlib.figure import Figure
 
+from lnsgd.experiments.check import PAPER, label
+
 from . import plots, style
 from .results import MissingResultError
 
@@ -41,7 +43,7 @@ def fig_check(results_dir: str | Path, out_dir: str | Path, name: str | None = N
         if not path.exists():
             continue
         with xr.open_dataset(path) as ds:
-            if name or ds.attrs.get("check_label") == "delta=4 B=1 xi=gaussian eta=0.001 seed=0":
+            if name or ds.attrs.get("check_label") == label(PAPER):
                 chosen = ds.load()
                 break
     if chosen is None:
