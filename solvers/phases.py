@@ -22,7 +22,14 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     """Centred running median over `window` records (shrinking at the ends); robust to SGD noise."""
     values = np.asarray(values, dtype=float)
     half = max(window, 1) // 2
-    return np.array([np.median(values[max(0, i - half): i + half + 1]) for i in range(len(values))])
+    n = len(values)
+    if n <= 2 * half:
+        return np.array([np.median(values[max(0, i - half): i + half + 1]) for i in range(n)])
+    out = np.empty(n)
+    out[half:n - half] = np.median(np.lib.stride_tricks.sliding_window_view(values, 2 * half + 1), axis=1)
+    for i in (*range(half), *range(n - half, n)):  # the shrinking windows at both ends
+        out[i] = np.median(values[max(0, i - half): i + half + 1])
+    return out
 
 
 def phase_one_time(

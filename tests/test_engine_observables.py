@@ -3,7 +3,7 @@ curves with known answers."""
 import numpy as np
 import pytest
 
-from lnsgd.solvers.observables import Reference, observe
+from lnsgd.solvers.observables import Grams, Reference, exact_quantiles, observe
 from lnsgd.solvers.phases import phase_one_time, phase_two_time
 from lnsgd.solvers.problem import init_params, make_problem
 from lnsgd.solvers.stability import hessian_lambda_max
@@ -26,7 +26,8 @@ def test_kernel_observables_match_explicit_jacobian(parametrization):
     W = W0 + 0.3 * rng.standard_normal(W0.shape)
     a = a0 + 0.3 * rng.standard_normal(m)
     ref = Reference.at_init(p, s, np.ascontiguousarray(W0.T), a0)
-    obs = observe(np.ascontiguousarray(W.T), a, ref)
+    Wt = np.ascontiguousarray(W.T)
+    obs = observe(Grams.of_state(Wt, a, ref), Wt, a, ref)
     J, J0 = _jacobian(W, a, p.X, s), _jacobian(W0, a0, p.X, s)
     K, K0 = J @ J.T, J0 @ J0.T
     G = J.T @ J / n
@@ -40,6 +41,48 @@ def test_kernel_observables_match_explicit_jacobian(parametrization):
     assert obs["train_loss"] == pytest.approx(0.5 * np.mean((p.X @ beta - p.y) ** 2), rel=1e-10)
     cos = W @ p.beta_star / (np.linalg.norm(W, axis=1) * np.linalg.norm(p.beta_star))
     assert obs["cos_abs_mean"] == pytest.approx(np.mean(np.abs(cos)), rel=1e-12)
+    assert obs["w_rel_change"] == pytest.approx(np.linalg.norm(W - W0) / np.linalg.norm(W0), rel=1e-12)
+    assert obs["scale_product"] == pytest.approx(s * np.linalg.norm(a) * np.linalg.norm(W), rel=1e-12)
+    assert obs["balance_mean"] == pytest.approx(np.mean(a**2 - np.sum(W**2, axis=1)), rel=1e-12)
+    np.testing.assert_allclose(obs["w_norm_q"], np.quantile(np.linalg.norm(W, axis=1), [.05, .25, .5, .75, .95]),
+                               rtol=1e-14)
+
+
+def test_changes_are_accurate_when_tiny():
+    """A lazy state (W moved by 1e-7 relative): ‖W − W0‖ and ‖D − D0‖ come from the change Grams,
+    not from differences of O(1) numbers, so they keep ~1e-8 relative accuracy (a difference of
+    Gram matrices would leave only ~1e-16/1e-14 ≈ 1 % of the digits)."""
+    rng = np.random.default_rng(4)
+    n, d, m = 30, 5, 40
+    p = make_problem(n, d, rng)
+    W0, a0 = init_params(m, d, "standard", 1.0, rng)
+    W = W0 + 1e-7 * rng.standard_normal(W0.shape)
+    a = a0 + 1e-7 * rng.standard_normal(m)
+    ref = Reference.at_init(p, 1.0, np.ascontiguousarray(W0.T), a0)
+    Wt = np.ascontiguousarray(W.T)
+    obs = observe(Grams.of_state(Wt, a, ref), Wt, a, ref)
+    D, D0 = np.outer(a, a) - W @ W.T, np.outer(a0, a0) - W0 @ W0.T
+    dD = (np.outer(a - a0, a0) + np.outer(a0, a - a0) + np.outer(a - a0, a - a0)
+          - (W - W0) @ W0.T - W0 @ (W - W0).T - (W - W0) @ (W - W0).T)  # D − D0 without cancellation
+    assert obs["balance_drift"] == pytest.approx(np.linalg.norm(dD) / np.linalg.norm(D0), rel=1e-8)
+    assert obs["w_rel_change"] == pytest.approx(np.linalg.norm(W - W0) / np.linalg.norm(W0), rel=1e-10)
+    assert np.linalg.norm(D - D0) > 0  # (the naive difference is nonzero but inaccurate)
+
+
+@pytest.mark.parametrize("x", [np.random.default_rng(0).random(100_001), np.random.default_rng(1).standard_normal(999),
+                               np.r_[np.zeros(500), np.arange(7.0)], np.ones(10), np.array([3.0]),
+                               np.abs(np.random.default_rng(2).standard_cauchy(20_000)), np.arange(1000.0)[::-1].copy()])
+def test_exact_quantiles_equal_numpy(x):
+    """The O(m) histogram selection returns numpy's 'linear' quantiles bit for bit, also for ties,
+    heavy tails and sorted input; non-finite input gives NaN instead of an out-of-range bin."""
+    qs = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+    out = np.empty(5)
+    exact_quantiles(x, qs, np.empty(256, dtype=np.int64), out)
+    np.testing.assert_array_equal(out, np.quantile(x, qs))
+    bad = x.copy()
+    bad[len(bad) // 2] = np.nan
+    exact_quantiles(bad, qs, np.empty(256, dtype=np.int64), out)
+    assert np.all(np.isnan(out))
 
 
 def test_hessian_lambda_max_matches_dense_hessian():
