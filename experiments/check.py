@@ -34,11 +34,9 @@ import numpy as np
 import xarray as xr
 
 from lnsgd.experiments.config import SimulationConfig
-from lnsgd.experiments.runner import simulate
+from lnsgd.experiments.runner import initial_state, simulate
 from lnsgd.solvers import effective as eff
 from lnsgd.solvers.phases import phase_one_time, phase_two_time, smooth
-from lnsgd.solvers.problem import init_params, make_problem, output_scale
-from lnsgd.solvers.sampling import spawn_generators
 
 HORIZON_BASE = 1_000_000
 PAPER = SimulationConfig()
@@ -100,12 +98,9 @@ def label(config: SimulationConfig) -> str:
 
 # ---------------------------------------------------------------- predictions
 def same_start(config: SimulationConfig):
-    """(problem, s, W0, a0) drawn exactly as `runner._simulate` draws them."""
-    rngs = spawn_generators(config.seed)
-    problem = make_problem(config.n, config.d, rngs["data"])
-    s = output_scale(config.parametrization, config.m)
-    W0, a0 = init_params(config.m, config.d, config.parametrization, config.alpha, rngs["init"])
-    return problem, s, W0, a0
+    """(problem, s, W0, a0) of the simulation (`runner.initial_state`)."""
+    start = initial_state(config)
+    return start.problem, start.s, start.W0, start.a0
 
 
 def predict(config: SimulationConfig, steps: np.ndarray, methods=DEFAULT_METHODS, *,

@@ -2,7 +2,7 @@
 subcommands registered by their own modules.
 
     lnsgd list
-    lnsgd run PRESET [--set key=value ...] [--out DIR] [--force] [--quiet]
+    lnsgd run PRESET [--set key=value ...] [--paths N] [--out DIR] [--force] [--quiet]
     lnsgd show RESULT.nc
 """
 from __future__ import annotations
@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("preset", help="preset name (see `lnsgd list`)")
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (repeatable), e.g. --set eta=5e-4")
+    p.add_argument("--paths", type=int, default=None, metavar="N",
+                   help="run N noise paths from the same data and initialisation (same as --set paths=N)")
     p.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results)")
     p.add_argument("--force", action="store_true", help="recompute even if the result is stored")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -75,7 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.preset not in PRESETS:
         raise ConfigError(f"preset {args.preset!r} is unknown; valid presets: {', '.join(PRESETS)}")
-    config = PRESETS[args.preset].config(args.assignments)
+    assignments = list(args.assignments) + ([f"paths={args.paths}"] if args.paths is not None else [])
+    config = PRESETS[args.preset].config(assignments)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = _print_warning
@@ -109,6 +112,11 @@ def summary(ds: xr.Dataset) -> str:
             parts.append(f"flip {p:g}: test loss {float(row.test_loss):.4g} (linearised "
                          f"{float(row.lin_test_loss):.4g}), mean||w_k|| {float(row.w_norm_mean):.4f}")
         return "; ".join(parts)
+    if "path" in ds.dims:  # noise-path ensemble: mean ± sd over paths
+        last = ds.isel(step=-1)
+        return (f"{ds.sizes['path']} paths, step {int(last.step)}: "
+                f"mean||w_k|| = {_spread(last.w_norm_mean)}, mean|cos(w_k,beta*)| = {_spread(last.cos_abs_mean)}, "
+                f"T_I = {_spread(ds['T_I'], '.0f')}, T_II = {_spread(ds['T_II'], '.0f')} (mean +- sd over paths)")
     last = ds.isel(step=-1)
     return (f"step {int(last.step)}: mean||w_k|| = {float(last.w_norm_mean):.4f}, "
             f"mean|cos(w_k,beta*)| = {float(last.cos_abs_mean):.4f}, "
@@ -118,6 +126,16 @@ def summary(ds: xr.Dataset) -> str:
 def _phase(var: xr.DataArray) -> str:
     value = float(var)
     return f"{value:.0f}" if np.isfinite(value) else f"not reached ({var.attrs.get('reason', '')})"
+
+
+def _spread(var: xr.DataArray, fmt: str = ".4f") -> str:
+    """mean ± sd over the paths where the value exists; says how many paths lack it."""
+    values = np.asarray(var.values, dtype=float)
+    ok = values[np.isfinite(values)]
+    if len(ok) == 0:
+        return f"not reached ({var.attrs.get('reason', '')})"
+    text = f"{ok.mean():{fmt}} +- {ok.std(ddof=1) if len(ok) > 1 else 0.0:{fmt}}"
+    return text + (f" [{var.attrs.get('reason', '')}]" if len(ok) < len(values) else "")
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:

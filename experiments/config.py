@@ -18,6 +18,7 @@ ALGORITHMS = ("sgd", "sam", "usam", "oscillation")
 NOISES = ("gaussian", "rademacher")
 SCHEDULES = ("constant", "periodic", "piecewise")
 OSCILLATIONS = ("gaussian", "sine")
+ENGINES = ("auto", "propagator", "direct")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class SimulationConfig:
     (constant `delta`; `periodic`: δ on for `period` steps then off for `period` steps;
     `piecewise`: `breakpoints` = ((step, δ), ...) starting at step 0). `sam`/`usam` add the ascent
     step of radius `rho`; `oscillation` is GD whose second layer is driven, a_t = ā_t + osc_eps·ζ_t.
+    Engine (docs/engine.md): `propagator` moves the Gram matrix P and the shared neuron propagator Φ
+    (exact, O(d²) per step for any m), `direct` moves (W, a) (O(md) per step); `auto` takes the
+    propagator wherever it is exact (every algorithm but `oscillation`).
+    Seeds: `seed` draws the data and the initialisation, `noise_seed` the noise path (minibatches,
+    ξ, ζ); `paths` > 1 runs noise paths noise_seed, noise_seed + 1, … from the same start.
     """
 
     n: int = 200
@@ -54,6 +60,9 @@ class SimulationConfig:
     record_every: int = 1000
     snapshots: int = 6
     seed: int = 0
+    noise_seed: int = 0
+    paths: int = 1
+    engine: str = "auto"
     loss_bound: float = 1e8
 
     def __post_init__(self) -> None:
@@ -80,12 +89,27 @@ class SimulationConfig:
         check_int("record_every", self.record_every, 1, self.steps)
         check_int("snapshots", self.snapshots, 0, 1000)
         check_int("seed", self.seed, 0, 2**63 - 1)
+        check_int("noise_seed", self.noise_seed, 0, 2**63 - 1)
+        check_int("paths", self.paths, 1, 100_000)
+        check_choice("engine", self.engine, ENGINES)
         check_real("loss_bound", self.loss_bound, 0.0, None, open_lo=True)
         if self.algorithm == "oscillation" and self.batch_size != self.n:
             raise ConfigError(
                 f"batch_size = {self.batch_size} is invalid for algorithm = 'oscillation': "
                 f"the oscillation experiment is full-batch GD, expected batch_size = n = {self.n}"
             )
+        if self.algorithm == "oscillation" and self.engine == "propagator":
+            raise ConfigError(
+                "engine = 'propagator' is not exact for algorithm = 'oscillation' (each a_k is driven "
+                "by its own zeta_k, so the neurons share no map): expected engine = 'auto' or 'direct'"
+            )
+
+    @property
+    def resolved_engine(self) -> str:
+        """The engine that runs: `engine`, with `auto` resolved (propagator unless oscillation)."""
+        if self.engine != "auto":
+            return self.engine
+        return "direct" if self.algorithm == "oscillation" else "propagator"
 
     @property
     def full_batch(self) -> bool:

@@ -22,8 +22,7 @@ import numpy as np
 
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.solvers import generated_rhs as gen
-from lnsgd.solvers.problem import init_params, make_problem, output_scale
-from lnsgd.solvers.sampling import spawn_generators
+from lnsgd.experiments.runner import initial_state
 
 #: T_I: within this fraction of the plateau; T_II: mean|cos| reaches this (THEORY.md §3).
 PLATEAU_TOL = 0.1
@@ -56,10 +55,8 @@ def _mean_curves(x0, a0, w_perp0, lam_t, tau, s):
 def _dimensionless_times(n: int, d: int, m: int, parametrization: str, alpha: float,
                          seed: int) -> tuple[float, float, float]:
     """(λ T_I, λ T_II, plateau) of the isotropic prediction for this data and initialisation."""
-    rngs = spawn_generators(seed)
-    problem = make_problem(n, d, rngs["data"])
-    s = output_scale(parametrization, m)
-    W0, a0 = init_params(m, d, parametrization, alpha, rngs["init"])
+    start = initial_state(SimulationConfig(n=n, d=d, m=m, parametrization=parametrization, alpha=alpha, seed=seed))
+    problem, s, W0, a0 = start.problem, start.s, start.W0, start.a0
     unit = problem.beta_star / np.linalg.norm(problem.beta_star)
     x0 = W0 @ unit
     w_perp0 = np.sqrt(np.maximum(np.sum(W0 * W0, axis=1) - x0 ** 2, 0.0))

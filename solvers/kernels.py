@@ -27,7 +27,7 @@ P_S, P_ETA, P_RHO, P_NORMALIZE, P_EPS = 0, 1, 2, 3, 4
 N_PARAMS = 5
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def update_and_probe(Wt, a, coef, a_src, v, da, X, rows, H):
     """W ← W − coef·a_src vᵀ, a ← a − da, then H[i] ← W x_{rows[i]} (i < q, q ≥ 1), in one pass.
 
@@ -76,7 +76,7 @@ def update_and_probe(Wt, a, coef, a_src, v, da, X, rows, H):
         a[k] -= da[k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def update_and_beta(Wt, a, coef, a_src, v, da, s, beta, a_new):
     """W ← W − coef·a_src vᵀ, a ← a − da, then β ← s Wᵀa, in one pass over W (a_new: scratch)."""
     d, m = Wt.shape
@@ -91,7 +91,7 @@ def update_and_beta(Wt, a, coef, a_src, v, da, s, beta, a_new):
     a[:] = a_new
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def matvec(Wt, v, out):
     """out ← W v."""
     d, m = Wt.shape
@@ -103,14 +103,14 @@ def matvec(Wt, v, out):
             out[k] += vj * w[k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rmatvec(Wt, u, scale, out):
     """out ← scale·Wᵀu."""
     for j in range(Wt.shape[0]):
         out[j] = scale * np.dot(Wt[j], u)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def full_batch_gradient(X, y, beta, delta, xi, r, g):
     """r_i = x_i·β − (y_i + δξ_i), g = Xᵀr/n; returns the loss ½ mean r² on the noisy labels."""
     n, d = X.shape
@@ -130,7 +130,7 @@ def full_batch_gradient(X, y, beta, delta, xi, r, g):
     return 0.5 * loss / n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sam_scale(params, s, a, g, Wg):
     """Ascent length c with ε = c∇L: ρ/‖∇L‖ (SAM) or ρ (USAM); ‖∇L‖² = s²(‖a‖²‖g‖² + ‖Wg‖²)."""
     rho = params[P_RHO]
@@ -140,7 +140,7 @@ def sam_scale(params, s, a, g, Wg):
     return rho / np.sqrt(gn2) if gn2 > 0.0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def batch_residuals(t, a, H, X, y, idx, xi, delta, s, r, g):
     """r_i = s·a·H[i] − (y_i + δ(t)ξ_{t,i}) over the batch S = idx[t], g = X_Sᵀr/B; returns ½ mean r²."""
     B = idx.shape[1]
@@ -156,7 +156,7 @@ def batch_residuals(t, a, H, X, y, idx, xi, delta, s, r, g):
     return 0.5 * loss / B
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def probe_combination(H, r, scale, out):
     """out ← scale·Σ_i r_i H[i] (= scale·W X_Sᵀ r)."""
     out[:] = 0.0
@@ -167,7 +167,7 @@ def probe_combination(H, r, scale, out):
             out[k] += c * h[k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sgd_minibatch_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, wd, wq):
     """Label-noise SGD on the batch S = idx[t] with labels ỹ_i = y_i + δ(t)ξ_{t,i}.
 
@@ -183,7 +183,7 @@ def sgd_minibatch_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm
     return loss
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sam_minibatch_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, wd, wq):
     """(U)SAM on the noisy batch: θ ← θ − η∇L_S(θ + c∇L_S(θ)).
 
@@ -221,7 +221,7 @@ def sam_minibatch_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm
     return loss
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gd_full_batch_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, wd, wq):
     """Full-batch GD (with fresh label noise when δ > 0). On entry and exit β = s Wᵀa."""
     s = params[P_S]
@@ -234,7 +234,7 @@ def gd_full_batch_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm
     return loss
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sam_full_batch_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, wd, wq):
     """Full-batch (U)SAM: θ ← θ − η∇L(θ + c∇L(θ)), with W' = W + c·s·a gᵀ, a' = a + c·s·W g.
 
@@ -260,7 +260,7 @@ def sam_full_batch_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, w
     return loss
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def oscillation_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, wd, wq):
     """Full-batch GD with the second layer driven: a_t = ā_t + ε ζ_t (`a` holds ā).
 
@@ -284,7 +284,7 @@ def oscillation_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, 
 # Not cached on disk: numba cannot cache a function that takes another jitted function as an
 # argument (loading such an entry fails with "underlying object has vanished"); the steps it calls
 # are cached, so compiling the driver costs about a second per process and step.
-@njit
+@njit(nogil=True)
 def run_chunk(step, n_steps, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, wd, wq,
               loss_bound):
     """Advance `step` n_steps times. Returns (steps done, summed batch loss, offending loss).

@@ -1,7 +1,12 @@
-"""Pre-drawn randomness for the kernels: one numpy Generator per stream, spawned from the seed.
+"""Pre-drawn randomness for the kernels: one numpy Generator per stream, spawned from the seeds.
 
-Streams are independent of each other, so two runs that differ only in δ (or in the algorithm)
-see the same data, initialisation, minibatches and ξ: common random numbers.
+Two seeds, so that the spread over data and initialisation ("seed spread") and the spread over
+noise paths at fixed data and initialisation ("path spread") can each be measured:
+`seed` fixes the data and the initialisation, streams data and init (children (0,) and (1,) of
+SeedSequence(seed)); `noise_seed` fixes one noise path, streams batches, labels and oscillation
+(the children of SeedSequence(seed, spawn_key=(2, noise_seed))). Streams are independent of each
+other, so two runs that differ only in δ (or in the algorithm) see the same data, initialisation,
+minibatches and ξ: common random numbers.
 """
 from __future__ import annotations
 
@@ -9,13 +14,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STREAMS = ("data", "init", "batches", "labels", "oscillation")
+START_STREAMS = ("data", "init")
+NOISE_STREAMS = ("batches", "labels", "oscillation")
 
 
-def spawn_generators(seed: int) -> dict[str, np.random.Generator]:
-    """One Generator per stream in STREAMS from np.random.SeedSequence(seed)."""
-    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
-    return {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(STREAMS, children)}
+def start_generators(seed: int) -> dict[str, np.random.Generator]:
+    """One Generator per stream of START_STREAMS (data, initialisation), from `seed`."""
+    children = np.random.SeedSequence(seed).spawn(len(START_STREAMS))
+    return {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(START_STREAMS, children)}
+
+
+def noise_generators(seed: int, noise_seed: int) -> dict[str, np.random.Generator]:
+    """One Generator per stream of NOISE_STREAMS (one noise path), from (`seed`, `noise_seed`)."""
+    children = np.random.SeedSequence(seed, spawn_key=(2, noise_seed)).spawn(len(NOISE_STREAMS))
+    return {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(NOISE_STREAMS, children)}
 
 
 @dataclass

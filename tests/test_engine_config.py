@@ -15,7 +15,7 @@ INVALID = {
     "eta": -1e-3, "batch_size": 201, "replacement": "yes", "delta": float("nan"), "noise": "uniform",
     "schedule": "cosine", "period": 0, "breakpoints": [[5, 1.0], [2, 0.0]], "rho": -0.1,
     "osc_eps": -1.0, "osc_kind": "square", "osc_period": 1, "steps": 0, "record_every": 2_000_000,
-    "snapshots": -1, "seed": -3, "loss_bound": 0.0,
+    "snapshots": -1, "seed": -3, "noise_seed": -1, "paths": 0, "engine": "gpu", "loss_bound": 0.0,
 }
 
 
@@ -34,6 +34,16 @@ def test_consistency_checks():
         SimulationConfig(algorithm="oscillation")
     with pytest.raises(ConfigError, match="first step is 0"):
         SimulationConfig(schedule="piecewise", breakpoints=((10, 1.0),))
+    with pytest.raises(ConfigError, match="^engine = 'propagator' is not exact for algorithm = 'oscillation'"):
+        SimulationConfig(algorithm="oscillation", batch_size=200, engine="propagator")
+
+
+def test_auto_engine_resolution():
+    """auto: the propagator wherever it is exact, the direct engine for the oscillation experiment."""
+    assert SimulationConfig().resolved_engine == "propagator"
+    assert SimulationConfig(algorithm="sam", batch_size=200).resolved_engine == "propagator"
+    assert SimulationConfig(algorithm="oscillation", batch_size=200).resolved_engine == "direct"
+    assert SimulationConfig(engine="direct").resolved_engine == "direct"
 
 
 def test_set_strings_are_parsed_by_field_type():
