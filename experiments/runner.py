@@ -163,6 +163,7 @@ class Records:
     delta: list[float] = field(default_factory=list)
     snap_steps: list[int] = field(default_factory=list)
     snaps: list[dict] = field(default_factory=list)
+    states: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (P, Φ) when kept
 
 
 def simulate(
@@ -260,8 +261,10 @@ def _simulate(config: SimulationConfig, start: Start, progress: bool, delta_sche
 
 
 def run_engine(config: SimulationConfig, start: Start | None = None, *, progress: bool = False,
-               delta_schedule: DeltaOverride = None, stop: threading.Event | None = None) -> Run:
-    """One noise path of `config` (its `paths` is ignored) on its resolved engine, records kept."""
+               delta_schedule: DeltaOverride = None, stop: threading.Event | None = None,
+               keep_states: bool = False) -> Run:
+    """One noise path of `config` (its `paths` is ignored) on its resolved engine, records kept;
+    with `keep_states` (propagator engine) also (P, Φ) at every record, for fluctuation studies."""
     start = initial_state(config) if start is None else start
     rngs = noise_generators(config.seed, config.noise_seed)
     problem = start.problem
@@ -275,7 +278,8 @@ def run_engine(config: SimulationConfig, start: Start | None = None, *, progress
 
     snap_at = set(_snapshot_steps(config))
     rec = Records()
-    _record(rec, 0, engine, ref, np.nan, float(delta_values(config, np.array([0]), delta_schedule)[0]), snap_at)
+    keep = keep_states and isinstance(engine, PropagatorEngine)
+    _record(rec, 0, engine, ref, np.nan, float(delta_values(config, np.array([0]), delta_schedule)[0]), snap_at, keep)
     status, message, done = "completed", f"completed {config.steps} steps", 0
     bar = tqdm(total=config.steps, disable=not progress, unit="step", unit_scale=True, desc=config.algorithm)
     try:
@@ -306,7 +310,7 @@ def run_engine(config: SimulationConfig, start: Start | None = None, *, progress
                 break
             done += L
             _record(rec, done, engine, ref, total / L,
-                    float(delta_values(config, np.array([done]), delta_schedule)[0]), snap_at)
+                    float(delta_values(config, np.array([done]), delta_schedule)[0]), snap_at, keep)
             bar.set_postfix(w=f"{rec.rows[-1]['w_norm_mean']:.3f}", cos=f"{rec.rows[-1]['cos_abs_mean']:.3f}",
                             refresh=False)
     except KeyboardInterrupt:
@@ -325,7 +329,10 @@ def _snapshot_steps(config: SimulationConfig) -> list[int]:
     return sorted({int(recorded[np.argmin(np.abs(recorded - g))]) for g in grid})
 
 
-def _record(rec: Records, step: int, engine, ref: Reference, noisy: float, delta: float, snap_at) -> None:
+def _record(rec: Records, step: int, engine, ref: Reference, noisy: float, delta: float, snap_at,
+            keep: bool = False) -> None:
+    if keep:
+        rec.states.append((engine.P.copy(), engine.Phi.copy()))
     Wt, a = engine.state()
     snap = neuron_snapshot(Wt, a, ref)
     rec.steps.append(step)
