@@ -97,9 +97,9 @@ def sam_equivalent_lambda(rho: float) -> float:
     """λ of 1-SAM's first-order regularizer λ·tr G, from `theory.sam.one_sam_regularizer`."""
     import sympy as sp
 
-    from lnsgd.theory.sam import one_sam_regularizer
+    from lnsgd.theory.sam import one_sam_weight
 
-    return float(one_sam_regularizer(sp.Integer(1), sp.Float(rho)))
+    return float(one_sam_weight(sp.Integer(1), sp.Integer(1), sp.Float(rho), sp.Integer(0), sp.Integer(1)))
 
 
 def effective_lambda(algorithm: str, eta: float, delta: float, batch_size: int, rho: float) -> float:

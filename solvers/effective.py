@@ -19,6 +19,10 @@ Three predictions of the same run (same data X, β*, same initialisation W0, a0)
   Euler–Maruyama, not stochastic Heun: the noise is not commutative and Heun converges to the
   Stratonovich SDE, which would add a spurious drift; EM is weak order 1 for the Itô SDE.
 
+The regularizer R(S, A) enters only through Ω = ∂R/∂S and ω = ∂R/∂A (theory/flow.py), written as
+per-sample weights c_i: Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖². Label noise gives
+c_i = λ s² (Ω = λ s² Σ̂); 1-SAM (B = 1) adds `one_sam_weight`(q_i), minibatch/full-batch SAM
+`batch_sam_weight`, USAM `usam_weight` (theory/sam.py), with q_i = x_iᵀ(S + A I)x_i.
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
 λ_eff(t) = λ/(1 − η tr G(t)/(2B)) (finite η: the trace part of the residual sampling noise,
 theory/finite_eta.py), evaluated on the current state. The SDE carries the full sampling noise by itself.
@@ -39,32 +43,46 @@ from lnsgd.solvers.problem import Problem
 from lnsgd.solvers.sde_brownian import brownian_increments
 
 CORRECTIONS = ("first-order", "lambda-eff")
+# Regularizers beyond label noise's λ tr G, by code: none, 1-SAM, minibatch/full-batch SAM, USAM.
+REG_LABEL, REG_ONE_SAM, REG_BATCH_SAM, REG_USAM = range(4)
+XI_ABS_MEAN = {"gaussian": math.sqrt(2.0 / math.pi), "rademacher": 1.0}  # E|ξ|
 
 # Layout of the float64 parameter vector handed to the right-hand sides.
-P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR = range(6)
+P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR, P_REG, P_RHO, P_DELTA, P_XIABS = range(10)
 
 
 @dataclass(frozen=True)
 class EffectiveSetup:
-    """The data of one effective-dynamics problem: Σ̂, β*, scale s, and how λ is set.
+    """The data of one effective-dynamics problem: X (Σ̂ = XᵀX/n), β*, scale s, and the regularizer.
 
     λ = `implicit_lambda`(η, δ, B); with correction "lambda-eff" it becomes λ_eff(tr G(t)).
+    `algorithm` "sgd" is label noise alone; "sam" adds 1-SAM's regularizer (B = 1) or the
+    minibatch/full-batch SAM one (B > 1), "usam" USAM's, each with radius `rho` and E|ξ| of `noise`.
     """
 
-    Sigma_hat: np.ndarray
+    X: np.ndarray
     beta_star: np.ndarray
     s: float
     eta: float
     delta: float
     batch_size: int
     correction: str = "first-order"
+    algorithm: str = "sgd"
+    rho: float = 0.0
+    noise: str = "gaussian"
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
             raise ValueError(f"correction = {self.correction!r}; valid: {CORRECTIONS}")
+        if self.algorithm not in ("sgd", "sam", "usam"):
+            raise ValueError(f"algorithm = {self.algorithm!r} has no effective flow; valid: 'sgd', 'sam', 'usam'")
+        if self.noise not in XI_ABS_MEAN:
+            raise ValueError(f"noise = {self.noise!r}; valid: {sorted(XI_ABS_MEAN)}")
+        if not self.rho >= 0:
+            raise ValueError(f"rho = {self.rho}; valid: >= 0")
         d = self.beta_star.shape[0]
-        if self.Sigma_hat.shape != (d, d):
-            raise ValueError(f"Sigma_hat has shape {self.Sigma_hat.shape}; expected ({d}, {d}) to match beta_star")
+        if self.X.ndim != 2 or self.X.shape[1] != d:
+            raise ValueError(f"X has shape {self.X.shape}; expected (n, {d}) to match beta_star")
         for name in ("s", "eta", "batch_size"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} = {getattr(self, name)}; valid: > 0")
@@ -73,32 +91,45 @@ class EffectiveSetup:
 
     @classmethod
     def from_problem(cls, problem: Problem, s: float, eta: float, delta: float, batch_size: int,
-                     correction: str = "first-order") -> "EffectiveSetup":
-        return cls(np.ascontiguousarray(problem.Sigma_hat), np.ascontiguousarray(problem.beta_star),
-                   float(s), float(eta), float(delta), int(batch_size), correction)
+                     correction: str = "first-order", *, algorithm: str = "sgd", rho: float = 0.0,
+                     noise: str = "gaussian") -> "EffectiveSetup":
+        return cls(np.ascontiguousarray(problem.X), np.ascontiguousarray(problem.beta_star), float(s),
+                   float(eta), float(delta), int(batch_size), correction, algorithm, float(rho), noise)
 
     @property
     def d(self) -> int:
         return self.beta_star.shape[0]
 
     @property
+    def Sigma_hat(self) -> np.ndarray:
+        return self.X.T @ self.X / self.X.shape[0]
+
+    @property
+    def regularizer(self) -> int:
+        """REG_* code of the regularizer added to label noise's λ tr G."""
+        if self.algorithm == "usam":
+            return REG_USAM
+        if self.algorithm == "sam":
+            return REG_ONE_SAM if self.batch_size == 1 else REG_BATCH_SAM
+        return REG_LABEL
+
+    @property
     def lam(self) -> float:
         return float(gen.implicit_lambda(self.eta, self.delta, float(self.batch_size)))
 
     def args(self) -> tuple:
-        p = np.zeros(6)
-        p[P_TAU] = np.trace(self.Sigma_hat)
+        """(Σ̂, β*, X, ‖x_i‖², p): what the jitted right-hand sides read."""
+        Sigma_hat = np.ascontiguousarray(self.Sigma_hat)
+        p = np.zeros(10)
+        p[P_TAU] = np.trace(Sigma_hat)
         p[P_S], p[P_LAM], p[P_ETA], p[P_B] = self.s, self.lam, self.eta, self.batch_size
         p[P_CORR] = CORRECTIONS.index(self.correction)
-        return (np.ascontiguousarray(self.Sigma_hat), np.ascontiguousarray(self.beta_star), p)
+        p[P_REG], p[P_RHO], p[P_DELTA], p[P_XIABS] = self.regularizer, self.rho, self.delta, XI_ABS_MEAN[self.noise]
+        X = np.ascontiguousarray(self.X)
+        return (Sigma_hat, np.ascontiguousarray(self.beta_star), X, np.einsum("ij,ij->i", X, X), p)
 
 
 # ---------------------------------------------------------------- adapters: flat y <-> named state
-def reduced_size(d: int) -> int:
-    """len(y) of the reduced state: β (d), S (d²), A (1), Ψ = Φᵀ ((d+1)²)."""
-    return d + d * d + 1 + (d + 1) ** 2
-
-
 def pack_reduced(beta: np.ndarray, S: np.ndarray, A: float, Phi: np.ndarray | None = None) -> np.ndarray:
     """y = [β, vec S, A, vec P_W, p_a] with [P_W | p_a] = Ψ = Φᵀ: row j of Ψ is the neuron z = Φ e_j,
     split into its w part P_W ((d+1)×d) and its a part p_a (d+1) so that the generated propagator kernel
@@ -148,56 +179,109 @@ def _lambda_now(p, trace_G):
 
 
 @numba.njit(cache=True)
+def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
+    """Ω (into `Omega`) and ω (returned) of the current state from Σ_j q_j and, for 1-SAM, the
+    per-sample forms q_i (ignored otherwise).
+
+    Label noise and USAM weigh every sample alike (Ω = c Σ̂, no pass over X); 1-SAM's weight
+    depends on q_i and the minibatch-SAM weight on Σ_j q_j."""
+    n = X.shape[0]
+    s = p[P_S]
+    c = _lambda_now(p, s * s * q_sum / n) * s * s
+    reg = int(p[P_REG])
+    if reg == REG_USAM:
+        c += gen.usam_weight(s, p[P_RHO], p[P_DELTA], p[P_B])
+    elif reg == REG_BATCH_SAM:
+        c += gen.batch_sam_weight(q_sum, float(n), p[P_B], s, p[P_RHO], p[P_DELTA])
+    if reg != REG_ONE_SAM:
+        Omega[:, :] = c * Sigma_hat
+        return c * p[P_TAU]
+    d = X.shape[1]
+    Omega[:, :] = 0.0
+    omega = 0.0
+    for i in range(n):
+        ci = (c + gen.one_sam_weight(q[i], s, p[P_RHO], p[P_DELTA], p[P_XIABS])) / n
+        omega += ci * xn2[i]
+        for j in range(d):
+            cx = ci * X[i, j]
+            for k in range(d):
+                Omega[j, k] += cx * X[i, k]
+    return omega
+
+
+@numba.njit(cache=True)
+def _reduced_regularizer(S, A, Sigma_hat, X, xn2, p, Omega):
+    """Ω, ω of the reduced state: q_i = x_iᵀ(S + A I)x_i (a pass over X only for 1-SAM), and
+    Σ_j q_j = n[tr(Σ̂ S) + τ A]."""
+    n = X.shape[0]
+    q_sum = n * gen.trace_G_reduced(S, A, Sigma_hat, p[P_TAU], 1.0)
+    if int(p[P_REG]) != REG_ONE_SAM:
+        return _regularizer_gradients(xn2, q_sum, Sigma_hat, X, xn2, p, Omega)
+    XS = X @ S
+    q = np.empty(n)
+    for i in range(n):
+        q[i] = np.dot(XS[i], X[i]) + A * xn2[i]
+    return _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega)
+
+
+@numba.njit(cache=True)
 def reduced_rhs(t, y, args, out):
     """d/dt of y = [β, vec S, A, vec P_W, p_a]: the closure plus the propagator Φ̇ = M(t)Φ.
 
     The rows (P_W[j], p_a[j]) of Ψ = Φᵀ are the images of the basis neurons; each moves by the
-    per-neuron right-hand side (linear in z), all d + 1 at once (`neuron_propagator_block_s`).
+    per-neuron right-hand side (linear in z), all d + 1 at once (`neuron_propagator_block`).
     Derivatives are written straight into views of `out` (no copies).
     """
-    Sigma_hat, beta_star, p = args
+    Sigma_hat, beta_star, X, xn2, p = args
     d = beta_star.shape[0]
-    tau, s = p[P_TAU], p[P_S]
+    s = p[P_S]
     dd = d * d
     off = d + dd + 1
     offa = off + (d + 1) * d
     beta = y[:d]
     S = y[d:d + dd].reshape((d, d))
     A = y[d + dd]
-    lam = _lambda_now(p, gen.trace_G_reduced(S, A, Sigma_hat, tau, s))
-    out[d + dd] = gen.reduced_flow_s(beta, S, A, Sigma_hat, tau, beta_star, s, lam, out[:d],
-                                     out[d:d + dd].reshape((d, d)))
+    Omega = np.empty((d, d))
+    omega = _reduced_regularizer(S, A, Sigma_hat, X, xn2, p, Omega)
+    out[d + dd] = gen.reduced_flow(beta, S, A, Sigma_hat, beta_star, Omega, omega, s, out[:d],
+                                   out[d:d + dd].reshape((d, d)))
     g = np.empty(d)
     gen.residual_gradient(beta, Sigma_hat, beta_star, g)
-    gen.neuron_propagator_block_s(y[off:offa].reshape((d + 1, d)), y[offa:], g, Sigma_hat, tau, s, lam,
-                                  out[off:offa].reshape((d + 1, d)), out[offa:])
+    gen.neuron_propagator_block(y[off:offa].reshape((d + 1, d)), y[offa:], g, Omega, omega, s,
+                                out[off:offa].reshape((d + 1, d)), out[offa:])
 
 
 @numba.njit(cache=True)
 def reduced_jac(t, y, args, J):
-    """The stiff block J = ∂β̇/∂β = −s²(A I + S)Σ̂ − 2λs²(Σ̂ + τI) on the leading d components of y,
-    the Jacobian the Rosenbrock-W method solves with (λ, or λ_eff(tr G) of the current (S, A))."""
-    Sigma_hat, beta_star, p = args
+    """The stiff block J = ∂β̇/∂β = −s²(A I + S)Σ̂ − 2(Ω + ωI) on the leading d components of y,
+    the Jacobian the Rosenbrock-W method solves with (Ω, ω of the current (S, A))."""
+    Sigma_hat, beta_star, X, xn2, p = args
     d = beta_star.shape[0]
-    tau, s = p[P_TAU], p[P_S]
     S = y[d:d + d * d].reshape((d, d))
     A = y[d + d * d]
-    lam = _lambda_now(p, gen.trace_G_reduced(S, A, Sigma_hat, tau, s))
-    gen.reduced_beta_jacobian_s(S, A, Sigma_hat, tau, s, lam, J)
+    Omega = np.empty((d, d))
+    omega = _reduced_regularizer(S, A, Sigma_hat, X, xn2, p, Omega)
+    gen.reduced_beta_jacobian(S, A, Sigma_hat, Omega, omega, p[P_S], J)
 
 
 @numba.njit(cache=True)
 def full_flow_rhs(t, y, args, out):
-    """d/dt of y = [vec W, a] under θ̇ = −∇(L + λ tr G) (λ or λ_eff(tr G) of the full state)."""
-    Sigma_hat, beta_star, p = args
+    """d/dt of y = [vec W, a] under θ̇ = −∇(L + R), q_i = ‖W x_i‖² + ‖a‖² ‖x_i‖² of the full state."""
+    Sigma_hat, beta_star, X, xn2, p = args
     d = beta_star.shape[0]
     m = y.shape[0] // (d + 1)
     W = y[:m * d].reshape((m, d))
     a = y[m * d:]
-    lam = _lambda_now(p, gen.trace_G_full(W, a, Sigma_hat, p[P_S]))
+    XW = X @ W.T
+    A = np.dot(a, a)
+    q = np.empty(X.shape[0])
+    for i in range(X.shape[0]):
+        q[i] = np.dot(XW[i], XW[i]) + A * xn2[i]
+    Omega = np.empty((d, d))
+    omega = _regularizer_gradients(q, np.sum(q), Sigma_hat, X, xn2, p, Omega)
     dW = np.empty((m, d))
     da = np.empty(m)
-    gen.regularized_flow_full(W, a, Sigma_hat, beta_star, p[P_S], lam, dW, da)
+    gen.regularized_flow_full(W, a, Sigma_hat, beta_star, Omega, omega, p[P_S], dW, da)
     out[:m * d] = dW.ravel()
     out[m * d:] = da
 

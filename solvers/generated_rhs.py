@@ -11,71 +11,59 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def regularized_flow_full(W, a, Sigma_hat, beta_star, s, lam, dW_out, da_out):
-    """Ẇ = −s a gᵀ − 2λs² W Σ̂ and ȧ = −s W g − 2λs² τ a (θ̇ = −∇(L + λ tr G)), g = Σ̂(sWᵀa − β*), τ = tr Σ̂; writes dW_out (m, d), da_out (m,)."""
+def regularized_flow_full(W, a, Sigma_hat, beta_star, Omega, omega, s, dW_out, da_out):
+    """Ẇ = −s a gᵀ − 2 W Ω and ȧ = −s W g − 2ω a (θ̇ = −∇(L + R), Ω = ∂R/∂S, ω = ∂R/∂A), g = Σ̂(sWᵀa − β*); writes dW_out (m, d), da_out (m,)."""
     a_c = a.reshape((a.shape[0], 1))
     beta_star_c = beta_star.reshape((beta_star.shape[0], 1))
     beta_c = s * ((W).T @ a_c)
     g_c = (Sigma_hat @ (-beta_star_c + beta_c))
-    tau = np.trace(Sigma_hat)
-    dW_out[:, :] = -s * (a_c @ (g_c).T) - (2*lam*s**2) * (W @ Sigma_hat)
-    da_out[:] = (-(2*lam*s**2*tau) * (a_c) - s * (W @ g_c))[:, 0]
+    dW_out[:, :] = -2 * (W @ Omega) - s * (a_c @ (g_c).T)
+    da_out[:] = (-(2*omega) * (a_c) - s * (W @ g_c))[:, 0]
 
 
 @numba.njit(cache=True)
-def reduced_flow(beta, S, A, Sigma_hat, tau, beta_star, lam, dbeta_out, dS_out):
-    """Reduced regularized flow on (β, S, A) (s = 1): β̇ = −s²(A I + S) g − 2λs²(Σ̂ + τ I) β, Ṡ = −(g βᵀ + β gᵀ) − 2λs²(Σ̂ S + S Σ̂); writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4λs² τ A."""
+def reduced_flow(beta, S, A, Sigma_hat, beta_star, Omega, omega, s, dbeta_out, dS_out):
+    """Reduced regularized flow on (β, S, A): β̇ = −s²(A I + S) g − 2(Ω + ωI) β, Ṡ = −(g βᵀ + β gᵀ) − 2(Ω S + S Ω); writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4ωA."""
     beta_c = beta.reshape((beta.shape[0], 1))
     beta_star_c = beta_star.reshape((beta_star.shape[0], 1))
     g_c = (Sigma_hat @ (-beta_star_c + beta_c))
-    dbeta_out[:] = (-A * (g_c) - (2*lam) * ((tau * (beta_c) + (Sigma_hat @ beta_c))) - (S @ g_c))[:, 0]
-    dS_out[:, :] = -(2*lam) * (((S @ Sigma_hat) + (Sigma_hat @ S))) - (beta_c @ (g_c).T) - (g_c @ (beta_c).T)
-    return -4*A*lam*tau - 2*np.trace(((beta_c).T @ g_c))
+    dbeta_out[:] = (-(2*omega) * (beta_c) - s**2 * ((A * (g_c) + (S @ g_c))) - 2 * (Omega @ beta_c))[:, 0]
+    dS_out[:, :] = -2 * (Omega @ S) - 2 * (S @ Omega) - (beta_c @ (g_c).T) - (g_c @ (beta_c).T)
+    return -4*A*omega - 2*np.trace(((beta_c).T @ g_c))
 
 
 @numba.njit(cache=True)
-def reduced_flow_s(beta, S, A, Sigma_hat, tau, beta_star, s, lam, dbeta_out, dS_out):
-    """Reduced regularized flow on (β, S, A) for scale s: β̇ = −s²(A I + S) g − 2λs²(Σ̂ + τ I) β, Ṡ = −(g βᵀ + β gᵀ) − 2λs²(Σ̂ S + S Σ̂); writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4λs² τ A."""
-    beta_c = beta.reshape((beta.shape[0], 1))
-    beta_star_c = beta_star.reshape((beta_star.shape[0], 1))
-    g_c = (Sigma_hat @ (-beta_star_c + beta_c))
-    dbeta_out[:] = (-s**2 * ((A * (g_c) + (S @ g_c))) - (2*lam*s**2) * ((tau * (beta_c) + (Sigma_hat @ beta_c))))[:, 0]
-    dS_out[:, :] = -(2*lam*s**2) * (((S @ Sigma_hat) + (Sigma_hat @ S))) - (beta_c @ (g_c).T) - (g_c @ (beta_c).T)
-    return -4*A*lam*s**2*tau - 2*np.trace(((beta_c).T @ g_c))
-
-
-@numba.njit(cache=True)
-def neuron_propagator_rhs(w, a_k, g, Sigma_hat, tau, lam, dw_out):
-    """Per-neuron linear ODE driven by g(t) (s = 1): ẇ_k = −s a_k g − 2λs² Σ̂ w_k (into dw_out (d,)); returns ȧ_k = −s w_k·g − 2λs² τ a_k."""
-    w_c = w.reshape((w.shape[0], 1))
-    g_c = g.reshape((g.shape[0], 1))
-    dw_out[:] = (-a_k * (g_c) - (2*lam) * (Sigma_hat @ w_c))[:, 0]
-    return -2*a_k*lam*tau - np.trace(((w_c).T @ g_c))
-
-
-@numba.njit(cache=True)
-def neuron_propagator_rhs_s(w, a_k, g, Sigma_hat, tau, s, lam, dw_out):
-    """Per-neuron linear ODE driven by g(t) for scale s: ẇ_k = −s a_k g − 2λs² Σ̂ w_k (into dw_out (d,)); returns ȧ_k = −s w_k·g − 2λs² τ a_k."""
-    w_c = w.reshape((w.shape[0], 1))
-    g_c = g.reshape((g.shape[0], 1))
-    dw_out[:] = (-(a_k*s) * (g_c) - (2*lam*s**2) * (Sigma_hat @ w_c))[:, 0]
-    return -2*a_k*lam*s**2*tau - s*np.trace(((w_c).T @ g_c))
-
-
-@numba.njit(cache=True)
-def neuron_propagator_block_s(W, a, g, Sigma_hat, tau, s, lam, dW_out, da_out):
-    """Per-neuron linear ODE for a stack of neurons (rows (w_j, a_j)) driven by a given g(t): Ẇ = −s a gᵀ − 2λs² W Σ̂ (into dW_out), ȧ = −s W g − 2λs² τ a (into da_out). With the d + 1 rows of Φᵀ it moves the whole propagator in one call (one kernel instead of d + 1)."""
+def neuron_propagator_block(W, a, g, Omega, omega, s, dW_out, da_out):
+    """Per-neuron linear ODE for a stack of neurons (rows (w_j, a_j)) driven by a given g(t): Ẇ = −s a gᵀ − 2 W Ω (into dW_out), ȧ = −s W g − 2ω a (into da_out). With the d + 1 rows of Φᵀ it moves the whole propagator in one call."""
     a_c = a.reshape((a.shape[0], 1))
     g_c = g.reshape((g.shape[0], 1))
-    dW_out[:, :] = -s * (a_c @ (g_c).T) - (2*lam*s**2) * (W @ Sigma_hat)
-    da_out[:] = (-(2*lam*s**2*tau) * (a_c) - s * (W @ g_c))[:, 0]
+    dW_out[:, :] = -2 * (W @ Omega) - s * (a_c @ (g_c).T)
+    da_out[:] = (-(2*omega) * (a_c) - s * (W @ g_c))[:, 0]
 
 
 @numba.njit(cache=True)
-def reduced_beta_jacobian_s(S, A, Sigma_hat, tau, s, lam, J_out):
-    """Stiff block of the reduced flow: ∂β̇/∂β = −s²(A I + S) Σ̂ − 2λs²(Σ̂ + τ I); writes J_out (d, d)."""
+def reduced_beta_jacobian(S, A, Sigma_hat, Omega, omega, s, J_out):
+    """Stiff block of the reduced flow: ∂β̇/∂β = −s²(A I + S) Σ̂ − 2(Ω + ωI); writes J_out (d, d)."""
     d = S.shape[0]
-    J_out[:, :] = -s**2 * ((A * (Sigma_hat) + (S @ Sigma_hat))) - (2*lam*s**2) * ((tau * (np.eye(d)) + Sigma_hat))
+    J_out[:, :] = -2 * (Omega) - (2*omega) * (np.eye(d)) - s**2 * ((A * (Sigma_hat) + (S @ Sigma_hat)))
+
+
+@numba.njit(cache=True)
+def one_sam_weight(q, s, rho, delta, xi_abs_mean):
+    """1-SAM with label noise: c(q) = ρδ E|ξ| s/(2√q) + ρ²s²/2, q = x_iᵀ K x_i."""
+    return (1/2)*delta*rho*s*xi_abs_mean/math.sqrt(q) + (1/2)*rho**2*s**2
+
+
+@numba.njit(cache=True)
+def batch_sam_weight(q_sum, n, B, s, rho, delta):
+    """Minibatch/full-batch SAM with label noise: c = ρδ s √n/(2√(B Σ_j q_j))."""
+    return (1/2)*delta*math.sqrt(n)*rho*s/(math.sqrt(B)*math.sqrt(q_sum))
+
+
+@numba.njit(cache=True)
+def usam_weight(s, rho, delta, B):
+    """USAM on the manifold: c = ρδ² s²/(2B)."""
+    return (1/2)*delta**2*rho*s**2/B
 
 
 @numba.njit(cache=True)

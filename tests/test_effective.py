@@ -62,7 +62,7 @@ def test_long_time_is_the_isotropic_fixed_point():
     rng = np.random.default_rng(1)
     beta_star = rng.standard_normal(d)
     W0, a0 = init_params(m, d, "standard", 1.0, rng)
-    setup = eff.EffectiveSetup(np.eye(d), beta_star, 1.0, 0.05, 2.0, 1)
+    setup = eff.EffectiveSetup(np.sqrt(d) * np.eye(d), beta_star, 1.0, 0.05, 2.0, 1)  # Σ̂ = I
     lam, tau = setup.lam, float(d)
     t_end = 40.0 / (lam * 1.0)  # e^{−4λt} ≈ e^{−160}
     red = eff.solve_reduced(setup, W0, a0, np.array([0.0, t_end]), rtol=1e-11, atol=1e-13)

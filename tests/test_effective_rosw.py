@@ -20,12 +20,12 @@ REFERENCE = {"method": "dopri5", "rtol": 1e-8, "atol": 1e-10}
 @pytest.mark.parametrize("d_val", [2, 3])
 def test_jacobian_block_is_the_derivative_of_beta_dot(d_val):
     """Proved entrywise: ∂β̇_i/∂β_j of the reduced flow (g = Σ̂(β − β*) substituted) equals the
-    generated block −s²(A I + S)Σ̂ − 2λs²(Σ̂ + τI)."""
+    generated block −s²(A I + S)Σ̂ − 2(Ω + ωI), for any regularizer gradient (Ω, ω)."""
     g = model.residual_gradient(sy.beta, sy.Sigma_hat, sy.beta_star)
-    beta_dot = flow.reduced_flow(sy.beta, sy.S, sy.A, g, sy.Sigma_hat, sy.tau, sy.s, sy.lam)[0]
+    beta_dot = flow.reduced_flow(sy.beta, sy.S, sy.A, g, sy.Omega, sy.omega, sy.s)[0]
     bd = sy.explicit(beta_dot, d_val, 1)
     bx = sy.explicit(sy.beta, d_val, 1)
-    jac = sy.explicit(flow.reduced_flow_beta_jacobian(sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s, sy.lam), d_val, 1)
+    jac = sy.explicit(flow.reduced_flow_beta_jacobian(sy.S, sy.A, sy.Sigma_hat, sy.Omega, sy.omega, sy.s), d_val, 1)
     derivative = sp.Matrix(d_val, d_val, lambda i, j: sp.diff(bd[i, 0], bx[j, 0]))
     assert sp.simplify(derivative - jac) == sp.zeros(d_val, d_val)
 

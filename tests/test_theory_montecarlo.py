@@ -141,6 +141,96 @@ def test_regularized_flow_against_finite_differences():
         tm[i] -= h
         grad[i] = (F(tp[: m * d].reshape(m, d), tp[m * d:]) - F(tm[: m * d].reshape(m, d), tm[m * d:])) / (2 * h)
     dW, da = np.empty((m, d)), np.empty(m)
-    generated_rhs.regularized_flow_full(W, a, Sigma, beta_star, s, lam, dW, da)
+    generated_rhs.regularized_flow_full(W, a, Sigma, beta_star, lam * s**2 * Sigma, lam * s**2 * np.trace(Sigma), s, dW, da)
     # central differences: error O(h²·|F'''|) ≈ 1e-10 here, far below 1e-7
     np.testing.assert_allclose(-np.concatenate([dW.ravel(), da]), grad, rtol=1e-7, atol=1e-8)
+
+
+# ---------------------------------------------------------------- SAM and USAM on the manifold
+def _interpolating_state(seed):
+    """(X, y, W, a) with y_i = f(x_i) exactly: every residual r_i is zero (a point of Γ)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d + 2))
+    W, a = rng.normal(size=(m + 1, d + 2)) / 2, rng.normal(size=m + 1)
+    return X, s * X @ W.T @ a, W, a
+
+
+def _grad_f(W, a, x):
+    """∇_θ f(x) of f = s aᵀWx as one vector [vec W, a] (leading draw axes of W, a allowed)."""
+    gW = s * a[..., :, None] * x
+    ga = s * W @ x
+    return np.concatenate([gW.reshape(*gW.shape[:-2], -1), ga], axis=-1)
+
+
+def _step_direction(W, a, X, y, i, xi, rho, normalized):
+    """The exact SAM/USAM step direction ∇L̃_i(θ + ε) for draws ξ (simulation side, no formula):
+    L̃_i = ½(f(x_i) − y_i − δξ)², ε = ρ∇L̃_i/‖∇L̃_i‖ (1-SAM) or ρ∇L̃_i (USAM)."""
+    x = X[i]
+    r = s * a @ W @ x - y[i] - delta * xi  # (N,)
+    grad = r[:, None] * _grad_f(W, a, x)[None]
+    scale = rho / np.linalg.norm(grad, axis=1) if normalized else np.full(len(xi), rho)
+    eps = scale[:, None] * grad
+    W1 = W[None] + eps[:, : W.size].reshape(-1, *W.shape)
+    a1 = a[None] + eps[:, W.size:]
+    r1 = s * np.einsum("nk,nkj,j->n", a1, W1, x) - y[i] - delta * xi
+    return r1[:, None] * _grad_f(W1, a1, x)
+
+
+def _tangent_projector(W, a, X):
+    """I − Q Qᵀ with Q an orthonormal basis of span{∇f(x_i)}: the tangent space of Γ at θ."""
+    Q, _ = np.linalg.qr(np.stack([_grad_f(W, a, x) for x in X], axis=1))
+    return np.eye(Q.shape[0]) - Q @ Q.T
+
+
+def _flow_gradient(W, a, X, c):
+    """∇_θ R = [2 W Ω, 2ω a] with Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖² (theory/flow.py)."""
+    Omega = (X * c[:, None]).T @ X / len(X)
+    omega = np.mean(c * np.sum(X * X, axis=1))
+    return np.concatenate([(2 * W @ Omega).ravel(), 2 * omega * a])
+
+
+def _drift_samples(W, a, X, y, rho, noise, normalized, rng):
+    """N draws of (1/n) Σ_i ∇L̃_i(θ + ε_i), one independent ξ_i per sample and draw."""
+    xi = rng.normal(size=(N_DRAWS, n)) if noise == "gaussian" else rng.choice([-1.0, 1.0], size=(N_DRAWS, n))
+    return sum(_step_direction(W, a, X, y, i, xi[:, i], rho, normalized) for i in range(n)) / n
+
+
+@pytest.mark.parametrize("noise,xi_abs", [("gaussian", np.sqrt(2 / np.pi)), ("rademacher", 1.0)])
+def test_one_sam_tangential_drift_is_the_gradient_of_its_regularizer(noise, xi_abs):
+    """1-SAM with label noise on Γ: the tangential mean of the exact step direction is ∇R_1SAM with
+    R_1SAM = (1/n) Σ_i [ρδ E|ξ| ‖∇f_i‖ + (ρ²/2)‖∇f_i‖²] (exact at r = 0, so only Monte Carlo error).
+    The (ρ²/2) tr G term alone must be rejected: it misses the O(ρδ) term."""
+    X, y, W, a = _interpolating_state(7)
+    rho = 0.05
+    samples = _drift_samples(W, a, X, y, rho, noise, True, np.random.default_rng(8)) @ _tangent_projector(W, a, X)
+    q = np.sum((X @ W.T) ** 2, axis=1) + (a @ a) * np.sum(X * X, axis=1)
+    c = np.array([generated_rhs.one_sam_weight(qi, s, rho, delta, xi_abs) for qi in q])
+    P = _tangent_projector(W, a, X)
+    _check(samples, P @ _flow_gradient(W, a, X, c), "1-SAM tangential drift")
+    # the sympy regularizer itself, by central differences, against the flow's (Ω, ω) form
+    R = sp.lambdify(sy.q, sam.one_sam_sample_regularizer(sy.q, s, rho, delta, xi_abs))
+    theta = np.concatenate([W.ravel(), a])
+    def R_of(th):
+        Wt, at = th[: W.size].reshape(W.shape), th[W.size:]
+        return np.mean([R(np.sum((Wt @ x) ** 2) + (at @ at) * (x @ x)) for x in X])
+    h = 1e-6
+    fd = np.array([(R_of(theta + h * e) - R_of(theta - h * e)) / (2 * h) for e in np.eye(theta.size)])
+    np.testing.assert_allclose(fd, _flow_gradient(W, a, X, c), rtol=1e-6, atol=1e-9)
+    old = P @ _flow_gradient(W, a, X, np.full(n, rho**2 * s**2 / 2))
+    gap = np.abs(samples.mean(axis=0) - old) / (samples.std(axis=0) / np.sqrt(N_DRAWS) + 1e-12)
+    assert gap.max() > 10 * K_SIGMA, "the (ρ²/2) tr G regularizer alone should be rejected"
+
+
+def test_usam_tangential_drift_is_rho_delta2_over_2_trace_G():
+    """USAM (B = 1) with label noise on Γ: tangential mean step direction = (ρδ²/2)∇tr G up to a
+    relative O(ρ‖∇f_i‖²) (the exact tangential factor is 1 + ρ‖∇f_i‖²; bounded in the tolerance)."""
+    X, y, W, a = _interpolating_state(9)
+    rho = 1e-3
+    P = _tangent_projector(W, a, X)
+    samples = _drift_samples(W, a, X, y, rho, "gaussian", False, np.random.default_rng(10)) @ P
+    c = np.full(n, generated_rhs.usam_weight(s, rho, delta, 1.0))
+    formula = P @ _flow_gradient(W, a, X, c)
+    q_max = max(np.sum((W @ x) ** 2) + (a @ a) * (x @ x) for x in X)
+    bias = 2 * rho * s**2 * q_max * np.abs(formula)
+    tol = K_SIGMA * samples.std(axis=0) / np.sqrt(N_DRAWS) + bias + 1e-12
+    assert np.all(np.abs(samples.mean(axis=0) - formula) <= tol)

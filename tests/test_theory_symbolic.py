@@ -9,6 +9,11 @@ from lnsgd.theory.symbols import explicit
 SIZES = [(2, 3), (3, 2)]  # (d, m)
 
 
+def LN(lam):
+    """(Ω, ω) of label noise's λ tr G at the symbolic Σ̂, τ, s."""
+    return flow.label_noise_gradients(sy.Sigma_hat, sy.tau, sy.s, lam)
+
+
 def _zero(expr) -> bool:
     """Every entry of expr (scalar, explicit matrix or sized matrix expression) simplifies to 0."""
     if isinstance(expr, sp.MatrixExpr) and not isinstance(expr, sp.MatrixBase):
@@ -19,15 +24,15 @@ def _zero(expr) -> bool:
 
 @pytest.mark.parametrize("d_val,m_val", SIZES)
 def test_gradient_flow_conserves_balancedness(d_val, m_val):
-    W_dot, a_dot = flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, 0)
+    W_dot, a_dot = flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, *LN(0), sy.s)
     D_dot = flow.balance_rate(sy.W, sy.a, W_dot, a_dot)
     assert _zero(explicit(D_dot, d_val, m_val))
 
 
 def test_balance_rate_closed_form():
-    W_dot, a_dot = flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, sy.lam)
+    W_dot, a_dot = flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, *LN(sy.lam), sy.s)
     D_dot = flow.balance_rate(sy.W, sy.a, W_dot, a_dot)
-    closed = flow.balance_rate_closed_form(sy.W, sy.a, sy.Sigma_hat, sy.tau, sy.s, sy.lam)
+    closed = flow.balance_rate_closed_form(sy.W, sy.a, *LN(sy.lam))
     assert _zero(explicit(D_dot - closed, 2, 3))
 
 
@@ -39,24 +44,24 @@ def test_regularized_flow_is_minus_gradient_of_L_plus_lambda_trG(d_val, m_val):
     )
     Wx, ax = explicit(sy.W, d_val, m_val), explicit(sy.a, d_val, m_val)
     grad_W, grad_a = model.objective_gradient_explicit(explicit(objective, d_val, m_val), Wx, ax)
-    W_dot, a_dot = flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, sy.lam)
+    W_dot, a_dot = flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, *LN(sy.lam), sy.s)
     assert _zero(explicit(W_dot, d_val, m_val) + grad_W)
     assert _zero(explicit(a_dot, d_val, m_val) + grad_a)
 
 
 @pytest.mark.parametrize("d_val,m_val", SIZES)
-def test_reduced_flow_closes_for_any_s(d_val, m_val):
-    residuals = flow.closure_residual(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, sy.lam, d_val, m_val)
+def test_reduced_flow_closes_for_any_regularizer_of_S_and_A(d_val, m_val):
+    residuals = flow.closure_residual(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.Omega, sy.omega, sy.s, d_val, m_val)
     assert all(r.is_zero_matrix for r in residuals)
 
 
 def test_neuron_flow_is_a_row_of_the_full_flow():
     d_val, m_val = 2, 3
     g = explicit(model.residual_gradient(model.predictor(sy.W, sy.a, sy.s), sy.Sigma_hat, sy.beta_star), d_val, m_val)
-    W_dot, a_dot = (explicit(x, d_val, m_val) for x in flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.tau, sy.s, sy.lam))
+    W_dot, a_dot = (explicit(x, d_val, m_val) for x in flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, *LN(sy.lam), sy.s))
     Wx, ax, Sx = (explicit(x, d_val, m_val) for x in (sy.W, sy.a, sy.Sigma_hat))
     for k in range(m_val):
-        w_dot, ak_dot = flow.neuron_flow(Wx[k, :].T, ax[k, 0], g, Sx, sy.tau, sy.s, sy.lam)
+        w_dot, ak_dot = flow.neuron_flow(Wx[k, :].T, ax[k, 0], g, *flow.label_noise_gradients(Sx, sy.tau, sy.s, sy.lam), sy.s)
         assert _zero(sp.Matrix(w_dot) - W_dot[k, :].T)
         assert _zero(sp.sympify(ak_dot).doit() - a_dot[k, 0])
 
@@ -124,7 +129,7 @@ def test_fixed_point_satisfies_reduced_flow():
     S = tau * A * e1 * e1.T
     g = beta - b * e1
     assert sp.simplify(fp["trace_S"] - S.trace()) == 0
-    for rhs in flow.reduced_flow(beta, S, A, g, sp.eye(2), tau, s, lam):
+    for rhs in flow.reduced_flow(beta, S, A, g, *flow.label_noise_gradients(sp.eye(2), tau, s, lam), s):
         assert _zero(sp.Matrix(rhs) if isinstance(rhs, sp.MatrixBase) else sp.sympify(rhs).doit())
 
 
@@ -142,7 +147,7 @@ def _full_fixed_point():
 def test_phase1_rate_equals_linearization_of_full_flow():
     W0, a0, lam, tau, b = _full_fixed_point()
     Wx, ax = explicit(sy.W, 2, 2), explicit(sy.a, 2, 2)
-    W_dot, a_dot = flow.full_state_flow(Wx, ax, sp.eye(2), sp.Matrix([b, 0]), tau, 1, lam)
+    W_dot, a_dot = flow.full_state_flow(Wx, ax, sp.eye(2), sp.Matrix([b, 0]), *flow.label_noise_gradients(sp.eye(2), tau, 1, lam), 1)
     theta = model.flatten_parameters(Wx, ax)
     F = model.flatten_parameters(sp.Matrix(W_dot), sp.Matrix(a_dot))
     at = dict(zip(theta, model.flatten_parameters(W0, a0)))

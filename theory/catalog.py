@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from lnsgd.theory import finite_eta, flow, isotropic, model, sde
+from lnsgd.theory import finite_eta, flow, isotropic, model, sam, sde
 from lnsgd.theory import symbols as sy
 from lnsgd.theory.codegen import Kernel, Output
 
@@ -12,67 +12,64 @@ _x = sp.Symbol("x", real=True)
 
 
 def _flow_full() -> Kernel:
-    W_dot, a_dot = flow.regularized_flow(sy.W, sy.a, sy.g, sy.Sigma_hat, sy.tau, sy.s, sy.lam)
+    W_dot, a_dot = flow.regularized_flow(sy.W, sy.a, sy.g, sy.Omega, sy.omega, sy.s)
     return Kernel(
         name="regularized_flow_full",
-        doc="Ẇ = −s a gᵀ − 2λs² W Σ̂ and ȧ = −s W g − 2λs² τ a (θ̇ = −∇(L + λ tr G)), "
-        "g = Σ̂(sWᵀa − β*), τ = tr Σ̂; writes dW_out (m, d), da_out (m,).",
-        args=(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.s, sy.lam, "dW_out", "da_out"),
+        doc="Ẇ = −s a gᵀ − 2 W Ω and ȧ = −s W g − 2ω a (θ̇ = −∇(L + R), Ω = ∂R/∂S, ω = ∂R/∂A), "
+        "g = Σ̂(sWᵀa − β*); writes dW_out (m, d), da_out (m,).",
+        args=(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.Omega, sy.omega, sy.s, "dW_out", "da_out"),
         intermediates=(
             (_beta_full, model.predictor(sy.W, sy.a, sy.s)),
             (sy.g, model.residual_gradient(_beta_full, sy.Sigma_hat, sy.beta_star)),
-            (sy.tau, sp.Trace(sy.Sigma_hat)),
         ),
         outputs=(Output(W_dot, "dW_out"), Output(a_dot, "da_out")),
     )
 
 
-def _reduced(name: str, s_value) -> Kernel:
-    beta_dot, S_dot, A_dot = flow.reduced_flow(sy.beta, sy.S, sy.A, sy.g, sy.Sigma_hat, sy.tau, s_value, sy.lam)
-    s_args = (sy.s,) if s_value == sy.s else ()
+def _reduced() -> Kernel:
+    beta_dot, S_dot, A_dot = flow.reduced_flow(sy.beta, sy.S, sy.A, sy.g, sy.Omega, sy.omega, sy.s)
     return Kernel(
-        name=name,
-        doc="Reduced regularized flow on (β, S, A)"
-        + (" for scale s" if s_args else " (s = 1)")
-        + ": β̇ = −s²(A I + S) g − 2λs²(Σ̂ + τ I) β, Ṡ = −(g βᵀ + β gᵀ) − 2λs²(Σ̂ S + S Σ̂); "
-        "writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4λs² τ A.",
-        args=(sy.beta, sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.beta_star, *s_args, sy.lam, "dbeta_out", "dS_out"),
+        name="reduced_flow",
+        doc="Reduced regularized flow on (β, S, A): β̇ = −s²(A I + S) g − 2(Ω + ωI) β, "
+        "Ṡ = −(g βᵀ + β gᵀ) − 2(Ω S + S Ω); writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4ωA.",
+        args=(sy.beta, sy.S, sy.A, sy.Sigma_hat, sy.beta_star, sy.Omega, sy.omega, sy.s, "dbeta_out", "dS_out"),
         intermediates=((sy.g, model.residual_gradient(sy.beta, sy.Sigma_hat, sy.beta_star)),),
         outputs=(Output(beta_dot, "dbeta_out"), Output(S_dot, "dS_out"), Output(A_dot)),
     )
 
 
-def _neuron(name: str, s_value) -> Kernel:
-    w_dot, a_dot = flow.neuron_flow(sy.w, sy.a_k, sy.g, sy.Sigma_hat, sy.tau, s_value, sy.lam)
-    s_args = (sy.s,) if s_value == sy.s else ()
-    return Kernel(
-        name=name,
-        doc="Per-neuron linear ODE driven by g(t)"
-        + (" for scale s" if s_args else " (s = 1)")
-        + ": ẇ_k = −s a_k g − 2λs² Σ̂ w_k (into dw_out (d,)); returns ȧ_k = −s w_k·g − 2λs² τ a_k.",
-        args=(sy.w, sy.a_k, sy.g, sy.Sigma_hat, sy.tau, *s_args, sy.lam, "dw_out"),
-        outputs=(Output(w_dot, "dw_out"), Output(a_dot)),
-    )
-
-
 def _propagator_block() -> Kernel:
-    P_dot, p_dot = flow.regularized_flow(sy.W, sy.a, sy.g, sy.Sigma_hat, sy.tau, sy.s, sy.lam)
+    P_dot, p_dot = flow.regularized_flow(sy.W, sy.a, sy.g, sy.Omega, sy.omega, sy.s)
     return Kernel(
-        name="neuron_propagator_block_s",
+        name="neuron_propagator_block",
         doc="Per-neuron linear ODE for a stack of neurons (rows (w_j, a_j)) driven by a given g(t): "
-        "Ẇ = −s a gᵀ − 2λs² W Σ̂ (into dW_out), ȧ = −s W g − 2λs² τ a (into da_out). With the d + 1 "
-        "rows of Φᵀ it moves the whole propagator in one call (one kernel instead of d + 1).",
-        args=(sy.W, sy.a, sy.g, sy.Sigma_hat, sy.tau, sy.s, sy.lam, "dW_out", "da_out"),
+        "Ẇ = −s a gᵀ − 2 W Ω (into dW_out), ȧ = −s W g − 2ω a (into da_out). With the d + 1 "
+        "rows of Φᵀ it moves the whole propagator in one call.",
+        args=(sy.W, sy.a, sy.g, sy.Omega, sy.omega, sy.s, "dW_out", "da_out"),
         outputs=(Output(P_dot, "dW_out"), Output(p_dot, "da_out")),
     )
 
 
 def _beta_jacobian() -> Kernel:
     return Kernel(
-        name="reduced_beta_jacobian_s",
-        doc="Stiff block of the reduced flow: ∂β̇/∂β = −s²(A I + S) Σ̂ − 2λs²(Σ̂ + τ I); writes J_out (d, d).",
-        args=(sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s, sy.lam, "J_out"),
-        outputs=(Output(flow.reduced_flow_beta_jacobian(sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s, sy.lam), "J_out"),),
+        name="reduced_beta_jacobian",
+        doc="Stiff block of the reduced flow: ∂β̇/∂β = −s²(A I + S) Σ̂ − 2(Ω + ωI); writes J_out (d, d).",
+        args=(sy.S, sy.A, sy.Sigma_hat, sy.Omega, sy.omega, sy.s, "J_out"),
+        outputs=(Output(flow.reduced_flow_beta_jacobian(sy.S, sy.A, sy.Sigma_hat, sy.Omega, sy.omega, sy.s), "J_out"),),
+    )
+
+
+def _regularizer_weights() -> tuple[Kernel, ...]:
+    """Per-sample weights c_i of each regularizer: Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖²."""
+    return (
+        _scalar("one_sam_weight", "1-SAM with label noise: c(q) = ρδ E|ξ| s/(2√q) + ρ²s²/2, q = x_iᵀ K x_i.",
+                (sy.q, sy.s, sy.rho, sy.delta, sy.xi_abs_mean),
+                sam.one_sam_weight(sy.q, sy.s, sy.rho, sy.delta, sy.xi_abs_mean)),
+        _scalar("batch_sam_weight", "Minibatch/full-batch SAM with label noise: c = ρδ s √n/(2√(B Σ_j q_j)).",
+                (sy.q_sum, sy.n, sy.B, sy.s, sy.rho, sy.delta),
+                sam.batch_sam_weight(sy.q_sum, sy.n, sy.B, sy.s, sy.rho, sy.delta)),
+        _scalar("usam_weight", "USAM on the manifold: c = ρδ² s²/(2B).", (sy.s, sy.rho, sy.delta, sy.B),
+                sam.usam_weight(sy.s, sy.rho, sy.delta, sy.B)),
     )
 
 
@@ -128,12 +125,10 @@ def _residual_gradient() -> Kernel:
 
 GENERATED: tuple[Kernel, ...] = (
     _flow_full(),
-    _reduced("reduced_flow", sp.Integer(1)),
-    _reduced("reduced_flow_s", sy.s),
-    _neuron("neuron_propagator_rhs", sp.Integer(1)),
-    _neuron("neuron_propagator_rhs_s", sy.s),
+    _reduced(),
     _propagator_block(),
     _beta_jacobian(),
+    *_regularizer_weights(),
     *_closed_forms(),
     _residual_gradient(),
 )

@@ -39,9 +39,10 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
     W, a, g, Sg, bs, u, uu = sy.W, sy.a, sy.g, sy.Sigma_hat, sy.beta_star, sy.u, sy.uu
     s, lam, tau, eta, delta, B = sy.s, sy.lam, sy.tau, sy.eta, sy.delta, sy.B
     beta = model.predictor(W, a, s)
-    W_dot, a_dot = flow.regularized_flow(W, a, g, Sg, tau, s, lam)
-    beta_dot, S_dot, A_dot = flow.reduced_flow(sy.beta, sy.S, sy.A, g, Sg, tau, s, lam)
-    w_dot, ak_dot = flow.neuron_flow(sy.w, sy.a_k, g, Sg, tau, s, lam)
+    Om, om = flow.label_noise_gradients(Sg, tau, s, lam)
+    W_dot, a_dot = flow.regularized_flow(W, a, g, Om, om, s)
+    beta_dot, S_dot, A_dot = flow.reduced_flow(sy.beta, sy.S, sy.A, g, Om, om, s)
+    w_dot, ak_dot = flow.neuron_flow(sy.w, sy.a_k, g, Om, om, s)
     dW, da = moments.sgd_step(W, a, u, eta, s)
     d_beta, d_S, d_A = moments.reduced_increments(sy.beta, sy.S, sy.A, u, uu, eta, s)
     forms = moments.neuron_increment_forms(sy.w, sy.a_k, bs, s)
@@ -73,7 +74,7 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ("implicit-lambda", "regularizer coefficient", r"\lambda", sde.implicit_regularizer_coefficient(eta, delta, B, s)),
         ("flow-W", "regularized flow, first layer", r"\dot W", W_dot),
         ("flow-a", "regularized flow, second layer", r"\dot a", a_dot),
-        ("balance-rate", "balancedness under the regularized flow", r"\dot D", flow.balance_rate_closed_form(W, a, Sg, tau, s, lam)),
+        ("balance-rate", "balancedness under the regularized flow", r"\dot D", flow.balance_rate_closed_form(W, a, Om, om)),
         ("reduced-beta", "reduced flow, beta", r"\dot\beta", beta_dot),
         ("reduced-S", "reduced flow, S", r"\dot S", S_dot),
         ("reduced-A", "reduced flow, A", r"\dot A", A_dot),
@@ -92,7 +93,10 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ("phase2-cos", "alignment of one neuron", r"\cos(w_k, \beta^{*})", isotropic.neuron_cos(sp.Symbol("x_k(t)"), isotropic.w_perp0, sy.t, lam, s)),
         ("phase2-time", "Phase II time of one neuron", r"T_{\mathrm{II}}", isotropic.phase2_time(isotropic.x_inf, isotropic.w_perp0, isotropic.c_star, lam, s)),
         ("usam-regularizer", "USAM first-order regularizer", r"R_{\mathrm{USAM}}", sam.usam_regularizer(sy.S, sy.A, uu, s, sy.rho)),
-        ("one-sam-regularizer", "stochastic SAM regularizer", r"R_{\mathrm{1SAM}}", sam.one_sam_regularizer(sy.trace_G, sy.rho)),
+        ("one-sam-regularizer", "1-SAM regularizer with label noise, per sample (R = mean over i)", r"\phi_{\mathrm{1SAM}}(q_i)", sam.one_sam_sample_regularizer(sy.q, s, sy.rho, delta, sy.xi_abs_mean)),
+        ("one-sam-weight", "1-SAM sample weight of the flow", r"c(q_i)", sam.one_sam_weight(sy.q, s, sy.rho, delta, sy.xi_abs_mean)),
+        ("batch-sam-regularizer", "minibatch/full-batch SAM with label noise, leading order", r"R_{\mathrm{SAM},B}", sam.batch_sam_regularizer(sy.q_sum, sy.n, B, s, sy.rho, delta)),
+        ("usam-weight", "USAM sample weight on the manifold", r"c_{\mathrm{USAM}}", sam.usam_weight(s, sy.rho, delta, B)),
         ("sam-regularizer", "full-batch SAM regularizer (cited)", r"R_{\mathrm{SAM}}", sam.full_batch_sam_regularizer(sp.Symbol(r"\lambda_{\max}"), sy.rho)),
         ("oscillation-drift", "oscillation-averaged drift of W", r"\mathbb{E}\,\dot W", sam.oscillation_step_drift(W, a, sp.ZeroMatrix(sy.m, 1), sy.Z, Sg, bs, s, sy.eps)),
         ("lyapunov", "first-order stationary error covariance", r"0", finite_eta.lyapunov_residual(sy.P, K, Sg, finite_eta.trace_part_noise(sp.Symbol("sigma^2"), Sg, B), eta, s)),

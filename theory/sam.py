@@ -5,10 +5,27 @@ USAM, θ ← θ − η ∇L_b(θ + ρ ∇L_b(θ)) = θ − η ∇[L_b + (ρ/2) �
 regularizer is R_USAM = (ρ/2) E‖∇L_b‖² = (ρ/2) s² tr(K E u uᵀ); on Γ (g = 0, M₄ = 0) this is
 (ρ δ²/(2B)) tr G — added to label-noise SGD's own λ tr G. Full batch (B = n, c_B = 0): (ρ/2)(‖∇L‖² +
 (δ²/n) tr G); without label noise (ρ/2)‖∇L‖², which vanishes on Γ (first order gives nothing there).
-Normalized SAM, ε = ρ ∇L_b/‖∇L_b‖. Stochastic, B = 1, near Γ: ∇L_i = r̃_i ∇f_i, so ε = ±ρ ∇f_i/‖∇f_i‖
-and the tangential part of ∇L_i(θ + ε) is ρ² ∇²f_i ∇f_i = (ρ²/2) ∇‖∇f_i‖²; averaged over i this is
-R_1SAM = (ρ²/2) tr G, with or without label noise (the sign of r̃_i cancels). Full batch without label
-noise: R_SAM = (ρ²/2) λ_max(∇²L) (Wen, Ma, Li 2023; cited, not derived here).
+Normalized SAM, ε = ρ ∇L̃_b/‖∇L̃_b‖, with label noise: the noisy residual r̃_i = r_i − δξ_i.
+Stochastic 1-SAM (B = 1): ∇L̃_i = r̃_i ∇f_i, ε = ρ σ u_i with σ = sgn r̃_i, u_i = ∇f_i/‖∇f_i‖, and since
+f is quadratic in θ (Hessian H_i constant) the step direction is exactly
+    ∇L̃_i(θ + ε) = (r̃_i + ρσ‖∇f_i‖ + ½ρ² u_iᵀH_iu_i)(∇f_i + ρσ H_i u_i).
+On Γ (r_i = 0) the expectation over ξ is E r̃_i = E σ = 0, E r̃_iσ = δ E|ξ|, so
+    E ∇L̃_i(θ + ε) = ρδ E|ξ| ∇‖∇f_i‖ + (ρ²/2) ∇‖∇f_i‖² + (ρ²/2)(u_iᵀH_iu_i) ∇f_i
+(exact; H_i u_i = ∇‖∇f_i‖, ‖∇f_i‖ H_i u_i = ½∇‖∇f_i‖²). The last term is normal to Γ; the
+tangential drift is the gradient of
+    R_1SAM = (1/n) Σ_i [ρδ E|ξ| ‖∇f_i‖ + (ρ²/2) ‖∇f_i‖²],   ‖∇f_i‖ = s √q_i,  q_i = x_iᵀ K x_i.
+The sign of r̃_i cancels in the drift but |r̃_i| does not: the O(ρδ) term dominates the (ρ²/2) tr G
+term whenever 2δ E|ξ| > ρ ‖∇f_i‖ (20× at ρ = 0.05, δ = 4 on the paper configuration). It weights
+the samples by 1/‖∇f_i‖, so it is not of the λ tr G form; it still depends on θ only through (S, A),
+and the flow needs only the per-sample weights c_i = ∂R/∂q_i·n (``one_sam_weight``):
+Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖² (theory/flow.py). E|ξ| = √(2/π) (Gaussian), 1
+(Rademacher). Without label noise (δ = 0) only (ρ²/2) tr G remains.
+Minibatch (B > 1) and full-batch SAM with label noise: the O(ρ) tangential term is
+ρ ∇_θ‖(1/B) Σ_{j∈b} r̃_j ∇f_j‖ with the residuals frozen, whose mean on Γ is the gradient of
+ρδ E‖(1/B) Σ_j ξ_j ∇f_j‖ ≈ ρδ √(E‖·‖²) = ρδ √(tr G/B) (leading order in the concentration of the
+norm; the Jensen gap is O(1/B) relative) — a λ tr G form with a state-dependent λ = ρδ/(2√(B tr G))
+(``batch_sam_weight``). The O(ρ²) term of B > 1 is not predicted (without label noise it is
+(ρ²/2) λ_max(∇²L) at full batch: Wen, Ma, Li 2023).
 Oscillation: plain GD with a = ā + ε ζ, E ζ = 0, E ζζᵀ = Z: the mean W-step per unit time is
 −s ā ḡᵀ − ε² s² Z W Σ̂ (ḡ = Σ̂(s Wᵀā − β*)), a shrinking drift equal to the label-noise term −2λ s² W Σ̂
 when Z = I and λ = ε²/2.
@@ -30,9 +47,34 @@ def usam_regularizer(S, A, U, s, rho) -> sp.Expr:
     return rho / 2 * batch_gradient_norm_sq(S, A, U, s)
 
 
-def one_sam_regularizer(trace_G, rho) -> sp.Expr:
-    """R_1SAM = (ρ²/2) tr G (stochastic normalized SAM, B = 1, near Γ)."""
-    return rho**2 / 2 * trace_G
+def one_sam_sample_regularizer(q, s, rho, delta, xi_abs_mean) -> sp.Expr:
+    """φ(q_i) = ρδ E|ξ| s√q_i + (ρ²/2) s² q_i, so R_1SAM = (1/n) Σ_i φ(q_i) (1-SAM, B = 1, on Γ)."""
+    return rho * delta * xi_abs_mean * s * sp.sqrt(q) + rho**2 / 2 * s**2 * q
+
+
+def one_sam_regularizer(q_values, s, rho, delta, xi_abs_mean) -> sp.Expr:
+    """R_1SAM = (1/n) Σ_i φ(q_i) for the given per-sample forms q_i = x_iᵀ K x_i."""
+    return sp.Add(*[one_sam_sample_regularizer(qi, s, rho, delta, xi_abs_mean) for qi in q_values]) / len(q_values)
+
+
+def one_sam_weight(q, s, rho, delta, xi_abs_mean) -> sp.Expr:
+    """c(q_i) = φ′(q_i) = ρδ E|ξ| s/(2√q_i) + ρ² s²/2: Ω = (1/n) Σ_i c(q_i) x_i x_iᵀ."""
+    return sp.diff(one_sam_sample_regularizer(q, s, rho, delta, xi_abs_mean), q)
+
+
+def batch_sam_regularizer(q_sum, n, B, s, rho, delta) -> sp.Expr:
+    """R_SAM,B = ρδ √(tr G/B) = ρδ s √(Σ_j q_j/(nB)) (B > 1 or full batch, with label noise, O(ρδ))."""
+    return rho * delta * s * sp.sqrt(q_sum / (n * B))
+
+
+def batch_sam_weight(q_sum, n, B, s, rho, delta) -> sp.Expr:
+    """c = n ∂R_SAM,B/∂q_i = ρδ s √n/(2√(B Σ_j q_j)), the same for every sample."""
+    return sp.simplify(n * sp.diff(batch_sam_regularizer(q_sum, n, B, s, rho, delta), q_sum))
+
+
+def usam_weight(s, rho, delta, B) -> sp.Expr:
+    """c = ρδ² s²/(2B): USAM's leading (ρδ²/(2B)) tr G on Γ, tr G = (s²/n) Σ_i q_i."""
+    return rho * delta**2 * s**2 / (2 * B)
 
 
 def full_batch_sam_regularizer(lambda_max, rho) -> sp.Expr:

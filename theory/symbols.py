@@ -38,6 +38,10 @@ t = sp.Symbol("t", nonnegative=True)  # time t = η·steps
 trace_G = sp.Symbol("trace_G", positive=True)  # tr G as a number
 beta_star_norm = sp.Symbol("beta_star_norm", positive=True)  # ‖β*‖
 alpha = sp.Symbol("alpha", positive=True)  # initialization scale α
+q = sp.Symbol("q", positive=True)  # q_i = x_iᵀ K x_i, K = S + A I: ‖∇f(x_i)‖ = s √q_i
+q_sum = sp.Symbol("q_sum", positive=True)  # Σ_i q_i = tr(X K Xᵀ) = n tr G / s²
+xi_abs_mean = sp.Symbol("xi_abs_mean", positive=True)  # E|ξ|: √(2/π) (Gaussian), 1 (Rademacher)
+omega = sp.Symbol("omega", real=True)  # ω = ∂R/∂A, the a-part of a regularizer's gradient
 # per-neuron isotropic quantities: w_k = x_k β̂* + w_k⊥
 x0, a0, x_inf = sp.symbols("x0 a0 x_inf", real=True)  # x_k(0), a_k(0), x_∞
 w_perp0, plateau, c_star = sp.symbols("w_perp0 plateau c_star", positive=True)  # ‖w_k⊥(0)‖, p, c*
@@ -49,6 +53,7 @@ Sigma_hat = sp.MatrixSymbol("Sigma_hat", d, d)
 beta_star = sp.MatrixSymbol("beta_star", d, 1)
 beta = sp.MatrixSymbol("beta", d, 1)
 S = sp.MatrixSymbol("S", d, d)
+Omega = sp.MatrixSymbol("Omega", d, d)  # Ω = ∂R/∂S (symmetric) of a regularizer R(S, A)
 g = sp.MatrixSymbol("g", d, 1)  # g = Σ̂(β − β*)
 w = sp.MatrixSymbol("w", d, 1)  # first-layer weights w_k of one neuron
 u = sp.MatrixSymbol("u", d, 1)  # SGD direction: ΔW = −ηs a uᵀ, Δa = −ηs W u
@@ -58,7 +63,7 @@ P = sp.MatrixSymbol("P", d, d)  # covariance of the error e = β − β*
 zeta = sp.MatrixSymbol("zeta", m, 1)  # oscillation ζ of a
 Z = sp.MatrixSymbol("Z", m, m)  # E[ζ ζᵀ]
 
-SYMMETRIC = frozenset({"Sigma_hat", "S", "uu", "M4", "P", "Z"})
+SYMMETRIC = frozenset({"Sigma_hat", "S", "uu", "M4", "P", "Z", "Omega"})
 
 LATEX_NAMES: dict[sp.Basic, str] = {
     eta: r"\eta",
@@ -84,6 +89,11 @@ LATEX_NAMES: dict[sp.Basic, str] = {
     uu: r"u u^{\top}",
     M4: r"M_4",
     zeta: r"\zeta",
+    q: r"q_i",
+    q_sum: r"\textstyle\sum_j q_j",
+    xi_abs_mean: r"\mathbb{E}|\xi|",
+    omega: r"\omega",
+    Omega: r"\Omega",
 }
 
 
