@@ -95,11 +95,7 @@ def first_order_time_scale(eta: float, delta: float, batch_size: int) -> float:
 
 def sam_equivalent_lambda(rho: float) -> float:
     """λ of 1-SAM's first-order regularizer λ·tr G, from `theory.sam.one_sam_regularizer`."""
-    import sympy as sp
-
-    from lnsgd.theory.sam import one_sam_weight
-
-    return float(one_sam_weight(sp.Integer(1), sp.Integer(1), sp.Float(rho), sp.Integer(0), sp.Integer(1)))
+    return float(gen.one_sam_weight(1.0, 1.0, rho, 0.0, 1.0))
 
 
 def effective_lambda(algorithm: str, eta: float, delta: float, batch_size: int, rho: float) -> float:
