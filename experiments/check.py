@@ -103,6 +103,12 @@ def same_start(config: SimulationConfig):
     return start.problem, start.s, start.W0, start.a0
 
 
+def effective_setup(config: SimulationConfig, problem, s: float, correction: str) -> eff.EffectiveSetup:
+    """The regularized flow of a configuration: label noise's λ tr G plus SAM's or USAM's term."""
+    return eff.EffectiveSetup.from_problem(problem, s, config.eta, config.delta, config.batch_size, correction,
+                                           algorithm=config.algorithm, rho=config.rho, noise=config.noise)
+
+
 def predict(config: SimulationConfig, steps: np.ndarray, methods=DEFAULT_METHODS, *,
             sde_paths: int = SDE_PATHS, sde_dt_factor: float = SDE_DT_FACTOR) -> dict[str, dict]:
     """method -> {'w_norm_mean', 'cos_abs_mean', 'a_abs_mean', 'message'} on t = η·steps."""
@@ -112,13 +118,12 @@ def predict(config: SimulationConfig, steps: np.ndarray, methods=DEFAULT_METHODS
     for method in methods:
         start = time.perf_counter()
         if method in ("flow", "flow_eff"):
-            corr = "first-order" if method == "flow" else "lambda-eff"
-            setup = eff.EffectiveSetup.from_problem(problem, s, config.eta, config.delta, config.batch_size, corr)
+            setup = effective_setup(config, problem, s, "first-order" if method == "flow" else "lambda-eff")
             sol = eff.solve_reduced(setup, W0, a0, t)
             curves = _pad(eff.reduced_observables(sol, W0, a0, problem.beta_star), len(t))
             msg = sol.ode.message
         elif method == "full":
-            setup = eff.EffectiveSetup.from_problem(problem, s, config.eta, config.delta, config.batch_size, "lambda-eff")
+            setup = effective_setup(config, problem, s, "lambda-eff")
             sol = eff.solve_full_flow(setup, W0, a0, t, rtol=1e-7, atol=1e-9)
             curves = _pad(eff.full_observables(sol, config.m, problem.beta_star), len(t))
             msg = sol.message

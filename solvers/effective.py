@@ -21,7 +21,8 @@ Three predictions of the same run (same data X, β*, same initialisation W0, a0)
 
 The regularizer R(S, A) enters only through Ω = ∂R/∂S and ω = ∂R/∂A (theory/flow.py), written as
 per-sample weights c_i: Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖². Label noise gives
-c_i = λ s² (Ω = λ s² Σ̂); 1-SAM (B = 1) adds `one_sam_weight`(q_i), minibatch/full-batch SAM
+c_i = λ s² (Ω = λ s² Σ̂); 1-SAM (B = 1) adds `one_sam_weight`(q_i) and its enlarged noise
+`one_sam_noise_weight`(q_i) (scaled like λ by the finite-η correction), minibatch/full-batch SAM
 `batch_sam_weight`, USAM `usam_weight` (theory/sam.py), with q_i = x_iᵀ(S + A I)x_i.
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
 λ_eff(t) = λ/(1 − η tr G(t)/(2B)) (finite η: the trace part of the residual sampling noise,
@@ -187,7 +188,8 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
     depends on q_i and the minibatch-SAM weight on Σ_j q_j."""
     n = X.shape[0]
     s = p[P_S]
-    c = _lambda_now(p, s * s * q_sum / n) * s * s
+    lam = _lambda_now(p, s * s * q_sum / n)
+    c = lam * s * s
     reg = int(p[P_REG])
     if reg == REG_USAM:
         c += gen.usam_weight(s, p[P_RHO], p[P_DELTA], p[P_B])
@@ -200,7 +202,8 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
     Omega[:, :] = 0.0
     omega = 0.0
     for i in range(n):
-        ci = (c + gen.one_sam_weight(q[i], s, p[P_RHO], p[P_DELTA], p[P_XIABS])) / n
+        noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS]) * lam / p[P_LAM]
+        ci = (c + noise + gen.one_sam_weight(q[i], s, p[P_RHO], p[P_DELTA], p[P_XIABS])) / n
         omega += ci * xn2[i]
         for j in range(d):
             cx = ci * X[i, j]

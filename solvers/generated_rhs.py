@@ -55,6 +55,12 @@ def one_sam_weight(q, s, rho, delta, xi_abs_mean):
 
 
 @numba.njit(cache=True)
+def one_sam_noise_weight(q, s, eta, rho, delta, xi_abs_mean):
+    """1-SAM's enlarged label noise: c(q) = (η/4) s² (2ρδ E|ξ| s√q + ρ² s² q)."""
+    return (1/4)*eta*s**2*(2*delta*math.sqrt(q)*rho*s*xi_abs_mean + q*rho**2*s**2)
+
+
+@numba.njit(cache=True)
 def batch_sam_weight(q_sum, n, B, s, rho, delta):
     """Minibatch/full-batch SAM with label noise: c = ρδ s √n/(2√(B Σ_j q_j))."""
     return (1/2)*delta*math.sqrt(n)*rho*s/(math.sqrt(B)*math.sqrt(q_sum))

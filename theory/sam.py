@@ -20,6 +20,11 @@ the samples by 1/‖∇f_i‖, so it is not of the λ tr G form; it still depend
 and the flow needs only the per-sample weights c_i = ∂R/∂q_i·n (``one_sam_weight``):
 Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖² (theory/flow.py). E|ξ| = √(2/π) (Gaussian), 1
 (Rademacher). Without label noise (δ = 0) only (ρ²/2) tr G remains.
+The ascent also enlarges the noise along ∇f_i: at r = 0 the step's normal coefficient is
+v_i = r̃_i + ρσ‖∇f_i‖ = −sgn(ξ)(δ|ξ| + ρ‖∇f_i‖), E v_i² = δ² + 2ρδ E|ξ| ‖∇f_i‖ + ρ²‖∇f_i‖², which
+replaces δ² in label noise's regularizer, (η/4)(1/n) Σ_i E v_i² ‖∇f_i‖² with E v_i² held fixed
+(``one_sam_noise_weight``: the part beyond λ tr G). It is O(ηρ), but ρ‖∇f_i‖/δ is O(1) at a wide
+initialisation, where it nearly doubles the Phase I rate (docs/theory.md).
 Minibatch (B > 1) and full-batch SAM with label noise: the O(ρ) tangential term is
 ρ ∇_θ‖(1/B) Σ_{j∈b} r̃_j ∇f_j‖ with the residuals frozen, whose mean on Γ is the gradient of
 ρδ E‖(1/B) Σ_j ξ_j ∇f_j‖ ≈ ρδ √(E‖·‖²) = ρδ √(tr G/B) (leading order in the concentration of the
@@ -60,6 +65,17 @@ def one_sam_regularizer(q_values, s, rho, delta, xi_abs_mean) -> sp.Expr:
 def one_sam_weight(q, s, rho, delta, xi_abs_mean) -> sp.Expr:
     """c(q_i) = φ′(q_i) = ρδ E|ξ| s/(2√q_i) + ρ² s²/2: Ω = (1/n) Σ_i c(q_i) x_i x_iᵀ."""
     return sp.diff(one_sam_sample_regularizer(q, s, rho, delta, xi_abs_mean), q)
+
+
+def one_sam_noise_variance(q, s, rho, delta, xi_abs_mean) -> sp.Expr:
+    """E v_i² = δ² + 2ρδ E|ξ| s√q_i + ρ² s² q_i: second moment of 1-SAM's noise along ∇f_i on Γ."""
+    grad_norm = s * sp.sqrt(q)
+    return delta**2 + 2 * rho * delta * xi_abs_mean * grad_norm + rho**2 * grad_norm**2
+
+
+def one_sam_noise_weight(q, s, eta, rho, delta, xi_abs_mean) -> sp.Expr:
+    """c(q_i) of (η/4)(E v_i² − δ²)‖∇f_i‖² with E v_i² held fixed: (η/4) s² (E v_i² − δ²)."""
+    return eta / 4 * s**2 * (one_sam_noise_variance(q, s, rho, delta, xi_abs_mean) - delta**2)
 
 
 def batch_sam_regularizer(q_sum, n, B, s, rho, delta) -> sp.Expr:
