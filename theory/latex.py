@@ -4,6 +4,13 @@
 result, in the order of docs/theory.md. Labels are fixed strings below, so they are stable across runs.
 The right-hand sides are printed from the sympy expressions that the derivations return; the
 left-hand sides are notation.
+
+Adding an equation is one ``(label, description, lhs, rhs)`` entry in ``equations()``. The description
+is text and may carry inline maths between ``$…$`` (escaped outside it only); it states what the
+equation is, including any approximation it rests on ("trace part of …"). A symbol that the derivations
+take as an argument but that an equation is stated *for* (x_k(t), E[u uᵀ], initial values a₀, β₀, …)
+is a notation symbol below, typeset through ``NOTATION``: the typesetting comes from the printer,
+never from editing the printed string.
 """
 from __future__ import annotations
 
@@ -15,12 +22,40 @@ from sympy.printing.latex import LatexPrinter
 from lnsgd.theory import finite_eta, flow, isotropic, lazy, model, moments, sam, sde
 from lnsgd.theory import symbols as sy
 
+# --- notation symbols of the export -------------------------------------------------------------
+#: x_k(t), the Phase II propagator's value, as the argument of cos(w_k, β*) (eq:phase2-cos).
+x_kt = sp.Symbol("x_kt", real=True)
+#: E[u uᵀ], the mean second moment of the SGD direction (eq:usam-regularizer; ``sy.uu`` is u uᵀ itself).
+E_uu = sp.MatrixSymbol("E_uu", sy.d, sy.d)
+#: Initial values a₀, β₀, S₀ = W₀ᵀW₀, A₀ = ‖a₀‖² (eq:lazy-weight-change).
+a_0 = sp.MatrixSymbol("a_0", sy.m, 1)
+beta_0 = sp.MatrixSymbol("beta_0", sy.d, 1)
+S_0 = sp.MatrixSymbol("S_0", sy.d, sy.d)
+A_0 = sp.Symbol("A_0", nonnegative=True)
+
+#: Typeset form of the notation symbols (``symbols.LATEX_NAMES`` covers the derivations' own).
+NOTATION: dict[sp.Basic, str] = {
+    x_kt: r"x_k(t)",
+    E_uu: r"\mathbb{E}[u u^{\top}]",
+    a_0: r"a_0",
+    beta_0: r"\beta_0",
+    S_0: r"S_0",
+    A_0: r"A_0",
+}
+#: Names of the symmetric matrix symbols: their transpose is printed as the matrix itself.
+SYMMETRIC = sy.SYMMETRIC | {E_uu.name, S_0.name}
+
 
 class TheoryLatexPrinter(LatexPrinter):
-    """THEORY.md notation: Σ̂, β*, λ, …; tr(xᵀy) of columns printed as xᵀy."""
+    """THEORY.md notation: Σ̂, β*, λ, …; tr(xᵀy) of columns printed as xᵀy; Xᵀ = X for symmetric X."""
 
     def __init__(self):
-        super().__init__({"symbol_names": sy.LATEX_NAMES, "mat_symbol_style": "plain"})
+        super().__init__({"symbol_names": {**sy.LATEX_NAMES, **NOTATION}, "mat_symbol_style": "plain"})
+
+    def _print_Transpose(self, expr):
+        if isinstance(expr.arg, sp.MatrixSymbol) and expr.arg.name in SYMMETRIC:
+            return self._print(expr.arg)
+        return super()._print_Transpose(expr)
 
     def _print_Trace(self, expr):
         if expr.arg.shape == (1, 1):
@@ -70,7 +105,7 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ("sde-diffusion", "SDE diffusion", r"\Sigma(\theta)", sde.diffusion_matrix(W, a, cov_u, s)),
         ("noise-covariance", "covariance of the SGD direction", r"\operatorname{Cov} u", cov_u),
         ("gaussian-fourth-moment", "Isserlis fourth moment", r"\mathbb{E}[(x\cdot e)^2 x x^{\top}]", sde.gaussian_design_fourth_moment(sp.MatrixSymbol("e", sy.d, 1), sp.MatrixSymbol("Sigma", sy.d, sy.d))),
-        ("effective-label-noise", "effective label-noise variance", r"\delta_{\mathrm{eff}}^2", sde.effective_label_noise_variance(delta, sp.Symbol("L"))),
+        ("effective-label-noise", r"effective label-noise variance, trace part: label noise plus the trace part of the residual sampling noise in $B\operatorname{Cov} u$ (Gaussian design, $\Sigma = I$, $e^{\top}\Sigma e = 2L$)", r"\delta_{\mathrm{eff}}^2", sde.effective_label_noise_variance(delta, sp.Symbol("L"))),
         ("implicit-lambda", "regularizer coefficient", r"\lambda", sde.implicit_regularizer_coefficient(eta, delta, B, s)),
         ("flow-W", "regularized flow, first layer", r"\dot W", W_dot),
         ("flow-a", "regularized flow, second layer", r"\dot a", a_dot),
@@ -90,19 +125,19 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ("phase2-x", "Phase II propagator, aligned component", r"x_k(t)", x_t),
         ("phase2-a", "Phase II propagator, second layer", r"a_k(t)", a_t),
         ("phase2-limit", "Phase II limit", r"x_\infty", isotropic.phase2_limit(isotropic.x0, isotropic.a0, lam, tau, s)),
-        ("phase2-cos", "alignment of one neuron", r"\cos(w_k, \beta^{*})", isotropic.neuron_cos(sp.Symbol("x_k(t)"), isotropic.w_perp0, sy.t, lam, s)),
+        ("phase2-cos", "alignment of one neuron", r"\cos(w_k, \beta^{*})", isotropic.neuron_cos(x_kt, isotropic.w_perp0, sy.t, lam, s)),
         ("phase2-time", "Phase II time of one neuron", r"T_{\mathrm{II}}", isotropic.phase2_time(isotropic.x_inf, isotropic.w_perp0, isotropic.c_star, lam, s)),
-        ("usam-regularizer", "USAM first-order regularizer", r"R_{\mathrm{USAM}}", sam.usam_regularizer(sy.S, sy.A, uu, s, sy.rho)),
+        ("usam-regularizer", "USAM first-order regularizer", r"R_{\mathrm{USAM}}", sam.usam_regularizer(sy.S, sy.A, E_uu, s, sy.rho)),
         ("one-sam-regularizer", "1-SAM regularizer with label noise, per sample (R = mean over i)", r"\phi_{\mathrm{1SAM}}(q_i)", sam.one_sam_sample_regularizer(sy.q, s, sy.rho, delta, sy.xi_abs_mean)),
         ("one-sam-weight", "1-SAM sample weight of the flow", r"c(q_i)", sam.one_sam_weight(sy.q, s, sy.rho, delta, sy.xi_abs_mean)),
         ("batch-sam-regularizer", "minibatch/full-batch SAM with label noise, leading order", r"R_{\mathrm{SAM},B}", sam.batch_sam_regularizer(sy.q_sum, sy.n, B, s, sy.rho, delta)),
         ("usam-weight", "USAM sample weight on the manifold", r"c_{\mathrm{USAM}}", sam.usam_weight(s, sy.rho, delta, B)),
         ("sam-regularizer", "full-batch SAM regularizer (cited)", r"R_{\mathrm{SAM}}", sam.full_batch_sam_regularizer(sp.Symbol(r"\lambda_{\max}"), sy.rho)),
         ("oscillation-drift", "oscillation-averaged drift of W", r"\mathbb{E}\,\dot W", sam.oscillation_step_drift(W, a, sp.ZeroMatrix(sy.m, 1), sy.Z, Sg, bs, s, sy.eps)),
-        ("lyapunov", "first-order stationary error covariance", r"0", finite_eta.lyapunov_residual(sy.P, K, Sg, finite_eta.trace_part_noise(sp.Symbol("sigma^2"), Sg, B), eta, s)),
-        ("effective-noise-variance", "finite-eta noise variance", r"\sigma^2", finite_eta.effective_noise_variance(delta, eta, sy.trace_G, B)),
-        ("lambda-eff", "finite-eta regularizer coefficient", r"\lambda_{\mathrm{eff}}", finite_eta.lambda_eff(lam, eta, sy.trace_G, B)),
-        ("lazy-weight-change", "linearized weight change, delta = 0", r"\Delta W_\infty", lazy.weight_change_linearized(a, K, sy.beta - bs, s)),
+        ("lyapunov", r"first-order stationary error covariance, trace part of the Lyapunov equation: the residual sampling noise $M_4(P) - \hat{\Sigma} P \hat{\Sigma}$ in the noise covariance $C$ is replaced by its trace part $\operatorname{tr}(\hat{\Sigma} P)\,\hat{\Sigma}$, so $C = \sigma^{2} \hat{\Sigma}/B$ with $\sigma^{2} = \delta^{2} + \operatorname{tr}(\hat{\Sigma} P)$", r"0", finite_eta.lyapunov_residual(sy.P, K, Sg, finite_eta.trace_part_noise(sp.Symbol("sigma^2"), Sg, B), eta, s)),
+        ("effective-noise-variance", "finite-eta noise variance (trace part of the residual sampling noise)", r"\sigma^2", finite_eta.effective_noise_variance(delta, eta, sy.trace_G, B)),
+        ("lambda-eff", "finite-eta regularizer coefficient (trace part of the residual sampling noise)", r"\lambda_{\mathrm{eff}}", finite_eta.lambda_eff(lam, eta, sy.trace_G, B)),
+        ("lazy-weight-change", r"linearized weight change from the initial $a_0$, $\beta_0$, $K_0 = S_0 + A_0 I$, $\delta = 0$", r"\Delta W_\infty", lazy.weight_change_linearized(a_0, S_0 + A_0 * sp.Identity(sy.d), beta_0 - bs, s)),
     ]
     for name, (b, Q) in forms.items():
         out.append((f"increment-neuron-{name.replace('_', '-')}", f"per-neuron increment {name}", rf"\Delta_{{\mathrm{{{name.replace('_', '')}}}}}", moments.quadratic_increment(b, Q, u, uu, eta)))
@@ -131,7 +166,15 @@ def write_latex(path: str | Path) -> Path:
 
 
 def _escape(text: str) -> str:
-    """Plain description text made safe for LaTeX (descriptions carry no maths)."""
+    """Description text made safe for LaTeX: inline maths between ``$…$`` is kept as written, the
+    text around it escaped."""
+    parts = text.split("$")
+    if len(parts) % 2 == 0:
+        raise ValueError(f"unbalanced $ in description {text!r}")
+    return "$".join(part if i % 2 else _escape_text(part) for i, part in enumerate(parts))
+
+
+def _escape_text(text: str) -> str:
     for char in ("&", "%", "#", "_"):
         text = text.replace(char, "\\" + char)
     return text.replace("^", r"\^{}").replace("~", r"\~{}")
