@@ -5,6 +5,7 @@ The paper sources are copied to a temporary folder so the test never touches pap
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lnsgd.figures import numbers, registry, synthetic
+from lnsgd.theory import latex
 
 PAPER = Path(__file__).resolve().parents[1] / "paper"
 
@@ -39,8 +41,7 @@ def test_paper_builds_from_results(tmp_path):
     paper = _copy_sources(tmp_path)
     made = registry.make_figures(None, results, paper / "build" / "figures")
     numbers.write_numbers(results, paper / "build" / "numbers.tex")
-    (paper / "build" / "theory.tex").write_text(
-        "\\begin{equation}\\dot A = -2\\beta\\cdot g - 4\\lambda\\tau A\\end{equation}\n")
+    latex.write_latex(paper / "build" / "theory.tex")  # the real export, as `lnsgd theory --latex`
     proc = _build(paper)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert (paper / "build" / "main.pdf").stat().st_size > 50_000
@@ -53,6 +54,9 @@ def test_paper_builds_from_results(tmp_path):
             continue
         assert f"build/figures/{name}.pgf" in inputs, name
     assert "build/numbers.tex" in inputs and "build/theory.tex" in inputs
+    labels = re.findall(r"\\label\{(eq:[^}]*)\}", (paper / "build" / "theory.tex").read_text())
+    aux = (paper / "build" / "main.aux").read_text()
+    assert labels and all(f"\\newlabel{{{label}}}" in aux for label in labels)  # the appendix set them
     log = (paper / "build" / "main.log").read_text(errors="replace")
     assert "undefined" not in log.lower(), "undefined references or macros"
     if shutil.which("pdftotext"):
