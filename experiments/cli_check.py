@@ -1,65 +1,81 @@
-"""`lnsgd check`: theory against direct simulation on a grid of configurations (experiments/check.py).
+"""`lnsgd check`: theory against the mean of simulated noise paths (experiments/check/, docs/check.md).
 
-    lnsgd check [--quick] [--out DIR] [--workers N] [--seeds 0 1] [--max-steps N]
-                [--methods flow flow_eff sde] [--table paper/build/check_table.tex]
+    lnsgd check [--quick] [--out DIR] [--table FILE] [--methods ...] [--judged M] [--max-steps N]
+    lnsgd check PRESET [--set key=value ...] [--paths N] [--out DIR]
 
-Writes one Dataset per configuration (simulation curves and pred_* curves on the same step axis) to
-DIR (default results/check), the table as CSV (DIR/check_table.csv) and LaTeX (--table), and exits
-with status 1 naming every configuration and quantity whose target the judged method misses.
+Without PRESET: the default grid (or --quick's). With PRESET: that one configuration (the preset with
+the assignments, run for its own `steps`). Writes one Dataset per configuration (per-path and mean
+simulation curves, pred_* curves on the same step axis) to DIR (default results/check), the table as
+CSV (DIR/check_table.csv) and, for a grid, LaTeX (--table); exits with status 1 naming every
+configuration and quantity whose target the judged method misses.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
 
 
-def run(args: argparse.Namespace) -> int:
-    from lnsgd.experiments import check as ck
+def _configs(args: argparse.Namespace) -> list:
+    from lnsgd.experiments.check import grid
+    from lnsgd.experiments.presets import PRESETS
+    from lnsgd.experiments.validation import ConfigError
 
-    if args.workers < 1 or args.workers > 2:
-        print(f"lnsgd check: --workers = {args.workers}; valid: 1 or 2 (this workbench shares 2 cores)", file=sys.stderr)
-        return 2
-    configs = ck.quick_grid() if args.quick else ck.default_grid(tuple(args.seeds))
-    skipped = [c for c in configs if args.max_steps is not None and c.steps > args.max_steps]
-    configs = [c for c in configs if c not in skipped]
-    for c in skipped:
-        print(f"skipped (horizon {c.steps} steps > --max-steps {args.max_steps}): {ck.label(c)}")
-    if args.judged is None:
-        args.judged = ck.QUICK_JUDGED if args.quick else ck.JUDGED
+    if args.preset is None:
+        if args.assignments or args.paths is not None:
+            raise ConfigError("--set and --paths apply to one configuration: give a PRESET")
+        configs = grid.quick_grid() if args.quick else grid.default_grid()
+        return [c for c in configs if args.max_steps is None or c.steps <= args.max_steps]
+    if args.preset not in PRESETS:
+        raise ConfigError(f"preset {args.preset!r} is unknown; valid presets: {', '.join(PRESETS)}")
+    assignments = list(args.assignments) + ([f"paths={args.paths}"] if args.paths is not None else [])
+    config = PRESETS[args.preset].config(assignments)
+    paths = config.paths if args.paths is not None or any(a.startswith("paths=") for a in args.assignments) else grid.PATHS
+    return [grid.with_steps(dataclasses.replace(config, paths=paths), config.steps, paths)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from lnsgd.experiments.check import grid, run as check_run, table
+
     if args.judged not in args.methods:
-        print(f"lnsgd check: --judged {args.judged} is not among --methods {args.methods}", file=sys.stderr)
+        print(f"lnsgd check: error: --judged {args.judged} is not among --methods {args.methods}", file=sys.stderr)
         return 2
+    configs = _configs(args)
     start = time.perf_counter()
-    rows = ck.run_grid(configs, args.methods, args.out, workers=args.workers, judged=args.judged)
+    rows = check_run.run_grid(configs, args.methods, args.out, judged=args.judged)
     wall = time.perf_counter() - start
-    print(f"wrote {ck.write_csv(rows, args.out / 'check_table.csv')}")
-    print(f"wrote {ck.write_latex(rows, args.table, args.judged)}")
-    print(f"{len(configs)} configurations, {len(skipped)} skipped, wall time {wall:.0f} s with {args.workers} worker(s)")
+    print(f"wrote {table.write_csv(rows, args.out / 'check_table.csv')}")
+    if args.preset is None:
+        print(f"wrote {table.write_latex(rows, args.table, args.judged)}")
+    print(f"{len(configs)} configuration(s), wall time {wall:.0f} s")
     failed = [r for r in rows if r["method"] == args.judged and r["misses"]]
     for r in failed:
         print(f"MISSED [{r['config']}] {args.judged}: {r['misses']}", file=sys.stderr)
     if failed:
-        print(f"lnsgd check: {len(failed)} of {len(configs)} configurations miss a target", file=sys.stderr)
+        print(f"lnsgd check: {len(failed)} of {len(configs)} configuration(s) miss a target", file=sys.stderr)
         return 1
-    print(f"all {len(configs)} configurations meet the targets ({args.judged})")
+    print(f"all {len(configs)} configuration(s) meet the targets ({args.judged}; "
+          f"{', '.join(grid.label(c) for c in configs[:1])}{' ...' if len(configs) > 1 else ''})")
     return 0
 
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add `check` to an ``add_subparsers()`` object."""
-    from lnsgd.experiments.check import DEFAULT_METHODS, JUDGED, METHODS, QUICK_JUDGED
+    from lnsgd.experiments.check.predict import DEFAULT_METHODS, JUDGED, METHODS
 
-    p = subparsers.add_parser("check", help="measure the effective-dynamics predictions against direct simulation")
-    p.add_argument("--quick", action="store_true", help="small grid, short horizon (< 1 min)")
+    p = subparsers.add_parser("check", help="measure the effective-dynamics predictions against simulated noise paths")
+    p.add_argument("preset", nargs="?", default=None, help="check one configuration: a preset (see `lnsgd list`)")
+    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field of PRESET's config (repeatable)")
+    p.add_argument("--paths", type=int, default=None, metavar="N", help="noise paths for PRESET (more are added "
+                   "while a path standard error exceeds a quarter of its target)")
+    p.add_argument("--quick", action="store_true", help="small grid (width 200, < 1 min)")
     p.add_argument("--out", type=Path, default=Path("results/check"), help="Datasets and CSV (default results/check)")
     p.add_argument("--table", type=Path, default=Path("paper/build/check_table.tex"), help="LaTeX table path")
-    p.add_argument("--workers", type=int, default=1, help="processes (1 or 2)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds of the default grid")
-    p.add_argument("--max-steps", type=int, default=None, help="skip configurations whose horizon exceeds this")
+    p.add_argument("--max-steps", type=int, default=None, help="skip grid configurations longer than this")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS))
-    p.add_argument("--judged", choices=METHODS, default=None,
-                   help=f"the method the targets apply to (default {JUDGED}; with --quick {QUICK_JUDGED})")
+    p.add_argument("--judged", choices=METHODS, default=JUDGED, help=f"the method the targets apply to (default {JUDGED})")
     p.set_defaults(func=run)
     return p

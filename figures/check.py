@@ -7,7 +7,7 @@ from pathlib import Path
 import xarray as xr
 from matplotlib.figure import Figure
 
-from lnsgd.experiments.check import PAPER, label
+from lnsgd.experiments.check.grid import PAPER, label
 
 from . import plots, style
 from .results import MissingResultError

@@ -43,13 +43,14 @@ from lnsgd.solvers.ode import OdeSolution, solve_ode
 from lnsgd.solvers.problem import Problem
 from lnsgd.solvers.sde_brownian import brownian_increments
 
-CORRECTIONS = ("first-order", "lambda-eff")
+CORRECTIONS = ("first-order", "lambda-eff", "lyapunov")
 # Regularizers beyond label noise's λ tr G, by code: none, 1-SAM, minibatch/full-batch SAM, USAM.
 REG_LABEL, REG_ONE_SAM, REG_BATCH_SAM, REG_USAM = range(4)
 XI_ABS_MEAN = {"gaussian": math.sqrt(2.0 / math.pi), "rademacher": 1.0}  # E|ξ|
 
 # Layout of the float64 parameter vector handed to the right-hand sides.
-P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR, P_REG, P_RHO, P_DELTA, P_XIABS = range(10)
+P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR, P_REG, P_RHO, P_DELTA, P_XIABS, P_CB = range(11)
+CORR_LYAPUNOV = 2.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class EffectiveSetup:
     algorithm: str = "sgd"
     rho: float = 0.0
     noise: str = "gaussian"
+    replacement: bool = True
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
@@ -93,9 +95,9 @@ class EffectiveSetup:
     @classmethod
     def from_problem(cls, problem: Problem, s: float, eta: float, delta: float, batch_size: int,
                      correction: str = "first-order", *, algorithm: str = "sgd", rho: float = 0.0,
-                     noise: str = "gaussian") -> "EffectiveSetup":
+                     noise: str = "gaussian", replacement: bool = True) -> "EffectiveSetup":
         return cls(np.ascontiguousarray(problem.X), np.ascontiguousarray(problem.beta_star), float(s),
-                   float(eta), float(delta), int(batch_size), correction, algorithm, float(rho), noise)
+                   float(eta), float(delta), int(batch_size), correction, algorithm, float(rho), noise, replacement)
 
     @property
     def d(self) -> int:
@@ -119,15 +121,19 @@ class EffectiveSetup:
         return float(gen.implicit_lambda(self.eta, self.delta, float(self.batch_size)))
 
     def args(self) -> tuple:
-        """(Σ̂, β*, X, ‖x_i‖², p): what the jitted right-hand sides read."""
+        """(Σ̂, β*, X, ‖x_i‖², Σ̂^{1/2}, p): what the jitted right-hand sides read."""
         Sigma_hat = np.ascontiguousarray(self.Sigma_hat)
-        p = np.zeros(10)
+        evals, evecs = np.linalg.eigh(Sigma_hat)
+        root = np.ascontiguousarray((evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T)
+        p = np.zeros(11)
         p[P_TAU] = np.trace(Sigma_hat)
         p[P_S], p[P_LAM], p[P_ETA], p[P_B] = self.s, self.lam, self.eta, self.batch_size
         p[P_CORR] = CORRECTIONS.index(self.correction)
         p[P_REG], p[P_RHO], p[P_DELTA], p[P_XIABS] = self.regularizer, self.rho, self.delta, XI_ABS_MEAN[self.noise]
+        n = self.X.shape[0]
+        p[P_CB] = 1.0 if self.replacement or n == 1 else (n - self.batch_size) / (n - 1)
         X = np.ascontiguousarray(self.X)
-        return (Sigma_hat, np.ascontiguousarray(self.beta_star), X, np.einsum("ij,ij->i", X, X), p)
+        return (Sigma_hat, np.ascontiguousarray(self.beta_star), X, np.einsum("ij,ij->i", X, X), root, p)
 
 
 # ---------------------------------------------------------------- adapters: flat y <-> named state
@@ -172,11 +178,56 @@ def unpack_full(y: np.ndarray, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
 @numba.njit(cache=True)
 def _lambda_now(p, trace_G):
     """λ of the current state: the constant λ, or λ_eff(tr G); NaN past the pole η tr G ≥ 2B."""
-    if p[P_CORR] == 0.0:
+    if p[P_CORR] != 1.0:
         return p[P_LAM]
     if p[P_ETA] * trace_G >= 2.0 * p[P_B]:
         return np.nan
     return gen.lambda_eff(p[P_LAM], p[P_ETA], trace_G, p[P_B])
+
+
+@numba.njit(cache=True)
+def _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, Omega):
+    """Label noise's (Ω, ω) from the stationary fluctuations of one SGD step, exact in the step size.
+
+    Near the manifold the error e = β − β̄ moves by e ← (I − ηH) e − η s² K ζ, H = s² K Σ̂, with
+    Cov ζ = C = (δ² Σ̂ + c_B (M₄(P) − Σ̂ P Σ̂))/B (label noise plus the sampling noise of the fluctuation), so
+    its covariance solves the discrete Lyapunov equation P = (I − ηH) P (I − ηH)ᵀ + η² s⁴ K C Kᵀ
+    (C depends on P: three fixed-point passes). A neuron's fluctuation δz_k = L_k Y e-correlated,
+    L_k = [wᵀ; a I], with Y = [η s³ C K − s Σ̂ P (I − ηH)ᵀ](Hᵀ)⁻¹, and the mean drift −ηs E[J(Σ̂e) δz_k]
+    gives Ω = (s/2) Σ̂ Yᵀ, ω = (s/2) tr(Σ̂ Yᵀ) (docs/theory.md). As η → 0 this is λ s² Σ̂, λ s² τ.
+    R = Σ̂^{1/2}: H is similar to the symmetric s² R K R = U D Uᵀ, which diagonalizes the equation.
+    """
+    d = beta.shape[0]
+    n = X.shape[0]
+    s, eta, B, delta = p[P_S], p[P_ETA], p[P_B], p[P_DELTA]
+    c_B = p[P_CB]
+    K = S + A * np.eye(d)
+    D, U = np.linalg.eigh(s * s * (R @ K @ R))
+    T = U.T @ R  # T H T⁻¹ = diag(D)
+    Tinv = np.linalg.solve(R, U)
+    C_label = delta * delta * Sigma_hat / B
+    C = C_label.copy()
+    P = np.zeros((d, d))
+    for _ in range(3):
+        Qt = T @ (K @ C @ K) @ T.T * (eta * eta * s ** 4)
+        Pt = np.empty((d, d))
+        for i in range(d):
+            for j in range(d):
+                Pt[i, j] = Qt[i, j] / (1.0 - (1.0 - eta * D[i]) * (1.0 - eta * D[j]))
+        P = Tinv @ Pt @ Tinv.T
+        XP = X @ P
+        M4 = np.zeros((d, d))
+        for i in range(n):
+            wgt = np.dot(XP[i], X[i]) / n
+            for j in range(d):
+                for k in range(d):
+                    M4[j, k] += wgt * X[i, j] * X[i, k]
+        C = C_label + c_B * (M4 - Sigma_hat @ P @ Sigma_hat) / B
+    H = s * s * K @ Sigma_hat
+    Z = eta * s ** 3 * C @ K - s * Sigma_hat @ P @ (np.eye(d) - eta * H).T
+    Yt = np.linalg.solve(H, Z.T)  # Y Hᵀ = Z
+    Omega[:, :] = (s / 2.0) * Sigma_hat @ Yt
+    return (s / 2.0) * np.trace(Sigma_hat @ Yt)
 
 
 @numba.njit(cache=True)
@@ -189,7 +240,7 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
     n = X.shape[0]
     s = p[P_S]
     lam = _lambda_now(p, s * s * q_sum / n)
-    c = lam * s * s
+    c = 0.0 if p[P_CORR] == CORR_LYAPUNOV else lam * s * s
     reg = int(p[P_REG])
     if reg == REG_USAM:
         c += gen.usam_weight(s, p[P_RHO], p[P_DELTA], p[P_B])
@@ -202,7 +253,9 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
     Omega[:, :] = 0.0
     omega = 0.0
     for i in range(n):
-        noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS]) * lam / p[P_LAM]
+        noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS])
+        if p[P_CORR] != CORR_LYAPUNOV:
+            noise *= lam / p[P_LAM]
         ci = (c + noise + gen.one_sam_weight(q[i], s, p[P_RHO], p[P_DELTA], p[P_XIABS])) / n
         omega += ci * xn2[i]
         for j in range(d):
@@ -213,18 +266,24 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
 
 
 @numba.njit(cache=True)
-def _reduced_regularizer(S, A, Sigma_hat, X, xn2, p, Omega):
+def _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega):
     """Ω, ω of the reduced state: q_i = x_iᵀ(S + A I)x_i (a pass over X only for 1-SAM), and
-    Σ_j q_j = n[tr(Σ̂ S) + τ A]."""
+    Σ_j q_j = n[tr(Σ̂ S) + τ A]; with the "lyapunov" correction label noise's part comes from
+    `_fluctuation_gradients`."""
     n = X.shape[0]
     q_sum = n * gen.trace_G_reduced(S, A, Sigma_hat, p[P_TAU], 1.0)
-    if int(p[P_REG]) != REG_ONE_SAM:
-        return _regularizer_gradients(xn2, q_sum, Sigma_hat, X, xn2, p, Omega)
-    XS = X @ S
-    q = np.empty(n)
-    for i in range(n):
-        q[i] = np.dot(XS[i], X[i]) + A * xn2[i]
-    return _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega)
+    q = xn2
+    if int(p[P_REG]) == REG_ONE_SAM:
+        XS = X @ S
+        q = np.empty(n)
+        for i in range(n):
+            q[i] = np.dot(XS[i], X[i]) + A * xn2[i]
+    omega = _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega)
+    if p[P_CORR] == CORR_LYAPUNOV:
+        fluct = np.empty_like(Omega)
+        omega += _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, fluct)
+        Omega += fluct
+    return omega
 
 
 @numba.njit(cache=True)
@@ -235,7 +294,7 @@ def reduced_rhs(t, y, args, out):
     per-neuron right-hand side (linear in z), all d + 1 at once (`neuron_propagator_block`).
     Derivatives are written straight into views of `out` (no copies).
     """
-    Sigma_hat, beta_star, X, xn2, p = args
+    Sigma_hat, beta_star, X, xn2, R, p = args
     d = beta_star.shape[0]
     s = p[P_S]
     dd = d * d
@@ -245,7 +304,7 @@ def reduced_rhs(t, y, args, out):
     S = y[d:d + dd].reshape((d, d))
     A = y[d + dd]
     Omega = np.empty((d, d))
-    omega = _reduced_regularizer(S, A, Sigma_hat, X, xn2, p, Omega)
+    omega = _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega)
     out[d + dd] = gen.reduced_flow(beta, S, A, Sigma_hat, beta_star, Omega, omega, s, out[:d],
                                    out[d:d + dd].reshape((d, d)))
     g = np.empty(d)
@@ -258,19 +317,20 @@ def reduced_rhs(t, y, args, out):
 def reduced_jac(t, y, args, J):
     """The stiff block J = ∂β̇/∂β = −s²(A I + S)Σ̂ − 2(Ω + ωI) on the leading d components of y,
     the Jacobian the Rosenbrock-W method solves with (Ω, ω of the current (S, A))."""
-    Sigma_hat, beta_star, X, xn2, p = args
+    Sigma_hat, beta_star, X, xn2, R, p = args
     d = beta_star.shape[0]
+    beta = y[:d]
     S = y[d:d + d * d].reshape((d, d))
     A = y[d + d * d]
     Omega = np.empty((d, d))
-    omega = _reduced_regularizer(S, A, Sigma_hat, X, xn2, p, Omega)
+    omega = _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega)
     gen.reduced_beta_jacobian(S, A, Sigma_hat, Omega, omega, p[P_S], J)
 
 
 @numba.njit(cache=True)
 def full_flow_rhs(t, y, args, out):
     """d/dt of y = [vec W, a] under θ̇ = −∇(L + R), q_i = ‖W x_i‖² + ‖a‖² ‖x_i‖² of the full state."""
-    Sigma_hat, beta_star, X, xn2, p = args
+    Sigma_hat, beta_star, X, xn2, R, p = args
     d = beta_star.shape[0]
     m = y.shape[0] // (d + 1)
     W = y[:m * d].reshape((m, d))
@@ -282,6 +342,10 @@ def full_flow_rhs(t, y, args, out):
         q[i] = np.dot(XW[i], XW[i]) + A * xn2[i]
     Omega = np.empty((d, d))
     omega = _regularizer_gradients(q, np.sum(q), Sigma_hat, X, xn2, p, Omega)
+    if p[P_CORR] == CORR_LYAPUNOV:
+        fluct = np.empty((d, d))
+        omega += _fluctuation_gradients(p[P_S] * (W.T @ a), W.T @ W, A, Sigma_hat, beta_star, X, R, p, fluct)
+        Omega += fluct
     dW = np.empty((m, d))
     da = np.empty(m)
     gen.regularized_flow_full(W, a, Sigma_hat, beta_star, Omega, omega, p[P_S], dW, da)

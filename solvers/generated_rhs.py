@@ -12,32 +12,32 @@ import numpy as np
 
 @numba.njit(cache=True)
 def regularized_flow_full(W, a, Sigma_hat, beta_star, Omega, omega, s, dW_out, da_out):
-    """Ẇ = −s a gᵀ − 2 W Ω and ȧ = −s W g − 2ω a (θ̇ = −∇(L + R), Ω = ∂R/∂S, ω = ∂R/∂A), g = Σ̂(sWᵀa − β*); writes dW_out (m, d), da_out (m,)."""
+    """Ẇ = −s a gᵀ − 2 W Ωᵀ and ȧ = −s W g − 2ω a (θ̇ = −∇(L + R), Ω = ∂R/∂S, ω = ∂R/∂A), g = Σ̂(sWᵀa − β*); writes dW_out (m, d), da_out (m,)."""
     a_c = a.reshape((a.shape[0], 1))
     beta_star_c = beta_star.reshape((beta_star.shape[0], 1))
     beta_c = s * ((W).T @ a_c)
     g_c = (Sigma_hat @ (-beta_star_c + beta_c))
-    dW_out[:, :] = -2 * (W @ Omega) - s * (a_c @ (g_c).T)
+    dW_out[:, :] = -2 * (W @ (Omega).T) - s * (a_c @ (g_c).T)
     da_out[:] = (-(2*omega) * (a_c) - s * (W @ g_c))[:, 0]
 
 
 @numba.njit(cache=True)
 def reduced_flow(beta, S, A, Sigma_hat, beta_star, Omega, omega, s, dbeta_out, dS_out):
-    """Reduced regularized flow on (β, S, A): β̇ = −s²(A I + S) g − 2(Ω + ωI) β, Ṡ = −(g βᵀ + β gᵀ) − 2(Ω S + S Ω); writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4ωA."""
+    """Reduced regularized flow on (β, S, A): β̇ = −s²(A I + S) g − 2(Ω + ωI) β, Ṡ = −(g βᵀ + β gᵀ) − 2(Ω S + S Ωᵀ); writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4ωA."""
     beta_c = beta.reshape((beta.shape[0], 1))
     beta_star_c = beta_star.reshape((beta_star.shape[0], 1))
     g_c = (Sigma_hat @ (-beta_star_c + beta_c))
     dbeta_out[:] = (-(2*omega) * (beta_c) - s**2 * ((A * (g_c) + (S @ g_c))) - 2 * (Omega @ beta_c))[:, 0]
-    dS_out[:, :] = -2 * (Omega @ S) - 2 * (S @ Omega) - (beta_c @ (g_c).T) - (g_c @ (beta_c).T)
+    dS_out[:, :] = -2 * (Omega @ S) - 2 * (S @ (Omega).T) - (beta_c @ (g_c).T) - (g_c @ (beta_c).T)
     return -4*A*omega - 2*np.trace(((beta_c).T @ g_c))
 
 
 @numba.njit(cache=True)
 def neuron_propagator_block(W, a, g, Omega, omega, s, dW_out, da_out):
-    """Per-neuron linear ODE for a stack of neurons (rows (w_j, a_j)) driven by a given g(t): Ẇ = −s a gᵀ − 2 W Ω (into dW_out), ȧ = −s W g − 2ω a (into da_out). With the d + 1 rows of Φᵀ it moves the whole propagator in one call."""
+    """Per-neuron linear ODE for a stack of neurons (rows (w_j, a_j)) driven by a given g(t): Ẇ = −s a gᵀ − 2 W Ωᵀ (into dW_out), ȧ = −s W g − 2ω a (into da_out). With the d + 1 rows of Φᵀ it moves the whole propagator in one call."""
     a_c = a.reshape((a.shape[0], 1))
     g_c = g.reshape((g.shape[0], 1))
-    dW_out[:, :] = -2 * (W @ Omega) - s * (a_c @ (g_c).T)
+    dW_out[:, :] = -2 * (W @ (Omega).T) - s * (a_c @ (g_c).T)
     da_out[:] = (-(2*omega) * (a_c) - s * (W @ g_c))[:, 0]
 
 

@@ -1,48 +1,98 @@
-"""`lnsgd check`: the measures on synthetic curves, the target bookkeeping, and --quick end to end."""
+"""`lnsgd check`: the measures on synthetic curves, the target bookkeeping, path statistics, and one
+configuration end to end through the command line."""
 import argparse
+import dataclasses
 
 import numpy as np
 import pytest
+import xarray as xr
 
-from lnsgd.experiments import check as ck
 from lnsgd.experiments import cli_check
+from lnsgd.experiments.check import grid, measure, run
 
 
 def test_approach_rate_recovers_the_rate_of_an_exponential_approach():
     steps = np.arange(0, 1_000_000, 2500)
     w = 0.1 + 0.9 * np.exp(-1.2e-5 * steps)  # settled in the last 10 %
-    rate, plateau, why = ck.approach_rate(steps, w)
+    rate, plateau, why = measure.approach_rate(steps, w)
     assert why == ""
     assert plateau == pytest.approx(0.1, abs=1e-3)
     assert rate == pytest.approx(1.2e-5, rel=0.02)
 
 
 def test_horizon_rule_scales_like_B_over_eta2_delta2():
-    assert ck.horizon_steps(1e-3, 4.0, 1) == 1_000_000
-    assert ck.horizon_steps(5e-4, 2.0, 4) == 64_000_000
-    assert len(ck.default_grid()) == 32
+    assert grid.horizon_steps(1e-3, 4.0, 1) == 1_000_000
+    assert grid.horizon_steps(5e-4, 2.0, 4) == 64_000_000
+    configs = grid.default_grid()
+    assert len(configs) == 16 + len(grid.SAM_POINTS) + 1
+    assert {c.algorithm for c in configs} == {"sgd", "sam", "usam"}
+    assert len({grid.label(c) for c in configs}) == len(configs)
 
 
-def test_misses_name_the_quantity():
-    row = {"rate_err": 0.07, "plateau_err": 0.01, "T_II_err": np.nan, "max_dw": 0.01, "max_dcos": 0.06}
-    text = " | ".join(ck.misses(row))
-    assert "Phase I rate" in text and "T_II" in text and "cos" in text and "plateau" not in text
+def test_misses_name_the_quantity_and_take_absolute_values():
+    row = {"rate_err": -0.07, "plateau_err": 0.01, "T_II_err": np.nan, "max_dw": 0.005, "max_dcos": 0.06}
+    text = " | ".join(measure.misses(row))
+    assert "Phase I rate" in text and "T_II" in text and "cos" in text
+    assert "plateau" not in text and "||w_k|" not in text
 
 
-def test_quick_check_passes(tmp_path, capsys):
+def test_path_errors_are_standard_errors_over_paths():
+    """Curves = a common exponential + i.i.d. N(0, σ²) per path: the curve s.e. is ≈ σ/√paths
+    (largest pointwise sample sd over 400 steps, so within a factor 1.5 at 64 paths)."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(400) * 2500
+    base = 0.1 + 0.9 * np.exp(-1e-5 * steps)
+    sigma, paths = 0.01, 64
+    w = base + sigma * rng.normal(size=(paths, steps.size))
+    cos = np.clip(1 - base + sigma * rng.normal(size=(paths, steps.size)), 0, 1)
+    out = measure.path_errors(steps, w, cos)
+    assert out["paths"] == paths
+    assert sigma / np.sqrt(paths) < out["dw_se"] < 1.5 * sigma / np.sqrt(paths)
+
+
+def test_imprecise_asks_for_more_paths_when_the_standard_error_is_large():
+    row = {"rate_se": 0.02, "plateau_se": 0.001, "T_II_se": 0.002, "dw_se": 0.001, "dcos_se": 0.001}
+    assert measure.imprecise(row) == ["rate"]  # 0.02 > 0.05 / 4
+
+
+@pytest.fixture(scope="module")
+def small_check(tmp_path_factory):
+    """The paper configuration at width 200 for 2·10⁵ steps (Phase I), 2 paths: one `lnsgd check PRESET`."""
+    out = tmp_path_factory.mktemp("check")
     parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
-    cli_check.register(sub)
-    args = parser.parse_args(["check", "--quick", "--out", str(tmp_path / "check"),
-                              "--table", str(tmp_path / "check_table.tex")])
-    code = args.func(args)
-    out = capsys.readouterr()
-    assert code == 0, out.err
-    assert (tmp_path / "check_table.tex").read_text().count(r"\\") >= 3
-    files = sorted((tmp_path / "check").glob("check_*.nc"))
-    assert len(files) == 2
-    import xarray as xr
+    cli_check.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["check", "two-phase", "--set", "m=200", "--set", "steps=200000", "--paths", "2",
+                              "--out", str(out)])
+    return out, args.func(args)
+
+
+def test_check_of_one_configuration_stores_paths_predictions_and_table(small_check, capsys):
+    out, code = small_check
+    assert code in (0, 1)
+    files = sorted(out.glob("check_*.nc"))
+    assert len(files) == 1
     with xr.open_dataset(files[0]) as ds:
-        for v in ("w_norm_mean", "pred_w_norm_mean", "pred_cos_abs_mean", "pred_w_norm_mean_flow_eff",
-                  "pred_cos_abs_mean_sde"):
+        assert ds["w_norm_mean_paths"].dims == ("path", "step") and ds.sizes["path"] >= 2
+        np.testing.assert_allclose(ds["w_norm_mean"], ds["w_norm_mean_paths"].mean("path"), rtol=1e-12)
+        for v in ("pred_w_norm_mean", "pred_cos_abs_mean", "pred_w_norm_mean_flow", "pred_w_norm_mean_flow_eff"):
             assert v in ds and ds[v].dims == ("step",)
+        assert ds.attrs["judged_method"] == "flow_eff"
+    assert (out / "check_table.csv").read_text().count("\n") == 3  # header + flow + flow_eff
+
+
+def test_a_missed_target_is_named(small_check):
+    """The same configuration (its stored simulation is reused) against impossibly tight targets."""
+    out, _ = small_check
+    config = grid.with_steps(dataclasses.replace(grid.PAPER, m=200), 200_000, 2)
+    _, rows = run.run_configuration(config, out_dir=out, targets=measure.Targets(rate=1e-9, plateau=1e-9))
+    judged = next(r for r in rows if r["method"] == "flow_eff")
+    assert "Phase I rate" in judged["misses"] and "plateau" in judged["misses"]
+
+
+def test_set_without_preset_is_rejected(tmp_path):
+    parser = argparse.ArgumentParser()
+    cli_check.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["check", "--set", "eta=1e-3", "--out", str(tmp_path)])
+    from lnsgd.experiments.validation import ConfigError
+    with pytest.raises(ConfigError, match="PRESET"):
+        args.func(args)

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lnsgd.experiments import check as ck
+from lnsgd.experiments.check import grid, measure, predict
 from lnsgd.experiments.runner import simulate
 from lnsgd.solvers import effective as eff
 from lnsgd.solvers import generated_rhs as gen
@@ -117,17 +117,17 @@ COARSE_RATE = 0.20
 
 @pytest.fixture(scope="module")
 def paper_run():
-    config = ck.with_horizon(ck.PAPER)
+    config = grid.with_horizon(grid.PAPER, paths=1)
     sim = simulate(config, progress=False)
     steps = sim["step"].values
-    pred = ck.predict(config, steps, ("flow",))["flow"]
+    pred = predict.predict(config, steps, ("flow",))["flow"]
     return steps, sim, pred
 
 
 def test_first_order_plateau_and_rate_match_simulation_at_paper_config(paper_run):
     steps, sim, pred = paper_run
-    rate_sim, plateau_sim, why = ck.approach_rate(steps, sim["w_norm_mean"].values)
-    rate_pred, plateau_pred, why_pred = ck.approach_rate(steps, pred["w_norm_mean"])
+    rate_sim, plateau_sim, why = measure.approach_rate(steps, sim["w_norm_mean"].values)
+    rate_pred, plateau_pred, why_pred = measure.approach_rate(steps, pred["w_norm_mean"])
     assert not why and not why_pred
     assert abs(plateau_pred - plateau_sim) <= COARSE_PLATEAU * plateau_sim
     assert abs(rate_pred - rate_sim) <= COARSE_RATE * rate_sim

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from lnsgd.experiments import check as ck
+from lnsgd.experiments.check import grid
+from lnsgd.experiments.runner import initial_state
 from lnsgd.solvers import effective as eff
 from lnsgd.solvers.ode_order import fit_order
 from lnsgd.solvers.problem import init_params, make_problem
@@ -57,8 +58,9 @@ def test_default_matches_dopri5_at_the_paper_config(correction):
     """The paper config itself (m = 1000, n = 200, d = 20, η = 1e-3, δ = 4, B = 1; data and
     initialisation as `lnsgd check` draws them), records every 1000 steps over 10⁶ steps: the default
     method (ros34pw2, rtol 1e-5) differs from dopri5 by < 1e-3 (measured ~1e-5) at every record."""
-    config = ck.with_horizon(ck.PAPER)
-    problem, s, W0, a0 = ck.same_start(config)
+    config = grid.with_horizon(grid.PAPER, paths=1)
+    start = initial_state(config)
+    problem, s, W0, a0 = start.problem, start.s, start.W0, start.a0
     t = config.eta * np.arange(0, 10**6 + 1, 1000, dtype=np.float64)
     setup = eff.EffectiveSetup.from_problem(problem, s, config.eta, config.delta, config.batch_size, correction)
     fast = eff.solve_reduced(setup, W0, a0, t)

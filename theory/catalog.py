@@ -15,7 +15,7 @@ def _flow_full() -> Kernel:
     W_dot, a_dot = flow.regularized_flow(sy.W, sy.a, sy.g, sy.Omega, sy.omega, sy.s)
     return Kernel(
         name="regularized_flow_full",
-        doc="Ẇ = −s a gᵀ − 2 W Ω and ȧ = −s W g − 2ω a (θ̇ = −∇(L + R), Ω = ∂R/∂S, ω = ∂R/∂A), "
+        doc="Ẇ = −s a gᵀ − 2 W Ωᵀ and ȧ = −s W g − 2ω a (θ̇ = −∇(L + R), Ω = ∂R/∂S, ω = ∂R/∂A), "
         "g = Σ̂(sWᵀa − β*); writes dW_out (m, d), da_out (m,).",
         args=(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, sy.Omega, sy.omega, sy.s, "dW_out", "da_out"),
         intermediates=(
@@ -31,7 +31,7 @@ def _reduced() -> Kernel:
     return Kernel(
         name="reduced_flow",
         doc="Reduced regularized flow on (β, S, A): β̇ = −s²(A I + S) g − 2(Ω + ωI) β, "
-        "Ṡ = −(g βᵀ + β gᵀ) − 2(Ω S + S Ω); writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4ωA.",
+        "Ṡ = −(g βᵀ + β gᵀ) − 2(Ω S + S Ωᵀ); writes dbeta_out (d,), dS_out (d, d); returns Ȧ = −2 β·g − 4ωA.",
         args=(sy.beta, sy.S, sy.A, sy.Sigma_hat, sy.beta_star, sy.Omega, sy.omega, sy.s, "dbeta_out", "dS_out"),
         intermediates=((sy.g, model.residual_gradient(sy.beta, sy.Sigma_hat, sy.beta_star)),),
         outputs=(Output(beta_dot, "dbeta_out"), Output(S_dot, "dS_out"), Output(A_dot)),
@@ -43,7 +43,7 @@ def _propagator_block() -> Kernel:
     return Kernel(
         name="neuron_propagator_block",
         doc="Per-neuron linear ODE for a stack of neurons (rows (w_j, a_j)) driven by a given g(t): "
-        "Ẇ = −s a gᵀ − 2 W Ω (into dW_out), ȧ = −s W g − 2ω a (into da_out). With the d + 1 "
+        "Ẇ = −s a gᵀ − 2 W Ωᵀ (into dW_out), ȧ = −s W g − 2ω a (into da_out). With the d + 1 "
         "rows of Φᵀ it moves the whole propagator in one call.",
         args=(sy.W, sy.a, sy.g, sy.Omega, sy.omega, sy.s, "dW_out", "da_out"),
         outputs=(Output(P_dot, "dW_out"), Output(p_dot, "da_out")),

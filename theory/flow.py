@@ -4,9 +4,9 @@ Every regularizer of this workbench depends on θ only through (S, A) — label 
 tr G = s²[tr(Σ̂S) + τA], and SAM's and USAM's leading terms (theory/sam.py), all functions of the
 per-sample forms q_i = x_iᵀ(S + A I)x_i. With Ω = ∂R/∂S (symmetric) and ω = ∂R/∂A, ∇_W R = 2WΩ and
 ∇_a R = 2ωa, so for any such R (docs/theory.md):
-    Ẇ = −s a gᵀ − 2 W Ω,                 ȧ = −s W g − 2ω a,
+    Ẇ = −s a gᵀ − 2 W Ωᵀ,                ȧ = −s W g − 2ω a,
     β̇ = −s² (A I + S) g − 2 (Ω + ω I) β,
-    Ṡ = −(g βᵀ + β gᵀ) − 2 (Ω S + S Ω),
+    Ṡ = −(g βᵀ + β gᵀ) − 2 (Ω S + S Ωᵀ),
     Ȧ = −2 β·g − 4ω A,
     ẇ_k = −s a_k g − 2 Ω w_k,             ȧ_k = −s w_k·g − 2ω a_k,
 with g = Σ̂ (β − β*), β = s Wᵀa, S = WᵀW, A = ‖a‖². The flow closes on (β, S, A) because Ω, ω are
@@ -28,14 +28,17 @@ def label_noise_gradients(Sigma_hat, tau, s, lam) -> tuple[sp.MatrixExpr, sp.Exp
 
 
 def regularized_flow(W, a, g, Omega, omega, s) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:
-    """(Ẇ, ȧ) = (−s a gᵀ − 2 W Ω, −s W g − 2ω a), i.e. −∇(L + R) with Ω = ∂R/∂S, ω = ∂R/∂A."""
-    return -s * a * g.T - 2 * W * Omega, -s * W * g - 2 * omega * a
+    """(Ẇ, ȧ) = (−s a gᵀ − 2 W Ωᵀ, −s W g − 2ω a): −∇(L + R) when Ω = ∂R/∂S (symmetric), ω = ∂R/∂A.
+
+    Ω enters transposed so that each row moves by ẇ_k = −2Ω w_k also for a non-symmetric Ω (the
+    fluctuation drift of solvers/effective.py, "lyapunov")."""
+    return -s * a * g.T - 2 * W * Omega.T, -s * W * g - 2 * omega * a
 
 
 def reduced_flow(beta, S, A, g, Omega, omega, s) -> tuple[sp.MatrixExpr, sp.MatrixExpr, sp.Expr]:
     """(β̇, Ṡ, Ȧ) of the regularized flow in the reduced variables (β, S, A)."""
     beta_dot = -s**2 * (A * g + S * g) - 2 * (Omega * beta + omega * beta)
-    S_dot = -(g * beta.T + beta * g.T) - 2 * (Omega * S + S * Omega)
+    S_dot = -(g * beta.T + beta * g.T) - 2 * (Omega * S + S * Omega.T)
     A_dot = -2 * dot(beta, g) - 4 * omega * A
     return beta_dot, S_dot, A_dot
 
@@ -62,8 +65,8 @@ def balance_rate(W, a, W_dot, a_dot) -> sp.MatrixExpr:
 
 
 def balance_rate_closed_form(W, a, Omega, omega) -> sp.MatrixExpr:
-    """Ḋ = 4 (W Ω Wᵀ − ω a aᵀ) under the regularized flow (zero for gradient flow)."""
-    return 4 * (W * Omega * W.T - omega * a * a.T)
+    """Ḋ = 2 W (Ω + Ωᵀ) Wᵀ − 4ω a aᵀ under the regularized flow (zero for gradient flow)."""
+    return 2 * W * (Omega + Omega.T) * W.T - 4 * omega * a * a.T
 
 
 def full_state_flow(W, a, Sigma_hat, beta_star, Omega, omega, s) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:
@@ -77,7 +80,7 @@ def closure_residual(W, a, Sigma_hat, beta_star, Omega, omega, s, d_val: int, m_
 
     The per-neuron equations are ``neuron_flow`` applied to each row w_k of W with the same g;
     β̇ = s Σ_k (ẇ_k a_k + w_k ȧ_k), Ṡ = Σ_k (ẇ_k w_kᵀ + w_k ẇ_kᵀ), Ȧ = 2 Σ_k a_k ȧ_k.
-    Ω is taken symmetric (it is a gradient with respect to the symmetric S).
+    Ω may be any d×d matrix (the closure does not need it symmetric).
     Every returned matrix is identically zero iff the flow closes on (β, S, A).
     """
     Wx = explicit(W, d_val, m_val)

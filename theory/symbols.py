@@ -53,7 +53,7 @@ Sigma_hat = sp.MatrixSymbol("Sigma_hat", d, d)
 beta_star = sp.MatrixSymbol("beta_star", d, 1)
 beta = sp.MatrixSymbol("beta", d, 1)
 S = sp.MatrixSymbol("S", d, d)
-Omega = sp.MatrixSymbol("Omega", d, d)  # Ω = ∂R/∂S (symmetric) of a regularizer R(S, A)
+Omega = sp.MatrixSymbol("Omega", d, d)  # Ω = ∂R/∂S of a regularizer R(S, A), or a fluctuation drift
 g = sp.MatrixSymbol("g", d, 1)  # g = Σ̂(β − β*)
 w = sp.MatrixSymbol("w", d, 1)  # first-layer weights w_k of one neuron
 u = sp.MatrixSymbol("u", d, 1)  # SGD direction: ΔW = −ηs a uᵀ, Δa = −ηs W u
@@ -63,7 +63,7 @@ P = sp.MatrixSymbol("P", d, d)  # covariance of the error e = β − β*
 zeta = sp.MatrixSymbol("zeta", m, 1)  # oscillation ζ of a
 Z = sp.MatrixSymbol("Z", m, m)  # E[ζ ζᵀ]
 
-SYMMETRIC = frozenset({"Sigma_hat", "S", "uu", "M4", "P", "Z", "Omega"})
+SYMMETRIC = frozenset({"Sigma_hat", "S", "uu", "M4", "P", "Z"})
 
 LATEX_NAMES: dict[sp.Basic, str] = {
     eta: r"\eta",

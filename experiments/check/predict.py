@@ -1,0 +1,69 @@
+"""The theories `lnsgd check` measures, each on the simulation's own data and initialisation.
+
+- "flow": the reduced regularized flow + shared propagator with first-order λ = ηδ²/(4B), plus
+  SAM's or USAM's regularizer (theory/sam.py) for those algorithms;
+- "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η tr G(t)/(2B)) (the judged theory);
+- "sde": the label-noise SDE ensemble (label + minibatch sampling noise, Euler–Maruyama; SGD only);
+- "full": the full m(d+1)-dimensional regularized flow (equal to "flow_eff" to 1e-8 by test).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.runner import initial_state
+from lnsgd.solvers import effective as eff
+
+FLOWS = {"flow": "first-order", "flow_eff": "lambda-eff", "flow_lyap": "lyapunov"}
+METHODS = (*FLOWS, "sde", "full")
+DEFAULT_METHODS = ("flow", "flow_eff")
+JUDGED = "flow_eff"
+SDE_DT_FACTOR = 1  # SDE step dt = SDE_DT_FACTOR · η
+SDE_PATHS = 4
+CURVES = ("w_norm_mean", "cos_abs_mean", "a_abs_mean")
+
+
+def effective_setup(config: SimulationConfig, problem, s: float, correction: str) -> eff.EffectiveSetup:
+    """The regularized flow of a configuration: label noise's λ tr G plus SAM's or USAM's term."""
+    return eff.EffectiveSetup.from_problem(problem, s, config.eta, config.delta, config.batch_size, correction,
+                                           algorithm=config.algorithm, rho=config.rho, noise=config.noise,
+                                           replacement=config.replacement)
+
+
+def predict(config: SimulationConfig, steps: np.ndarray, methods=DEFAULT_METHODS, *,
+            sde_paths: int = SDE_PATHS, sde_dt_factor: float = SDE_DT_FACTOR) -> dict[str, dict]:
+    """method -> {'w_norm_mean', 'cos_abs_mean', 'a_abs_mean', 'message', 'seconds'} on t = η·steps."""
+    start_state = initial_state(config)
+    problem, s, W0, a0 = start_state.problem, start_state.s, start_state.W0, start_state.a0
+    t = config.eta * np.asarray(steps, dtype=np.float64)
+    out: dict[str, dict] = {}
+    for method in methods:
+        start = time.perf_counter()
+        if method in FLOWS:
+            setup = effective_setup(config, problem, s, FLOWS[method])
+            sol = eff.solve_reduced(setup, W0, a0, t)
+            curves = _pad(eff.reduced_observables(sol, W0, a0, problem.beta_star), len(t))
+            msg = sol.ode.message
+        elif method == "full":
+            sol = eff.solve_full_flow(effective_setup(config, problem, s, "lambda-eff"), W0, a0, t, rtol=1e-7, atol=1e-9)
+            curves = _pad(eff.full_observables(sol, config.m, problem.beta_star), len(t))
+            msg = sol.message
+        elif method == "sde":
+            if config.algorithm != "sgd":
+                raise ValueError(f"method 'sde' models label-noise SGD only; algorithm = {config.algorithm!r}")
+            ens = eff.solve_sde_ensemble(problem, s, config.eta, config.delta, config.batch_size, W0, a0, t,
+                                         dt=sde_dt_factor * config.eta, n_paths=sde_paths, seed=config.seed)
+            curves, msg = dict(ens.curves), ens.message
+        else:
+            raise ValueError(f"method = {method!r}; valid: {METHODS}")
+        curves["message"] = msg
+        curves["seconds"] = time.perf_counter() - start
+        out[method] = curves
+    return out
+
+
+def _pad(curves: dict, nt: int) -> dict:
+    """Curves of a solve truncated at a failure, NaN-padded to the step axis (the message says why)."""
+    return {k: np.concatenate([v, np.full(nt - len(v), np.nan)]) if len(v) < nt else v for k, v in curves.items()}
