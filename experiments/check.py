@@ -3,7 +3,7 @@
 For each configuration of a grid: run the direct simulation (`runner.simulate`), draw the same data
 and initialisation exactly as the runner does, and predict the same curves with
 - "flow": the reduced regularized flow + shared propagator, first-order λ = ηδ²/(4B);
-- "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η tr G(t)/(2B)) (THEORY.md §4.6);
+- "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η tr G(t)/(2B)) (docs/theory.md §8);
 - "sde": the label-noise SDE ensemble (label + minibatch sampling noise, Euler–Maruyama);
 - "full": the full m(d+1)-dimensional regularized flow (optional; equal to "flow" to 1e-8 by test).
 Per configuration and method: Phase I rate (fit of log(mean‖w_k‖ − plateau) against steps while the

@@ -1,4 +1,4 @@
-"""Solvers of the effective dynamics of label-noise SGD (THEORY.md §4.1, §4.2, §4.6).
+"""Solvers of the effective dynamics of label-noise SGD (docs/theory.md §3, §4, §8).
 
 Three predictions of the same run (same data X, β*, same initialisation W0, a0), in time t = η·steps:
 

@@ -17,7 +17,7 @@ from lnsgd.theory import symbols as sy
 
 
 class TheoryLatexPrinter(LatexPrinter):
-    """THEORY.md notation: Σ̂, β*, λ, …; tr(xᵀy) of columns printed as xᵀy."""
+    """The notation of docs/model.md: Σ̂, β*, λ, …; tr(xᵀy) of columns printed as xᵀy."""
 
     def __init__(self):
         super().__init__({"symbol_names": sy.LATEX_NAMES, "mat_symbol_style": "plain"})
