@@ -1,4 +1,4 @@
-"""Parallel efficiency of the sweep's local process pool (issue 7: ≥ 1.8× on 2 cores).
+"""Parallel efficiency of the sweep's local process pool (target: ≥ 1.8× on 2 cores).
 
 Baseline: the same grid of equal points (the seed is the only swept field, so every point costs
 the same) run by `run_sweep` with 1 worker; then with N workers (default 2). Both include the

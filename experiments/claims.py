@@ -1,4 +1,4 @@
-"""The paper's qualitative claims as multi-seed statistical tests (issue 6, THEORY.md §5).
+"""The paper's qualitative claims as multi-seed statistical tests (arXiv 2603.10397; docs/model.md §8).
 
 Each claim runs a few configurations per seed, reduces each seed's results to one statistic and
 passes when the seed mean clears its threshold by three standard errors:

@@ -1,6 +1,6 @@
-"""The validated configuration of a direct simulation (THEORY.md §1–§2).
+"""The validated configuration of a direct simulation (docs/model.md §1–§3).
 
-Field names are THEORY.md's symbols in ASCII. A config is frozen, checked at construction, and
+Field names are docs/model.md's symbols in ASCII. A config is frozen, checked at construction, and
 serialises to JSON (stored with every result); `build_config` applies `--set key=value` strings.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Named experiment presets: the paper's synthetic experiments and the real-data experiment.
 
-Paper config (THEORY.md §1): n = 200, d = 20, m = 1000, η = 1e-3, δ = 4, B = 1, Gaussian label
+Paper config (docs/model.md §8): n = 200, d = 20, m = 1000, η = 1e-3, δ = 4, B = 1, Gaussian label
 noise, standard parametrization. Settings the paper does not state are chosen here and documented
 in docs/presets.md; every field can be changed with `lnsgd run NAME --set key=value`.
 """

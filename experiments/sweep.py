@@ -1,4 +1,4 @@
-"""Sweeps: resumable parameter grids of direct simulations (issue 7; docs/sweeps.md).
+"""Sweeps: resumable parameter grids of direct simulations (docs/sweeps.md).
 
     spec = load_spec("sweeps/small.yaml")
     report = run_sweep(spec, out="results/sweeps/small", workers=2)       # or dask="tcp://..."

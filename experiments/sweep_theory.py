@@ -1,7 +1,7 @@
 """Theory predictions for the points of a sweep, from the derived closed forms (no copies).
 
 `isotropic_prediction(config)` uses the codegen'd isotropic closed forms of
-`lnsgd.solvers.generated_rhs` (THEORY.md §4.3; derived in `lnsgd.theory.isotropic`): with
+`lnsgd.solvers.generated_rhs` (docs/theory.md §5; derived in `lnsgd.theory.isotropic`): with
 λ = `implicit_lambda`(η, δ, B), every neuron of the run's own initialisation follows
 ‖w_k(t)‖² = x_k(t)² + ‖w_k⊥(0)‖² e^{−4λs²t} with x_k(t) = `phase2_x` (g frozen at its fixed point)
 and cos(w_k, β*) = `neuron_cos_isotropic`; T_I and T_II are then read off the predicted mean curves
@@ -24,7 +24,7 @@ from lnsgd.experiments.config import SimulationConfig
 from lnsgd.solvers import generated_rhs as gen
 from lnsgd.experiments.runner import initial_state
 
-#: T_I: within this fraction of the plateau; T_II: mean|cos| reaches this (THEORY.md §3).
+#: T_I: within this fraction of the plateau; T_II: mean|cos| reaches this (docs/model.md §6).
 PLATEAU_TOL = 0.1
 ALIGN = 0.9
 

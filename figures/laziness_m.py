@@ -1,4 +1,4 @@
-"""Laziness against the width m (THEORY.md §4.5, docs/theory.md §7): the final relative change of W
+"""Laziness against the width m (docs/theory.md §7): the final relative change of W
 and of the NTK Gram matrix at δ = 0 over m, against the linearized-flow estimates of
 :mod:`lnsgd.theory.lazy`, with δ = 4 for contrast.
 

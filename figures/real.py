@@ -1,4 +1,4 @@
-"""Real-data figure (issue 8; docs/real-data.md): the erf network against its NTK linearization.
+"""Real-data figure (docs/real-data.md): the erf network against its NTK linearization.
 
 A real-data result (preset ``real-digits`` or ``real-cifar10``) is one Dataset with dims
 ``noise`` (label-flip probability p of each run) × ``step``. Every run is drawn through the one

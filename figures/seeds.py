@@ -1,4 +1,4 @@
-"""Multi-seed error bands on the headline curves (issue 6): mean over seeds ± one standard deviation.
+"""Multi-seed error bands on the headline curves (`lnsgd claims` runs): mean over seeds ± one standard deviation.
 
 ``lnsgd claims --size paper`` stores paper-size runs of the presets for seeds 0–4 as
 ``results/claims/<confighash>.nc`` (each file's ``attrs['config']`` is the SimulationConfig JSON;

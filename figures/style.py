@@ -4,7 +4,7 @@ Figures are laid out for a journal page: a single column is 3.25 in wide, a doub
 panel heights follow the golden ratio. Text is set by LaTeX through matplotlib's PGF backend, so a
 figure's ``.pgf`` file takes the fonts of the document that ``\\input``s it; its ``.pdf`` twin is
 compiled by the same backend and looks the same. Every label uses plain LaTeX (no package beyond
-``pgf`` is needed to compile the PGF), and the symbols are THEORY.md's, kept in :data:`LABELS`.
+``pgf`` is needed to compile the PGF), and the symbols are those of docs/model.md, kept in :data:`LABELS`.
 
 The palette is Okabe–Ito (colour-blind safe); each role in the workbench (label-noise SGD, clean
 SGD, SAM, theory, ...) has one fixed colour in :data:`ROLE_COLORS`.
@@ -50,7 +50,7 @@ ROLE_COLORS = {
     "noise_on": "0.9",  # light grey shading of noise-on intervals
 }
 
-#: Axis labels of the stored variables (docs/results-schema.md), in THEORY.md's symbols.
+#: Axis labels of the stored variables (docs/results-schema.md), in the symbols of docs/model.md.
 LABELS = {
     "step": r"step $t$",
     "w_norm_mean": r"mean $\|w_k\|$",

@@ -1,4 +1,4 @@
-"""Phase diagrams and scaling figures of a sweep (issue 7; docs/sweeps.md).
+"""Phase diagrams and scaling figures of a sweep (docs/sweeps.md).
 
 Each ``fig_<name>(results_dir, out_dir) -> list[Path]`` opens a part of the default sweep
 (``sweeps/small.yaml``, stored in ``<results_dir>/sweeps/small``) with the theory's predictions

@@ -1,4 +1,4 @@
-"""Solvers of the effective dynamics of label-noise SGD (THEORY.md §4.1, §4.2, §4.6).
+"""Solvers of the effective dynamics of label-noise SGD (docs/theory.md §3, §4, §8).
 
 Three predictions of the same run (same data X, β*, same initialisation W0, a0), in time t = η·steps:
 
@@ -16,8 +16,9 @@ Three predictions of the same run (same data X, β*, same initialisation W0, a0)
       v = dt·g − √(η/B)·ζ,  ζ = n^{-1/2}[Xᵀ(r∘ΔB₁ + δ ΔB₂) − g ΣΔB₁],  W ← W − s a vᵀ,  a ← a − s W v,
   r = X(β − β*), ΔB₁, ΔB₂ ∈ R^n Brownian increments (Cov ζ = (δ²Σ̂ + M₄ − g gᵀ)·dt). Cost O(md + nd)
   per step instead of a dense m(d+1)×n diffusion matrix; paths run in parallel (numba prange).
-  Euler–Maruyama, not stochastic Heun: the noise is not commutative and Heun converges to the
-  Stratonovich SDE, which would add a spurious drift; EM is weak order 1 for the Itô SDE.
+  Euler–Maruyama, not stochastic Heun: the noise is not commutative, so Heun would still be strong
+  order 1/2 and would need the Itô correction c (without it, it converges to the Stratonovich SDE, a
+  spurious drift); EM is weak order 1 for the Itô SDE (docs/integrators.md).
 
 The regularizer R(S, A) enters only through Ω = ∂R/∂S and ω = ∂R/∂A (theory/flow.py), written as
 per-sample weights c_i: Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖². Label noise gives

@@ -1,4 +1,4 @@
-"""numba kernels of the direct simulation (THEORY.md §2).
+"""numba kernels of the direct simulation (the algorithms of docs/model.md §3).
 
 Every algorithm is a small jitted *step* with one signature; one jitted *driver*, `run_chunk`,
 advances any of them by a chunk of steps (numba takes the step as a first-class function argument,

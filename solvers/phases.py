@@ -1,8 +1,8 @@
-"""Phase times from recorded curves (THEORY.md §3).
+"""Phase times from recorded curves (definitions: docs/model.md §6).
 
 T_I: first step at which the smoothed mean‖w_k‖ is within `tol` (10 %) of its plateau; the plateau
 is the median of the last `tail` fraction of the records (a single exponential fitted to
-log mean‖w_k‖ would be biased by the non-zero plateau, THEORY.md §5). T_II: first step at which the smoothed
+log mean‖w_k‖ would be biased by the non-zero plateau). T_II: first step at which the smoothed
 mean|cos(w_k, β*)| reaches `align` (0.9). Each is NaN with a reason when it is not reached.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The teacher problem and the network initialisation of THEORY.md §1.
+"""The teacher problem and the network initialisation (docs/model.md §1–§2).
 
 Data X ∈ R^{n×d} with rows x_i ~ N(0, I_d), teacher β* ~ N(0, I_d), clean labels y = Xβ*,
 Σ̂ = XᵀX/n, τ = tr Σ̂. Network f_θ(x) = s·aᵀWx with W ∈ R^{m×d}, a ∈ R^m.

@@ -1,6 +1,6 @@
 """Effective-dynamics solvers: reduced (β, S, A) + propagator against the full regularized flow,
 boundary checks (t = 0 is the initial state, long t the fixed point), the SDE ensemble against the
-flow at small η, and issue 4's coarse check against the direct simulation at the paper config."""
+flow at small η, and a coarse check against the direct simulation at the paper config."""
 import dataclasses
 
 import numpy as np
@@ -110,7 +110,7 @@ def test_sde_ensemble_is_seeded():
     np.testing.assert_array_equal(one.curves["w_norm_mean"], two.curves["w_norm_mean"])
 
 
-# ---- issue 4's coarse theory-vs-simulation check at the paper config (one 1M-step run, ~10 s)
+# ---- coarse theory-vs-simulation check at the paper config (one 1M-step run, ~10 s)
 COARSE_PLATEAU = 0.10
 COARSE_RATE = 0.20
 

@@ -1,4 +1,4 @@
-"""Statistical and structural properties of the engine (THEORY.md §2, §4.1)."""
+"""Statistical and structural properties of the engine (docs/model.md §3; moments: docs/theory.md §2)."""
 import numpy as np
 import pytest
 

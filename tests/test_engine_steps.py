@@ -1,5 +1,5 @@
 """Each kernel step against the readable numpy reference, and the reference against finite
-differences (THEORY.md §2). Tolerances: the reference gradient vs central differences with
+differences (algorithms: docs/model.md §3). Tolerances: the reference gradient vs central differences with
 h = 1e-6 has truncation O(h²·‖∇³L‖) + rounding O(ε/h) ≈ 1e-9 relative; kernel vs reference differ by
 rounding only (1e-12)."""
 import numpy as np

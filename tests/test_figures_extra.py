@@ -1,4 +1,4 @@
-"""Figures of issue 6 (second half) and issue 8: real data, multi-seed bands, laziness vs m, the
+"""Figures beyond the headline curves: real data, multi-seed bands, laziness vs m, the
 periodic zoom, and the numbers quoted from them.
 
 Content checks compare what was drawn with the stored arrays (seed means recomputed here from the

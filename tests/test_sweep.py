@@ -1,4 +1,4 @@
-"""Sweeps (issue 7): spec validation, resume after SIGKILL, failures recorded, Dask = process pool,
+"""Sweeps (docs/sweeps.md): spec validation, resume after SIGKILL, failures recorded, Dask = process pool,
 corrupt files recomputed, the combined Dataset and the figures. Tiny configs (m = 20, d = 5), at
 most 2 worker processes."""
 from __future__ import annotations

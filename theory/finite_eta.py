@@ -1,4 +1,4 @@
-"""Finite-step-size correction of λ (THEORY.md §4.6): λ_eff = λ / (1 − η tr G/(2B)).
+"""Finite-step-size correction of λ (docs/theory.md §8): λ_eff = λ / (1 − η tr G/(2B)).
 
 Derivation. Near Γ the error e = β − β* follows the linear step e' = e − η s² K u, K = S + A I, with
 u = Σ̂ e + ζ and Cov ζ = C = (1/B)(δ² Σ̂ + M₄(P) − Σ̂ P Σ̂), P = E e eᵀ (the fluctuations of e feed
@@ -10,7 +10,7 @@ Gaussian-design isotropic part, see ``sde.gaussian_design_fourth_moment``), C = 
 σ² = δ² + tr(Σ̂ P). The ansatz P = c K solves the Lyapunov equation iff c = η s² σ²/(2B); then
 tr(Σ̂ P) = (η σ²/(2B)) s² tr(Σ̂ K) = (η σ²/(2B)) tr G, and σ² = δ² + (η tr G/(2B)) σ² gives
     σ² = δ² / (1 − η tr G/(2B)),   λ_eff = η σ²/(4B) = λ / (1 − η tr G/(2B)),
-with a pole at the mean-square stability edge η tr G = 2B. The derivation agrees with THEORY.md.
+with a pole at the mean-square stability edge η tr G = 2B.
 """
 from __future__ import annotations
 

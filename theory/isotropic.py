@@ -1,4 +1,4 @@
-"""Closed forms of the regularized flow in the isotropic limit Σ̂ = I, τ = d (THEORY.md §4.3), any s.
+"""Closed forms of the regularized flow in the isotropic limit Σ̂ = I, τ = d (docs/theory.md §5), any s.
 
 Per neuron, with g = −γ β̂* (β̂* = β*/‖β*‖) and w_k = x_k β̂* + w_k⊥:
     ẋ_k = s γ a_k − 2λ s² x_k,   ȧ_k = s γ x_k − 2λ s² τ a_k,   ẇ_k⊥ = −2λ s² w_k⊥.

@@ -47,7 +47,7 @@ SYMMETRIC = sy.SYMMETRIC | {E_uu.name, S_0.name}
 
 
 class TheoryLatexPrinter(LatexPrinter):
-    """THEORY.md notation: Σ̂, β*, λ, …; tr(xᵀy) of columns printed as xᵀy; Xᵀ = X for symmetric X."""
+    """The notation of docs/model.md: Σ̂, β*, λ, …; tr(xᵀy) of columns printed as xᵀy; Xᵀ = X for symmetric X."""
 
     def __init__(self):
         super().__init__({"symbol_names": {**sy.LATEX_NAMES, **NOTATION}, "mat_symbol_style": "plain"})

@@ -1,11 +1,11 @@
-"""Laziness without label noise (δ = 0), THEORY.md §4.5: the change of W under gradient flow.
+"""Laziness without label noise (δ = 0), docs/theory.md §7: the change of W under gradient flow.
 
 Linearizing around θ₀ (K = S + A I frozen at K₀), β̇ = −s² K₀ Σ̂ (β − β*), so ∫₀^∞ g dt =
 K₀⁻¹ (β₀ − β*)/s² and ΔW_∞ = −s a₀ (∫ g)ᵀ = −(1/s) a₀ (K₀⁻¹ e₀)ᵀ, e₀ = β₀ − β*:
     ‖W_∞ − W₀‖_F / ‖W₀‖_F = ‖a₀‖ ‖K₀⁻¹ e₀‖ / (s ‖W₀‖_F).
 At initialization with scale α (w_k ~ N(0, α² I/d)), ‖W₀‖_F² ≈ α² m, S₀ ≈ (α² m/d) I, ‖e₀‖ ≈ ‖β*‖, and
 A₀ = ‖a₀‖² ≈ α² (standard) or α² m (NTK, mean field): see ``relative_change_estimate``. Its m-exponent
-is −3/2 (standard), −1/2 (NTK), 0 (mean field): THEORY.md's "O(1/√m)" is the NTK case; the
+is −3/2 (standard), −1/2 (NTK), 0 (mean field): the usual "O(1/√m)" is the NTK case; the
 standard parametrization is lazier, O(d^{3/2}/(α² m^{3/2})).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The two-layer linear network of THEORY.md §1 in sympy: predictor, loss, gradients, Gauss–Newton.
+"""The two-layer linear network of docs/model.md §1–§2 in sympy: predictor, loss, gradients, Gauss–Newton.
 
 f_θ(x) = s aᵀW x,  β = s Wᵀa,  L = ½ (β − β*)ᵀ Σ̂ (β − β*),  g = ∇_β L = Σ̂ (β − β*),
 ∇_W L = s a gᵀ,  ∇_a L = s W g,  ∇_W f(x) = s a xᵀ,  ∇_a f(x) = s W x,
@@ -13,7 +13,7 @@ import sympy as sp
 
 from lnsgd.theory.symbols import dot, m
 
-#: the parametrization scale s for each parametrization of THEORY.md §1
+#: the parametrization scale s for each parametrization (docs/model.md §1)
 PARAMETRIZATIONS: dict[str, sp.Expr] = {
     "standard": sp.Integer(1),
     "ntk": 1 / sp.sqrt(m),

@@ -1,4 +1,4 @@
-"""Exact per-step moments of one label-noise SGD step (THEORY.md §2, §4.1).
+"""Exact per-step moments of one label-noise SGD step (docs/model.md §3; docs/theory.md §2).
 
 One step with minibatch indices i_1..i_B and noise ξ_1..ξ_B moves θ along a single vector
     u = (1/B) Σ_j (r_{i_j} − δ ξ_j) x_{i_j},   r_i = x_i·(β − β*):

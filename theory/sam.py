@@ -1,4 +1,4 @@
-"""First-order implicit regularizers of SAM and USAM, and the oscillation-averaged drift (§4.4).
+"""First-order implicit regularizers of SAM and USAM, and the oscillation-averaged drift (docs/theory.md §6).
 
 USAM, θ ← θ − η ∇L_b(θ + ρ ∇L_b(θ)) = θ − η ∇[L_b + (ρ/2) ‖∇L_b‖²](θ) + O(ηρ²). Since
 ∇_θ L_b = J u (``sde.noise_jacobian``), ‖∇L_b‖² = s² uᵀ K u with K = S + A I, and the expected

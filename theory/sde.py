@@ -1,4 +1,4 @@
-"""SDE of label-noise SGD in time t = η·steps and the implicit regularizer it implies (§4.1–4.2).
+"""SDE of label-noise SGD in time t = η·steps and the implicit regularizer it implies (docs/theory.md §3).
 
     dθ = −∇L dt + √η Σ(θ)^{1/2} dB_t,   Σ(θ) = J Cov(u) Jᵀ,   J = [s a ⊗ I_d ; s W]  (θ = (vec W, a)),
     Cov u = (δ²/B) Σ̂ + (c_B/B)(M₄ − g gᵀ):   Σ = (δ²/B) G + (c_B/B) J (M₄ − g gᵀ) Jᵀ,

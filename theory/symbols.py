@@ -1,4 +1,4 @@
-"""The named sympy symbols of THEORY.md §1–§4, in one place.
+"""The named sympy symbols of docs/model.md (table in its §9) and docs/theory.md, in one place.
 
 Every derivation in ``lnsgd.theory`` builds on these objects, so the LaTeX export, the codegen and
 the tests all speak about the same β, β*, Σ̂, τ, S = WᵀW, A = ‖a‖², λ = ηδ²/(4B) and scale s.
