@@ -1,4 +1,4 @@
-"""Laziness against the width, measured (THEORY.md §4.5, docs/theory.md §7): without label noise the
+"""Laziness against the width, measured (docs/model.md, docs/theory.md §7): without label noise the
 relative change of the kernel and of W between initialisation and the end of training falls with the
 width m at the exponents of :mod:`lnsgd.theory.lazy` (standard: −2 kernel, −3/2 W; NTK: −1, −1/2).
 

@@ -103,7 +103,7 @@ def test_symmetric_matrices_are_not_transposed(blocks):
 
 
 def test_description_maths_is_kept_and_text_escaped():
-    assert latex._escape(r"a_b & 50% of $x_k^{2}$, #1 ~") == r"a\_b \& 50\% of $x_k^{2}$, \#1 \~{}"
+    assert latex._escape(r"a_b & 50% of $x_k^{2}$, #arg ~") == r"a\_b \& 50\% of $x_k^{2}$, \#arg \~{}"
     with pytest.raises(ValueError, match="unbalanced"):
         latex._escape("one $ sign")
 
