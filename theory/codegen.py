@@ -160,8 +160,12 @@ def module_source() -> str:
 
 
 def write_module(path: Path = GENERATED_PATH) -> Path:
-    """Write ``module_source()`` to ``path`` (default: solvers/generated_rhs.py)."""
+    """Write ``module_source()`` to ``path`` (default: solvers/generated_rhs.py) and drop the numba
+    caches of its folder: numba keys a cached function on its own file only, so a kernel that calls a
+    regenerated one would otherwise keep the old inlined code."""
     path.write_text(module_source())
+    for stale in (*path.parent.glob("__pycache__/*.nbi"), *path.parent.glob("__pycache__/*.nbc")):
+        stale.unlink(missing_ok=True)
     return path
 
 
