@@ -62,11 +62,8 @@ class SpectralStart:
     target_norm: float  # ‖learnable part of β*‖
 
 
-@lru_cache(maxsize=256)
-def _start(n: int, d: int, m: int, parametrization: str, alpha: float, seed: int) -> SpectralStart:
-    """Spectrum of Σ̂ and the initial neurons in its eigenbasis, for this data and initialisation."""
-    start = initial_state(SimulationConfig(n=n, d=d, m=m, parametrization=parametrization, alpha=alpha, seed=seed))
-    problem, W0 = start.problem, start.W0
+def spectral_start(problem, W0: np.ndarray, a0: np.ndarray, s: float) -> SpectralStart:
+    """Spectrum of Σ̂ and the initial neurons (W0, a0) in its eigenbasis, for a `Problem`."""
     sigma, V = np.linalg.eigh(problem.Sigma_hat)
     rng = sigma > NULL_RTOL * sigma.max()
     VR, VN = V[:, rng], V[:, ~rng]
@@ -76,10 +73,17 @@ def _start(n: int, d: int, m: int, parametrization: str, alpha: float, seed: int
     x0 = W0 @ b
     WN = (W0 @ VN) @ VN.T
     WR_perp = W0 - WN - np.outer(x0, b)
-    return SpectralStart(s=start.s, tau=float(problem.tau), sigma=np.ascontiguousarray(sigma[rng]),
-                 coef_sq=np.ascontiguousarray((WR_perp @ VR) ** 2), null_sq=np.sum(WN * WN, axis=1),
-                 offset=WN @ unit, x0=x0, a0=np.asarray(start.a0, float), sigma_b=float(b @ problem.Sigma_hat @ b),
-                 overlap=float(b @ unit), target_norm=float(np.linalg.norm(target)))
+    return SpectralStart(s=float(s), tau=float(np.trace(problem.Sigma_hat)), sigma=np.ascontiguousarray(sigma[rng]),
+                         coef_sq=np.ascontiguousarray((WR_perp @ VR) ** 2), null_sq=np.sum(WN * WN, axis=1),
+                         offset=WN @ unit, x0=x0, a0=np.asarray(a0, float), sigma_b=float(b @ problem.Sigma_hat @ b),
+                         overlap=float(b @ unit), target_norm=float(np.linalg.norm(target)))
+
+
+@lru_cache(maxsize=256)
+def _start(n: int, d: int, m: int, parametrization: str, alpha: float, seed: int) -> SpectralStart:
+    """`spectral_start` of this data and initialisation (drawn as the simulation draws them)."""
+    start = initial_state(SimulationConfig(n=n, d=d, m=m, parametrization=parametrization, alpha=alpha, seed=seed))
+    return spectral_start(start.problem, start.W0, start.a0, start.s)
 
 
 @numba.njit(cache=True)
@@ -129,7 +133,7 @@ def predicted_curves(start: SpectralStart, lam: float) -> dict[str, np.ndarray |
     return {"t": t, "w_norm_mean": w_mean, "cos_abs_mean": cos_mean, "plateau": plateau, "x_scale": float(x_scale)}
 
 
-def _times(curves: dict) -> tuple[float, float]:
+def predicted_times(curves: dict) -> tuple[float, float]:
     """(T_I, T_II) in t read off the predicted curves with the simulation's definitions."""
     t, w, c, plateau = curves["t"], curves["w_norm_mean"], curves["cos_abs_mean"], curves["plateau"]
     hit1 = np.nonzero(w <= (1.0 + PLATEAU_TOL) * plateau)[0]
@@ -149,7 +153,7 @@ def isotropic_prediction(config: SimulationConfig) -> dict[str, float]:
         return nan
     start = _start(config.n, config.d, config.m, config.parametrization, float(config.alpha), config.seed)
     curves = predicted_curves(start, lam)
-    t1, t2 = _times(curves)
+    t1, t2 = predicted_times(curves)
     return {"T_I_theory": t1 / config.eta, "T_II_theory": t2 / config.eta, "plateau_theory": curves["plateau"]}
 
 
