@@ -55,7 +55,8 @@ def test_aligned_fixed_point_is_a_fixed_point_of_the_full_flow():
     a1 = sp.sqrt(fp["A"]) / 3
     a = sp.Matrix([a1, sp.sqrt(fp["A"] - a1**2)])
     W = fp["neuron_ratio"] * a * b.T
-    W_dot, a_dot = flow.full_state_flow(W, a, Sig, norm * b, tau, 1, lam)
+    Omega, omega = flow.label_noise_gradients(Sig, tau, 1, lam)
+    W_dot, a_dot = flow.full_state_flow(W, a, Sig, norm * b, Omega, omega, 1)
     assert _zero(sp.Matrix(W_dot)) and _zero(sp.Matrix(a_dot))
     x = W * b
     assert _zero((x.T * x)[0, 0] - fp["sum_x_sq"])
@@ -135,8 +136,9 @@ def _missed(predicted, reference) -> float:
 def _case(n, d, m, seed, identity=False):
     rng = np.random.default_rng(seed)
     problem = make_problem(n, d, rng)
-    if identity:
-        problem = Problem(problem.X, problem.y, problem.beta_star, np.eye(d), problem.beta_star.copy())
+    if identity:  # X = √n Q with orthonormal columns: Σ̂ = XᵀX/n = I to rounding
+        X = np.ascontiguousarray(np.sqrt(n) * np.linalg.qr(problem.X)[0])
+        problem = Problem(X, X @ problem.beta_star, problem.beta_star, X.T @ X / n, X.T @ (X @ problem.beta_star) / n)
     W0, a0 = init_params(m, d, "standard", 1.0, rng)
     setup = eff.EffectiveSetup.from_problem(problem, 1.0, 0.01, 2.0, 1)
     return problem, W0, a0, setup, st.spectral_start(problem, W0, a0, 1.0)

@@ -124,11 +124,13 @@ def balance_at_fixed_point(W, a, Sigma_hat, tau, s, lam) -> sp.Expr:
     """tr Ḋ/(4λs²) = tr(W Σ̂ Wᵀ) − τ‖a‖² = tr(Σ̂ S) − τ A, zero at any fixed point of the flow.
 
     D = a aᵀ − W Wᵀ is a function of θ, so Ḋ = 0 where θ̇ = 0; its closed form
-    Ḋ = 4λs²(W Σ̂ Wᵀ − τ a aᵀ) (``flow.balance_rate_closed_form``) then ties S's Σ̂-weighted trace to A.
+    Ḋ = 4(W Ω Wᵀ − ω a aᵀ) with label noise's (Ω, ω) = (λs²Σ̂, λs²τ) (``flow.balance_rate_closed_form``,
+    ``flow.label_noise_gradients``) then ties S's Σ̂-weighted trace to A.
     """
     from lnsgd.theory import flow
 
-    return sp.Trace(flow.balance_rate_closed_form(W, a, Sigma_hat, tau, s, lam) / (4 * lam * s**2))
+    Omega, omega = flow.label_noise_gradients(Sigma_hat, tau, s, lam)
+    return sp.Trace(flow.balance_rate_closed_form(W, a, Omega, omega) / (4 * lam * s**2))
 
 
 def aligned_fixed_point(lam, tau, s, a_k, beta_star_norm, sigma_b) -> dict[str, sp.Expr]:
