@@ -141,6 +141,42 @@ def phase2_time(x_inf, w_perp0, c_star, lam, s):
 
 
 @numba.njit(cache=True)
+def aligned_fixed_point_A(beta_star_norm, lam, tau, s, sigma_b):
+    """Aligned fixed point (any Σ̂, σ_b = bᵀΣ̂b): A = ‖β‖/(s√(τ/σ_b)), ‖β‖ = ‖β*‖ − 2λs√(τ/σ_b)."""
+    return beta_star_norm*math.sqrt(sigma_b)/(s*math.sqrt(tau)) - 2*lam
+
+
+@numba.njit(cache=True)
+def phase2_limit_aligned(x0, a0, tau, sigma_b):
+    """Frozen-g Phase II limit x̃_∞ = (τx_k(0) + √(σ_bτ) a_k(0))/(σ_b + τ)."""
+    return (a0*math.sqrt(sigma_b)*math.sqrt(tau) + tau*x0)/(sigma_b + tau)
+
+
+@numba.njit(cache=True)
+def balanced_limit_scale_sq(beta_star_norm, lam, tau, s, sigma_b, sum_x_inf_sq):
+    """c² with Σ_k (c x̃_∞,k)² = τA/σ_b, the balance tr(Σ̂S) = τA at the aligned fixed point; sum_x_inf_sq = Σ_k x̃_∞,k². Negative when 2λs√(τ/σ_b) > ‖β*‖ (then A < 0: the fixed point is β = 0)."""
+    return (beta_star_norm*math.sqrt(tau)/(s*math.sqrt(sigma_b)) - 2*lam*tau/sigma_b)/sum_x_inf_sq
+
+
+@numba.njit(cache=True)
+def phase2_x_balanced(x0, a0, t, lam, tau, s, sigma_b, x_scale):
+    """x_k(t) = w_k·b from x_k(0) to its balanced limit x_scale·x̃_∞ at rate 2λs²(σ_b + τ)."""
+    return x_scale*(a0*math.sqrt(sigma_b)*math.sqrt(tau) + tau*x0)/(sigma_b + tau) + (-a0*math.sqrt(sigma_b)*math.sqrt(tau)*x_scale + sigma_b*x0 - tau*x0*x_scale + tau*x0)*math.exp(-2*lam*s**2*t*(sigma_b + tau))/(sigma_b + tau)
+
+
+@numba.njit(cache=True)
+def perp_component(c0, sigma_j, t, lam, s):
+    """Component of w_k⊥ along an eigenvector of Σ̂ (eigenvalue σ_j): c_j(0) e^{−2λs²σ_j t}; conserved for σ_j = 0."""
+    return c0*math.exp(-2*lam*s**2*sigma_j*t)
+
+
+@numba.njit(cache=True)
+def neuron_cos_spectral(x, perp_sq, overlap, offset):
+    """cos(w_k, β*) = (overlap·x + offset)/√(x² + perp_sq) for w_k = x b + w_k⊥, ‖w_k⊥‖² = perp_sq, overlap = b·β̂*, offset = w_k⊥·β̂* (null-space part)."""
+    return (offset + overlap*x)/math.sqrt(perp_sq + x**2)
+
+
+@numba.njit(cache=True)
 def residual_gradient(beta, Sigma_hat, beta_star, g_out):
     """g = Σ̂(β − β*) = ∇_β L (drives the per-neuron propagator); writes g_out (d,)."""
     beta_c = beta.reshape((beta.shape[0], 1))

@@ -114,6 +114,34 @@ def _closed_forms() -> tuple[Kernel, ...]:
         _scalar("phase2_time", "Phase II time (t) of one neuron: |cos(w_k, β*)| reaches c* at its limit x_∞.",
                 (iso.x_inf, iso.w_perp0, iso.c_star, sy.lam, sy.s),
                 iso.phase2_time(iso.x_inf, iso.w_perp0, iso.c_star, sy.lam, sy.s)),
+        *_balanced_forms(),
+    )
+
+
+def _balanced_forms() -> tuple[Kernel, ...]:
+    """The closed forms that fix the frozen-g ones for runs from an initialisation (isotropic.py):
+    the Phase II limits put on the fixed point's balance, w_k⊥ decaying per eigen-direction of Σ̂."""
+    iso = isotropic
+    return (
+        _scalar("aligned_fixed_point_A", "Aligned fixed point (any Σ̂, σ_b = bᵀΣ̂b): A = ‖β‖/(s√(τ/σ_b)), "
+                "‖β‖ = ‖β*‖ − 2λs√(τ/σ_b).", (iso.beta_star_norm, sy.lam, sy.tau, sy.s, iso.sigma_b),
+                iso.aligned_fixed_point(sy.lam, sy.tau, sy.s, sy.a_k, iso.beta_star_norm, iso.sigma_b)["A"]),
+        _scalar("phase2_limit_aligned", "Frozen-g Phase II limit x̃_∞ = (τx_k(0) + √(σ_bτ) a_k(0))/(σ_b + τ).",
+                (iso.x0, iso.a0, sy.tau, iso.sigma_b), iso.phase2_limit_aligned(iso.x0, iso.a0, sy.tau, iso.sigma_b)),
+        _scalar("balanced_limit_scale_sq", "c² with Σ_k (c x̃_∞,k)² = τA/σ_b, the balance tr(Σ̂S) = τA at the "
+                "aligned fixed point; sum_x_inf_sq = Σ_k x̃_∞,k². Negative when 2λs√(τ/σ_b) > ‖β*‖ (then A < 0: "
+                "the fixed point is β = 0).",
+                (iso.beta_star_norm, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.sum_x_inf_sq),
+                iso.balanced_limit_scale(iso.beta_star_norm, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.sum_x_inf_sq) ** 2),
+        _scalar("phase2_x_balanced", "x_k(t) = w_k·b from x_k(0) to its balanced limit x_scale·x̃_∞ at rate "
+                "2λs²(σ_b + τ).", (iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.x_scale),
+                iso.phase2_x_balanced(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.x_scale)),
+        _scalar("perp_component", "Component of w_k⊥ along an eigenvector of Σ̂ (eigenvalue σ_j): "
+                "c_j(0) e^{−2λs²σ_j t}; conserved for σ_j = 0.", (iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s),
+                iso.perp_component(iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s)),
+        _scalar("neuron_cos_spectral", "cos(w_k, β*) = (overlap·x + offset)/√(x² + perp_sq) for w_k = x b + w_k⊥, "
+                "‖w_k⊥‖² = perp_sq, overlap = b·β̂*, offset = w_k⊥·β̂* (null-space part).",
+                (_x, iso.perp_sq, iso.overlap, iso.offset), iso.neuron_cos_spectral(_x, iso.perp_sq, iso.overlap, iso.offset)),
     )
 
 
