@@ -125,7 +125,7 @@ def _theory_columns(points: list[Point]) -> dict[str, Any]:
             continue
         pred = isotropic_prediction(c)
         pred["time_scale"] = first_order_time_scale(c.eta, c.delta, c.batch_size) if c.delta > 0 else math.nan
-        pred["lambda_eff"] = effective_lambda(c.algorithm, c.eta, c.delta, c.batch_size, c.rho)
+        pred["lambda_eff"] = effective_lambda(c)
         for k in keys:
             cols[k].append(pred[k])
     return {k: ("point", np.asarray(v, dtype=float)) for k, v in cols.items()}

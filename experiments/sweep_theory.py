@@ -19,8 +19,8 @@ components, σ_j = 0 when n < d, are conserved). Times depend on η, δ, B throu
 O(λ) shift of the fixed point (‖β‖ = ‖β*‖ − 2λs√(τ/σ_b)), so they scale as B/(η²δ²) up to that shift
 (`first_order_time_scale`).
 
-`sam_equivalent_lambda(rho)`: the λ of 1-SAM's first-order regularizer R_1SAM = (ρ²/2) tr G, taken
-from the sympy expression `lnsgd.theory.sam.one_sam_regularizer` (evaluated, not re-typed).
+`sam_equivalent_lambda(config)`: the λ tr G equivalent of 1-SAM's regularizer (O(ρδ) term, (ρ²/2) tr G
+and the ascent's enlarged label noise; theory/sam.py) matched on ω at the initial state.
 """
 from __future__ import annotations
 
@@ -145,10 +145,10 @@ def predicted_times(curves: dict) -> tuple[float, float]:
 
 def isotropic_prediction(config: SimulationConfig) -> dict[str, float]:
     """Predicted T_I, T_II (steps) and plateau of mean‖w_k‖ at `config`, with λ the point's
-    first-order `effective_lambda` (label-noise SGD; 1-SAM adds ρ²/2). NaN where no first-order
+    `effective_lambda` (label-noise SGD; 1-SAM adds its initial-state equivalent). NaN where no first-order
     regularizer applies (λ = 0, full-batch or unnormalised SAM, oscillation, a δ schedule)."""
     nan = {"T_I_theory": math.nan, "T_II_theory": math.nan, "plateau_theory": math.nan}
-    lam = effective_lambda(config.algorithm, config.eta, config.delta, config.batch_size, config.rho)
+    lam = effective_lambda(config)
     if config.schedule != "constant" or not lam > 0:
         return nan
     start = _start(config.n, config.d, config.m, config.parametrization, float(config.alpha), config.seed)
@@ -165,17 +165,26 @@ def first_order_time_scale(eta: float, delta: float, batch_size: int) -> float:
     return 1.0 / (4.0 * eta * gen.implicit_lambda(eta, delta, batch_size))
 
 
-def sam_equivalent_lambda(rho: float) -> float:
-    """λ of 1-SAM's first-order regularizer λ·tr G, from `theory.sam.one_sam_regularizer`."""
-    return float(gen.one_sam_weight(1.0, 1.0, rho, 0.0, 1.0))
+def sam_equivalent_lambda(config: SimulationConfig) -> float:
+    """The λ tr G equivalent of 1-SAM's regularizer at the initial state: ω_SAM(θ₀)/(s²τ), with
+    ω_SAM = (1/n) Σ_i c_i ‖x_i‖², c_i the compiled 1-SAM weight plus the ascent's enlarged label
+    noise at q_i = x_iᵀ(S₀ + A₀I)x_i (theory/sam.py). 1-SAM's regularizer weights samples by
+    1/‖∇f_i‖ and changes along the run, so this matches its strength where Phase I starts only."""
+    start = initial_state(config)
+    X, W0, a0, s = start.problem.X, start.W0, start.a0, start.s
+    q = np.sum((X @ W0.T) ** 2, axis=1) + (a0 @ a0) * np.sum(X * X, axis=1)
+    xi_abs = math.sqrt(2.0 / math.pi) if config.noise == "gaussian" else 1.0
+    c = np.array([gen.one_sam_weight(qi, s, config.rho, config.delta, xi_abs)
+                  + gen.one_sam_noise_weight(qi, s, config.eta, config.rho, config.delta, xi_abs) for qi in q])
+    return float(np.mean(c * np.sum(X * X, axis=1)) / (s * s * np.trace(start.problem.Sigma_hat)))
 
 
-def effective_lambda(algorithm: str, eta: float, delta: float, batch_size: int, rho: float) -> float:
-    """First-order implicit regularization λ of a point: label noise's ηδ²/(4B), plus 1-SAM's
-    ρ²/2 for algorithm 'sam' with B = 1 (first order; other SAM variants: NaN)."""
-    lam = gen.implicit_lambda(eta, delta, batch_size)
-    if algorithm == "sgd":
-        return float(lam)
-    if algorithm == "sam" and batch_size == 1:
-        return float(lam) + sam_equivalent_lambda(rho)
+def effective_lambda(config: SimulationConfig) -> float:
+    """Implicit regularization λ of a point: label noise's ηδ²/(4B), plus `sam_equivalent_lambda`
+    for 1-SAM (B = 1); NaN for the other SAM variants and the oscillation experiment."""
+    lam = float(gen.implicit_lambda(config.eta, config.delta, config.batch_size))
+    if config.algorithm == "sgd":
+        return lam
+    if config.algorithm == "sam" and config.batch_size == 1:
+        return lam + sam_equivalent_lambda(config)
     return math.nan

@@ -178,9 +178,10 @@ def build_collapse(ds: xr.Dataset) -> Figure:
 
 
 def build_sam(ds: xr.Dataset) -> Figure:
-    """1-SAM's ρ against label noise's δ: T_I over (ρ, δ) with contours of equal first-order
-    regularization λ = ηδ²/(4B) + ρ²/2, and η·T_I against λ for every point (one law if the
-    regularizers are equivalent; dashed: isotropic theory)."""
+    """1-SAM's ρ against label noise's δ: T_I over (ρ, δ) with contours of equal regularization
+    λ = ηδ²/(4B) + λ_SAM (1-SAM's regularizer as a λ tr G equivalent at the initial state,
+    experiments/sweep_theory.py), and η·T_I against λ for every point (one law if the regularizers
+    act alike; dashed: isotropic theory)."""
     with style.context():
         fig, axes = style.new_figure(2, 1, width=style.DOUBLE_COLUMN, aspect=1.3)
         heatmap(axes[0], ds, "T_I", "rho", "delta", lognorm=True, label=style.LABELS["T_I"] + " (steps)")
@@ -188,7 +189,7 @@ def build_sam(ds: xr.Dataset) -> Figure:
         if np.isfinite(lam.values).sum() >= 4:
             axes[0].contour(ds["rho"].values, ds["delta"].values, lam.values, levels=5,
                             colors=style.ROLE_COLORS["theory"], linewidths=0.7, linestyles="--")
-        axes[0].set_title(r"dashed: equal $\lambda = \eta\delta^2/4B + \rho^2/2$")
+        axes[0].set_title(r"dashed: equal $\lambda = \eta\delta^2/4B + \lambda_{\mathrm{SAM}}$")
         eta = _base_value(ds, "eta", 1e-3)
         flat = ds[["T_I", "T_I_theory", "lambda_eff"]].stack(point=("delta", "rho"))
         rho, delta = flat["rho"].values, flat["delta"].values
@@ -202,7 +203,7 @@ def build_sam(ds: xr.Dataset) -> Figure:
                      color=style.ROLE_COLORS["theory"], lw=0.8, label="theory")
         plots.format_log_axis(axes[1], axis="x")
         plots.format_log_axis(axes[1], axis="y")
-        axes[1].set_xlabel(r"first-order $\lambda$")
+        axes[1].set_xlabel(r"$\lambda$ (SAM: equivalent at initialisation)")
         axes[1].set_ylabel(r"$\eta\,T_{\mathrm{I}}$ (time)")
         axes[1].legend()
     return fig

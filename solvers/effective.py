@@ -24,7 +24,8 @@ The regularizer R(S, A) enters only through Ω = ∂R/∂S and ω = ∂R/∂A (t
 per-sample weights c_i: Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖². Label noise gives
 c_i = λ s² (Ω = λ s² Σ̂); 1-SAM (B = 1) adds `one_sam_weight`(q_i) and its enlarged noise
 `one_sam_noise_weight`(q_i) (scaled like λ by the finite-η correction), minibatch/full-batch SAM
-`batch_sam_weight`, USAM `usam_weight` (theory/sam.py), with q_i = x_iᵀ(S + A I)x_i.
+`batch_sam_weight`, USAM `usam_weight` (1-USAM, B = 1: `one_usam_weight` and its enlarged noise
+`one_usam_noise_weight`) (theory/sam.py), with q_i = x_iᵀ(S + A I)x_i.
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
 λ_eff(t) = λ/(1 − η tr G(t)/(2B)) (finite η: the trace part of the residual sampling noise,
 theory/finite_eta.py), evaluated on the current state. The SDE carries the full sampling noise by itself.
@@ -46,7 +47,7 @@ from lnsgd.solvers.sde_brownian import brownian_increments
 
 CORRECTIONS = ("first-order", "lambda-eff", "lyapunov")
 # Regularizers beyond label noise's λ tr G, by code: none, 1-SAM, minibatch/full-batch SAM, USAM.
-REG_LABEL, REG_ONE_SAM, REG_BATCH_SAM, REG_USAM = range(4)
+REG_LABEL, REG_ONE_SAM, REG_BATCH_SAM, REG_USAM, REG_ONE_USAM = range(5)
 XI_ABS_MEAN = {"gaussian": math.sqrt(2.0 / math.pi), "rademacher": 1.0}  # E|ξ|
 
 # Layout of the float64 parameter vector handed to the right-hand sides.
@@ -112,7 +113,7 @@ class EffectiveSetup:
     def regularizer(self) -> int:
         """REG_* code of the regularizer added to label noise's λ tr G."""
         if self.algorithm == "usam":
-            return REG_USAM
+            return REG_ONE_USAM if self.batch_size == 1 else REG_USAM
         if self.algorithm == "sam":
             return REG_ONE_SAM if self.batch_size == 1 else REG_BATCH_SAM
         return REG_LABEL
@@ -247,17 +248,22 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
         c += gen.usam_weight(s, p[P_RHO], p[P_DELTA], p[P_B])
     elif reg == REG_BATCH_SAM:
         c += gen.batch_sam_weight(q_sum, float(n), p[P_B], s, p[P_RHO], p[P_DELTA])
-    if reg != REG_ONE_SAM:
+    if reg != REG_ONE_SAM and reg != REG_ONE_USAM:
         Omega[:, :] = c * Sigma_hat
         return c * p[P_TAU]
     d = X.shape[1]
     Omega[:, :] = 0.0
     omega = 0.0
     for i in range(n):
-        noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS])
-        if p[P_CORR] != CORR_LYAPUNOV:
-            noise *= lam / p[P_LAM]
-        ci = (c + noise + gen.one_sam_weight(q[i], s, p[P_RHO], p[P_DELTA], p[P_XIABS])) / n
+        if reg == REG_ONE_SAM:
+            noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS])
+            ascent = gen.one_sam_weight(q[i], s, p[P_RHO], p[P_DELTA], p[P_XIABS])
+        else:
+            noise = gen.one_usam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA])
+            ascent = gen.one_usam_weight(q[i], s, p[P_RHO], p[P_DELTA])
+        if p[P_CORR] == 1.0:  # λ_eff's finite-η factor, also where λ = 0 (δ = 0)
+            noise *= gen.lambda_eff(1.0, p[P_ETA], s * s * q_sum / n, p[P_B])
+        ci = (c + noise + ascent) / n
         omega += ci * xn2[i]
         for j in range(d):
             cx = ci * X[i, j]
@@ -274,7 +280,7 @@ def _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega):
     n = X.shape[0]
     q_sum = n * gen.trace_G_reduced(S, A, Sigma_hat, p[P_TAU], 1.0)
     q = xn2
-    if int(p[P_REG]) == REG_ONE_SAM:
+    if int(p[P_REG]) == REG_ONE_SAM or int(p[P_REG]) == REG_ONE_USAM:
         XS = X @ S
         q = np.empty(n)
         for i in range(n):

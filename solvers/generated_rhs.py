@@ -67,6 +67,18 @@ def batch_sam_weight(q_sum, n, B, s, rho, delta):
 
 
 @numba.njit(cache=True)
+def one_usam_weight(q, s, rho, delta):
+    """1-USAM on the manifold, exact in ρ: c(q) = (ρδ² s²/2)(1 + ρ s² q)."""
+    return (1/2)*delta**2*rho*s**2*(q*rho*s**2 + 1)
+
+
+@numba.njit(cache=True)
+def one_usam_noise_weight(q, s, eta, rho, delta):
+    """1-USAM's enlarged label noise: c(q) = (η/4) s² δ² [(1 + ρ s² q)² − 1]."""
+    return (1/4)*delta**2*eta*s**2*((q*rho*s**2 + 1)**2 - 1)
+
+
+@numba.njit(cache=True)
 def usam_weight(s, rho, delta, B):
     """USAM on the manifold: c = ρδ² s²/(2B)."""
     return (1/2)*delta**2*rho*s**2/B

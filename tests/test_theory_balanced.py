@@ -211,6 +211,6 @@ def test_prediction_matches_a_small_sgd_run():
     predicted = (pred["plateau_theory"], pred["T_I_theory"], pred["T_II_theory"])
     _check(predicted, measured, (SIM_PLATEAU, SIM_T_I, SIM_T_II))
     start = st._start(config.n, config.d, config.m, config.parametrization, 1.0, config.seed)
-    lam = st.effective_lambda("sgd", config.eta, config.delta, 1, 0.0)
+    lam = st.effective_lambda(dataclasses.replace(config, algorithm="sgd", batch_size=1, rho=0.0))
     frozen = _frozen_prediction(start, lam)
     assert _missed((frozen[0], frozen[1] / config.eta, frozen[2] / config.eta), measured) > FROZEN_MISS

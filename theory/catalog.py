@@ -71,6 +71,10 @@ def _regularizer_weights() -> tuple[Kernel, ...]:
         _scalar("batch_sam_weight", "Minibatch/full-batch SAM with label noise: c = ρδ s √n/(2√(B Σ_j q_j)).",
                 (sy.q_sum, sy.n, sy.B, sy.s, sy.rho, sy.delta),
                 sam.batch_sam_weight(sy.q_sum, sy.n, sy.B, sy.s, sy.rho, sy.delta)),
+        _scalar("one_usam_weight", "1-USAM on the manifold, exact in ρ: c(q) = (ρδ² s²/2)(1 + ρ s² q).",
+                (sy.q, sy.s, sy.rho, sy.delta), sam.one_usam_weight(sy.q, sy.s, sy.rho, sy.delta)),
+        _scalar("one_usam_noise_weight", "1-USAM's enlarged label noise: c(q) = (η/4) s² δ² [(1 + ρ s² q)² − 1].",
+                (sy.q, sy.s, sy.eta, sy.rho, sy.delta), sam.one_usam_noise_weight(sy.q, sy.s, sy.eta, sy.rho, sy.delta)),
         _scalar("usam_weight", "USAM on the manifold: c = ρδ² s²/(2B).", (sy.s, sy.rho, sy.delta, sy.B),
                 sam.usam_weight(sy.s, sy.rho, sy.delta, sy.B)),
     )

@@ -93,6 +93,18 @@ def usam_weight(s, rho, delta, B) -> sp.Expr:
     return rho * delta**2 * s**2 / (2 * B)
 
 
+def one_usam_weight(q, s, rho, delta) -> sp.Expr:
+    """1-USAM (B = 1) on Γ, exact in ρ: the tangential mean is (ρδ²/2)(1 + ρ‖∇f_i‖²)∇‖∇f_i‖², so
+    c(q_i) = (ρδ² s²/2)(1 + ρ s² q_i) with the factor held fixed."""
+    return usam_weight(s, rho, delta, 1) * (1 + rho * s**2 * q)
+
+
+def one_usam_noise_weight(q, s, eta, rho, delta) -> sp.Expr:
+    """1-USAM's enlarged label noise: the step's normal coefficient is r̃_i(1 + ρ‖∇f_i‖²) + O(ρ²δ²),
+    so δ² becomes δ²(1 + ρ s² q_i)² in (η/4) E v_i² ‖∇f_i‖²: c(q_i) = (η/4) s² δ² [(1 + ρ s² q_i)² − 1]."""
+    return eta / 4 * s**2 * delta**2 * ((1 + rho * s**2 * q) ** 2 - 1)
+
+
 def full_batch_sam_regularizer(lambda_max, rho) -> sp.Expr:
     """R_SAM = (ρ²/2) λ_max(∇²L) (full batch, no label noise; Wen, Ma, Li 2023)."""
     return rho**2 / 2 * lambda_max

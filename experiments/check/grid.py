@@ -22,7 +22,7 @@ MAX_PATHS = 16
 
 # (rho, delta, steps) of the SAM points (B = 1) and the USAM point of the default grid.
 SAM_POINTS = ((0.05, 4.0, 500_000), (0.2, 4.0, 300_000), (0.05, 0.0, 3_000_000), (0.2, 0.0, 400_000))
-USAM_POINT = (1e-3, 4.0, 600_000)
+USAM_POINT = (2e-4, 4.0, 700_000)
 
 
 def horizon_steps(eta: float, delta: float, batch_size: int, *, base: int = HORIZON_BASE) -> int:
@@ -43,7 +43,7 @@ def with_horizon(config: SimulationConfig, *, base: int = HORIZON_BASE, paths: i
 
 def default_grid(seed: int = 0) -> list[SimulationConfig]:
     """Label-noise SGD: δ ∈ {4, 2} × B ∈ {1, 4} × ξ ∈ {gaussian, rademacher} × η ∈ {1e-3, 5e-4}, each
-    with its horizon; 1-SAM ρ ∈ {0.05, 0.2} × δ ∈ {4, 0}; USAM ρ = 10⁻³, δ = 4."""
+    with its horizon; 1-SAM ρ ∈ {0.05, 0.2} × δ ∈ {4, 0}; USAM ρ = 2·10⁻⁴, δ = 4 (ρ‖∇f_i‖² ≈ 0.2 at the start: ρ = 10⁻³ diverges)."""
     base = dataclasses.replace(PAPER, seed=seed)
     sgd = [with_horizon(dataclasses.replace(base, delta=dl, batch_size=B, noise=xi, eta=eta))
            for dl, B, xi, eta in itertools.product((4.0, 2.0), (1, 4), ("gaussian", "rademacher"), (1e-3, 5e-4))]
