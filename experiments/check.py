@@ -8,7 +8,7 @@ and initialisation exactly as the runner does, and predict the same curves with
 - "full": the full m(d+1)-dimensional regularized flow (optional; equal to "flow" to 1e-8 by test).
 Per configuration and method: Phase I rate (fit of log(mean‖w_k‖ − plateau) against steps while the
 excess is between 85 % and 15 % of its initial value — the approach to the plateau, not a plain
-exponential), plateau of mean‖w_k‖ (median of the last 10 % of records, as solvers/phases.py), T_I,
+exponential), plateau of mean‖w_k‖ (median of the last 10 % of records, as experiments/phases.py), T_I,
 T_II, and the largest |Δ mean‖w_k‖| and |Δ mean|cos(w_k, β*)|| over the recorded steps.
 
 Horizon rule. Phase I and II run on the clock λt = ηδ²/(4B)·η·steps, so each configuration runs
@@ -36,7 +36,7 @@ import xarray as xr
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import initial_state, simulate
 from lnsgd.solvers import effective as eff
-from lnsgd.solvers.phases import phase_one_time, phase_two_time, smooth
+from lnsgd.experiments.phases import phase_one_time, phase_two_time, smooth
 
 HORIZON_BASE = 1_000_000
 PAPER = SimulationConfig()

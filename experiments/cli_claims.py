@@ -36,10 +36,10 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
 
 def run_stored(configs: list[SimulationConfig], out: Path, workers: int | None, dask: str | None) -> list:
     """Results of `configs` in order: stored points are reused, the others run on the sweep
-    backends (experiments/sweep_exec.py) and stored as `<out>/<hash>.nc`."""
+    backends (experiments/sweep/backends.py) and stored as `<out>/<hash>.nc`."""
     from lnsgd.experiments.store import load
-    from lnsgd.experiments.sweep_exec import PointTask, execute, make_backend
-    from lnsgd.experiments.sweep_store import point_state, remove_point, result_file
+    from lnsgd.experiments.sweep.backends import PointTask, execute, make_backend
+    from lnsgd.experiments.sweep.store import point_state, remove_point, result_file
 
     out.mkdir(parents=True, exist_ok=True)
     pending = []

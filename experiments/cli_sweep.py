@@ -37,7 +37,9 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``lnsgd sweep``; returns the exit status."""
     from lnsgd.experiments.store import save
-    from lnsgd.experiments.sweep import load_spec, open_sweep, plan, resolve, run_sweep
+    from lnsgd.experiments.sweep.combine import open_sweep, resolve
+    from lnsgd.experiments.sweep.run import plan, run_sweep
+    from lnsgd.experiments.sweep.spec import load_spec
 
     if args.workers is not None and args.workers < 1:
         from lnsgd.experiments.validation import ConfigError

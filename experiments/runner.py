@@ -31,7 +31,7 @@ from lnsgd.experiments.provenance import provenance_attrs
 from lnsgd.experiments.schedules import DeltaOverride, delta_values
 from lnsgd.solvers import kernels, propagator
 from lnsgd.solvers.observables import QUANTILES, Grams, Reference, neuron_snapshot, observe
-from lnsgd.solvers.phases import phase_one_time, phase_two_time
+from lnsgd.experiments.phases import phase_one_time, phase_two_time
 from lnsgd.solvers.problem import Problem, init_params, make_problem, output_scale
 from lnsgd.solvers.sampling import (BatchSampler, label_noise, noise_generators, oscillation_drive,
                                     start_generators)

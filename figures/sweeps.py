@@ -6,7 +6,7 @@ Each ``fig_<name>(results_dir, out_dir) -> list[Path]`` opens a part of the defa
 (the tests call these on small Datasets) and writes ``<out_dir>/<name>.pdf`` and ``.pgf``.
 Heat maps are vector ``pcolormesh`` cells; grey cells are points that did not reach the phase
 (T = NaN) or did not finish. The theory contours are the isotropic closed forms of
-:mod:`lnsgd.experiments.sweep_theory`, whose times scale exactly as B/(η²δ²): the contour of level
+:mod:`lnsgd.experiments.sweep.theory`, whose times scale exactly as B/(η²δ²): the contour of level
 T is the curve c·B/(η²δ²) = T with c the (median) T·η²δ²/B of the predictions at the grid points.
 """
 
@@ -42,7 +42,7 @@ class MissingSweepError(MissingResultError):
 def load_part(results_dir: str | Path, part: str) -> xr.Dataset:
     """``open_sweep`` of a part of the default sweep, with theory; raises MissingSweepError when
     no point of it is stored."""
-    from lnsgd.experiments.sweep import open_sweep
+    from lnsgd.experiments.sweep.combine import open_sweep
 
     folder = Path(results_dir) / "sweeps" / SWEEP
     if not (folder / "sweep.json").is_file():

@@ -7,7 +7,7 @@ import sympy as sp
 
 from lnsgd.experiments import check as ck
 from lnsgd.solvers import effective as eff
-from lnsgd.solvers.ode_order import fit_order
+from tests.ode_order import fit_order
 from lnsgd.solvers.problem import init_params, make_problem
 from lnsgd.theory import flow, model
 from lnsgd.theory import symbols as sy

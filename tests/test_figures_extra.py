@@ -22,7 +22,8 @@ import xarray as xr
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import simulate
 from lnsgd.experiments.store import save
-from lnsgd.figures import laziness_m, numbers, real, registry, seeds, simulation, synthetic
+from lnsgd.figures import laziness_m, numbers, real, registry, seeds, simulation
+from tests import synthetic_results as synthetic
 from lnsgd.figures.results import MissingResultError, load_result
 
 
@@ -177,7 +178,7 @@ def sweep_root(tmp_path_factory) -> Path:
 
 def test_laziness_m_draws_final_changes_and_theory(sweep_root):
     ds = laziness_m.load_lazy_rich(sweep_root)
-    from lnsgd.experiments.sweep import open_sweep
+    from lnsgd.experiments.sweep.combine import open_sweep
     summary = open_sweep(Path(sweep_root) / "sweeps" / "small", "lazy-rich")
     fig = laziness_m.build_laziness_m(ds)
     for delta in (0.0, 4.0):

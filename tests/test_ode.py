@@ -6,7 +6,7 @@ from numba import njit
 from scipy.linalg import expm
 
 from lnsgd.solvers.ode import MAX_STEPS, NON_FINITE, STEP_TOO_SMALL, OdeOptions, solve_ode
-from lnsgd.solvers.ode_order import linear_rhs, ode_convergence
+from tests.ode_order import linear_rhs, ode_convergence
 
 # Damped rotation: eigenvalues −0.5 ± 2i, non-normal scaling of nothing, smooth; exact expm(M t) y0.
 MATRIX = np.array([[-0.5, 2.0], [-2.0, -0.5]])

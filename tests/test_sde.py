@@ -6,7 +6,7 @@ import pytest
 
 from lnsgd.solvers.sde import SdeOptions, solve_sde
 from lnsgd.solvers.sde_brownian import brownian_increments, coarsen
-from lnsgd.solvers.sde_order import gbm, ou, ou_moments, sde_convergence
+from tests.sde_order import gbm, ou, ou_moments, sde_convergence
 from lnsgd.solvers.sde_step import zero_ito_correction
 
 # Grids 16·2^k steps on [0, 1], k = 0…4 (dt = 1/16 … 1/256), 20 000 paths (seed 0): the fitted slopes

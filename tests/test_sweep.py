@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from lnsgd.experiments.sweep import load_spec, open_sweep, run_sweep, spec_from_dict
-from lnsgd.experiments.sweep_store import MARKER, point_state, result_file
+from lnsgd.experiments.sweep.combine import open_sweep
+from lnsgd.experiments.sweep.run import run_sweep
+from lnsgd.experiments.sweep.spec import load_spec, spec_from_dict
+from lnsgd.experiments.sweep.store import MARKER, point_state, result_file
 from lnsgd.experiments.validation import ConfigError
 
 TINY = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 2000, "record_every": 100,

@@ -1,13 +1,4 @@
-"""Sweeps: resumable parameter grids of direct simulations (issue 7; docs/sweeps.md).
-
-    spec = load_spec("sweeps/small.yaml")
-    report = run_sweep(spec, out="results/sweeps/small", workers=2)       # or dask="tcp://..."
-    ds = open_sweep("results/sweeps/small", part="phases")              # dims: eta, delta
-
-The pieces live in small modules: `sweep_spec` (what to run), `sweep_store` (one atomic file per
-point, named by its config hash), `sweep_exec` (one submission loop, process-pool or Dask
-backend), `sweep_combine` (the labelled Dataset) and `sweep_theory` (closed-form predictions).
-"""
+"""Running a sweep: plan the points not yet stored, run them on a backend, report."""
 from __future__ import annotations
 
 import time
@@ -17,13 +8,10 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-from lnsgd.experiments.sweep_combine import MANIFEST, default_out, open_sweep, open_sweeps, resolve
-from lnsgd.experiments.sweep_exec import PointOutcome, PointTask, execute, make_backend
-from lnsgd.experiments.sweep_spec import SweepPart, SweepSpec, load_spec, spec_from_dict
-from lnsgd.experiments.sweep_store import point_state, remove_point, write_json
-
-__all__ = ["SweepSpec", "SweepPart", "SweepReport", "load_spec", "spec_from_dict", "plan",
-           "run_sweep", "open_sweep", "open_sweeps", "default_out"]
+from lnsgd.experiments.sweep.backends import PointOutcome, PointTask, execute, make_backend
+from lnsgd.experiments.sweep.combine import MANIFEST, resolve
+from lnsgd.experiments.sweep.spec import SweepSpec
+from lnsgd.experiments.sweep.store import point_state, remove_point, write_json
 
 
 @dataclass

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from lnsgd.experiments.sweep_spec import Point, SweepPart, SweepSpec, load_spec, spec_from_dict
-from lnsgd.experiments.sweep_store import point_state, read_failure, result_file
+from lnsgd.experiments.sweep.spec import Point, SweepPart, SweepSpec, load_spec, spec_from_dict
+from lnsgd.experiments.sweep.store import point_state, read_failure, result_file
 
 SCALARS = ("w_norm_final", "cos_final", "a_abs_final", "w_rel_change_final", "plateau",
            "balanced_plateau", "T_I", "T_II", "wall_seconds")
@@ -111,7 +111,7 @@ def _coord(values: list[Any]) -> np.ndarray:
 
 def _theory_columns(points: list[Point]) -> dict[str, Any]:
     from lnsgd.experiments.config import SimulationConfig
-    from lnsgd.experiments.sweep_theory import effective_lambda, first_order_time_scale, isotropic_prediction
+    from lnsgd.experiments.sweep.theory import effective_lambda, first_order_time_scale, isotropic_prediction
     from lnsgd.experiments.validation import ConfigError
 
     keys = ("T_I_theory", "T_II_theory", "plateau_theory", "time_scale", "lambda_eff")

@@ -58,7 +58,7 @@ class PointOutcome:
 def run_point(task: PointTask) -> PointOutcome:
     """Simulate one point and store its result (or its failure record); never raises."""
     from lnsgd.experiments.config import SimulationConfig
-    from lnsgd.experiments.sweep_store import write_failure, write_result
+    from lnsgd.experiments.sweep.store import write_failure, write_result
     from lnsgd.experiments.validation import ConfigError
 
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Real-data experiment: a two-layer erf network under label-flip SGD against its NTK linearization.
 
-``simulate_real(config)`` draws one class-balanced subset (experiments.real_data), one
+``simulate_real(config)`` draws one class-balanced subset (experiments.real.data), one
 initialization θ0, and trains copies of θ0 with label-flip probability ``flip_prob`` and, if
 ``compare_clean``, with clean labels — on the *same* minibatches and the same uniform draws
 (common random numbers; a run with flip probability q flips where u < q). Each run is compared with
@@ -20,8 +20,8 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from lnsgd.experiments.validation import ConfigError, check_choice, check_int, check_real
-from lnsgd.experiments.real_data import RealData, load_cifar10_data, load_digits_data
-from lnsgd.solvers.erf_network import (ErfParams, LinearizedGD, expected_flip_targets, forward,
+from lnsgd.experiments.real.data import RealData, load_cifar10_data, load_digits_data
+from lnsgd.experiments.real.network import (ErfParams, LinearizedGD, expected_flip_targets, forward,
                                        init_params, ntk, train_chunk)
 
 DATASETS = ("digits", "cifar10")
