@@ -25,8 +25,8 @@ import csv
 import dataclasses
 import itertools
 import math
+import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,8 @@ import xarray as xr
 
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import initial_state, simulate
+from lnsgd.experiments.store import atomic_write, save, write_text
+from lnsgd.experiments.sweep.backends import process_pool
 from lnsgd.solvers import effective as eff
 from lnsgd.experiments.phases import phase_one_time, phase_two_time, smooth
 
@@ -235,9 +237,7 @@ def run_configuration(config: SimulationConfig, methods=DEFAULT_METHODS, out_dir
         row["misses"] = " | ".join(misses(row))
         rows.append(row)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"check_{config.digest()[:12]}.nc"
-        ds.to_netcdf(path)
+        path = save(ds, out_dir / f"check_{config.digest()[:12]}.nc")
         for row in rows:
             row["file"] = path.name
     return ds, rows
@@ -249,9 +249,10 @@ def _worker(args):
     return rows
 
 
-def run_grid(configs, methods=DEFAULT_METHODS, out_dir: Path | None = None, *, workers: int = 1,
+def run_grid(configs, methods=DEFAULT_METHODS, out_dir: Path | None = None, *, workers: int | None = None,
              judged: str = JUDGED, log=print) -> list[dict]:
-    """All configurations, in a process pool of ≤ `workers`; rows in grid order."""
+    """All configurations, in a process pool of ≤ `workers` (default: all cores); rows in grid order."""
+    workers = min(workers or os.cpu_count() or 1, max(len(configs), 1))
     jobs = [(c, tuple(methods), out_dir, judged, 1 if workers > 1 else None) for c in configs]
     rows: list[dict] = []
     if workers <= 1:
@@ -259,7 +260,7 @@ def run_grid(configs, methods=DEFAULT_METHODS, out_dir: Path | None = None, *, w
             rows += _worker(job)
             log(_progress(rows[-len(methods):], judged))
         return rows
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         for result in pool.map(_worker, jobs):
             rows += result
             log(_progress(result, judged))
@@ -280,13 +281,13 @@ CSV_FIELDS = ("config", "method", "steps", "rate_sim", "rate_pred", "rate_err", 
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    return path
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return atomic_write(path, write)
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -316,6 +317,4 @@ def write_latex(rows: list[dict], path: Path, judged: str = JUDGED) -> Path:
     lines += [r"\bottomrule", r"\end{tabular}",
               f"% {judged} (first-order flow in parentheses); targets: rate {TARGETS.rate}, plateau "
               f"{TARGETS.plateau}, T_II {TARGETS.T_II} (relative), curves {TARGETS.curve} (absolute)"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_text(path, "\n".join(lines) + "\n")

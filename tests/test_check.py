@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lnsgd.experiments import check as ck
-from lnsgd.experiments import cli_check
+from lnsgd.commands import check as cli_check
 
 
 def test_approach_rate_recovers_the_rate_of_an_exponential_approach():

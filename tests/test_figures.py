@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from lnsgd.figures import cli, numbers, registry, simulation, style
+from lnsgd.commands import figures as cli
+from lnsgd.figures import numbers, registry, simulation, style
 from tests import synthetic_results as synthetic
 from lnsgd.figures.results import MissingResultError, load_result, tau
 

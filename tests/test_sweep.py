@@ -113,7 +113,7 @@ def test_sigkill_resume_keeps_finished_points_byte_for_byte(tmp_path):
         "name: kill\nbase: {n: 40, d: 5, m: 20, eta: 0.01, delta: 2.0, steps: 400000, "
         "record_every: 2000, snapshots: 2}\ngrid: {seed: [0, 1, 2, 3, 4, 5, 6, 7]}\n")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "lnsgd.experiments.cli_sweep", str(spec_path), "--out", str(out),
+    cmd = [sys.executable, "-m", "lnsgd", "sweep", str(spec_path), "--out", str(out),
            "--workers", "2", "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60

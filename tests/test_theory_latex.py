@@ -2,7 +2,7 @@
 import argparse
 import re
 
-from lnsgd.experiments import cli_theory
+from lnsgd.commands import theory as cli_theory
 from lnsgd.theory import latex
 
 

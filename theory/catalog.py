@@ -5,7 +5,7 @@ import sympy as sp
 
 from lnsgd.theory import finite_eta, flow, isotropic, model, sde
 from lnsgd.theory import symbols as sy
-from lnsgd.theory.codegen import Kernel, Output
+from lnsgd.theory.kernel_spec import Kernel, Output
 
 _beta_full = sp.MatrixSymbol("beta", sy.d, 1)
 _x = sp.Symbol("x", real=True)

@@ -6,8 +6,8 @@ finished exactly when its file exists, whoever ran it and whatever happens to th
 `execute` submits the pending points to a backend and reports each as it completes; the backends
 only differ in how a function reaches a worker:
 
-* `PoolBackend`: `concurrent.futures.ProcessPoolExecutor` (spawned workers, one numba/BLAS/OpenMP
-  thread each, so N workers use N cores);
+* `PoolBackend`: `process_pool` (spawned workers, one numba/BLAS/OpenMP thread each, so N workers
+  use N cores; a worker exits when its parent dies, even by SIGKILL);
 * `DaskBackend`: a `dask.distributed.Client` on a scheduler address (workers must import lnsgd).
 
 This module imports neither numba nor the simulation at import time, so the worker initializer
@@ -16,8 +16,12 @@ sets the thread limits before numba reads them.
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 import traceback
 import warnings
@@ -30,9 +34,40 @@ THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_TH
               "MKL_NUM_THREADS": "1"}
 
 
+#: Linux prctl option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+#: Seconds between two checks of the parent-pid watchdog.
+WATCHDOG_PERIOD = 0.5
+
+
 def limit_threads() -> None:
-    """Worker initializer: one thread per worker process (set before numba is imported)."""
+    """One thread per worker process (set before numba is imported)."""
     os.environ.update(THREAD_ENV)
+
+
+def init_worker(parent_pid: int) -> None:
+    """Pool worker initializer: one thread, and exit as soon as the parent `parent_pid` dies (the
+    kernel's parent-death signal on Linux, plus a watchdog thread polling the parent pid)."""
+    limit_threads()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="lnsgd-watchdog").start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(WATCHDOG_PERIOD)
+    os._exit(1)
+
+
+def process_pool(workers: int | None = None) -> concurrent.futures.ProcessPoolExecutor:
+    """A local pool of `workers` spawned processes (default: all cores), set up by `init_worker`:
+    the one process pool of the workbench (sweeps, claims and `lnsgd check`)."""
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker, initargs=(os.getpid(),))
 
 
 @dataclass(frozen=True)
@@ -104,16 +139,14 @@ class Backend(Protocol):
 
 
 class PoolBackend:
-    """Local process pool (spawned workers, thread limits set by `limit_threads`)."""
+    """Local process pool (`process_pool`)."""
 
     def __init__(self, workers: int | None = None):
         self.workers = workers or os.cpu_count() or 1
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "PoolBackend":
-        self.pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=limit_threads)
+        self.pool = process_pool(self.workers)
         return self
 
     def __exit__(self, *exc: object) -> None:

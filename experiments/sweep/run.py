@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 from lnsgd.experiments.sweep.backends import PointOutcome, PointTask, execute, make_backend
 from lnsgd.experiments.sweep.combine import MANIFEST, resolve
 from lnsgd.experiments.sweep.spec import SweepSpec
-from lnsgd.experiments.sweep.store import point_state, remove_point, write_json
+from lnsgd.experiments.store import write_json
+from lnsgd.experiments.sweep.store import point_state, remove_point
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 import xarray as xr
 
-from lnsgd.experiments.store import atomic_write, save as save_netcdf
+from lnsgd.experiments.store import save as save_netcdf, write_json
 
 #: Attribute whose value (the point's hash) marks a complete point file.
 MARKER = "sweep_point"
@@ -86,12 +86,6 @@ def write_result(ds: xr.Dataset, out: str | Path, digest: str) -> Path:
     """Store a finished simulation with its completion marker (atomically)."""
     ds.attrs[MARKER] = digest
     return save_netcdf(ds, result_file(out, digest))
-
-
-def write_json(record: dict[str, Any], path: str | Path) -> Path:
-    """Write JSON atomically."""
-    text = json.dumps(record, indent=1, sort_keys=True, default=list)
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def write_failure(out: str | Path, digest: str, values: dict[str, Any], status: str, reason: str,

@@ -7,14 +7,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lnsgd.experiments.validation import ConfigError
+
 
 def run(args: argparse.Namespace) -> int:
     """Write the LaTeX file and/or the generated module, as asked; report what was written."""
     from lnsgd.theory import codegen, latex
 
     if args.latex is None and not args.codegen:
-        print("nothing to do: give --latex OUT.tex and/or --codegen")
-        return 2
+        raise ConfigError("nothing to do: give --latex OUT.tex and/or --codegen")
     if args.latex is not None:
         print(f"wrote {latex.write_latex(args.latex)}")
     if args.codegen:
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> argparse.ArgumentParser:
+def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add `theory` (``--latex OUT.tex``, ``--codegen``) to an ``add_subparsers()`` object."""
     parser = subparsers.add_parser("theory", help="export the symbolic theory (LaTeX) and regenerate the numba kernels")
     parser.add_argument("--latex", type=Path, metavar="OUT.tex", help="write every derived result as labelled equations")

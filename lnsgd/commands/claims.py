@@ -10,13 +10,17 @@ table. Exit status 0 when every claim passes, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from lnsgd.experiments.claims import CLAIMS, SIZES, ClaimResult, evaluate
 from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.store import write_json, write_text
+from lnsgd.experiments.validation import ConfigError
+
+#: The verdict of the last `lnsgd claims` in its result folder (read by `lnsgd summary`).
+VERDICT = "claims_verdict.json"
 
 
 def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -75,14 +79,14 @@ def latex_table(results: list[ClaimResult]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.seeds < 2:
-        print("lnsgd claims: error: --seeds must be >= 2 (a standard error needs two seeds)", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--seeds = {args.seeds} must be >= 2 (a standard error needs two seeds)")
     results = evaluate(CLAIMS.values(), args.size, range(args.seeds),
                        lambda cfgs: run_stored(cfgs, args.out, args.workers, args.dask))
     for r in results:
         print(r.line())
+    write_json({"size": args.size, "seeds": args.seeds, "claims": [
+        {"name": r.claim.name, "passed": bool(r.passed), "line": r.line()} for r in results]},
+        args.out / VERDICT)
     if str(args.table) != "-":
-        args.table.parent.mkdir(parents=True, exist_ok=True)
-        args.table.write_text(latex_table(results))
-        print(f"wrote {args.table}")
+        print(f"wrote {write_text(args.table, latex_table(results))}")
     return 0 if all(r.passed for r in results) else 1
