@@ -182,21 +182,21 @@ def build_sam(ds: xr.Dataset) -> Figure:
     with style.context():
         fig, axes = style.new_figure(2, 1, width=style.DOUBLE_COLUMN, aspect=1.3)
         heatmap(axes[0], ds, "T_I", "rho", "delta", lognorm=True, label=style.LABELS["T_I"] + " (steps)")
-        lam = ds["lambda_eff"].transpose("delta", "rho")
+        lam = ds["lambda_implicit"].transpose("delta", "rho")
         if np.isfinite(lam.values).sum() >= 4:
             axes[0].contour(ds["rho"].values, ds["delta"].values, lam.values, levels=5,
                             colors=style.ROLE_COLORS["theory"], linewidths=0.7, linestyles="--")
         axes[0].set_title(r"dashed: equal $\lambda = \eta\delta^2/4B + \rho^2/2$")
         eta = _base_value(ds, "eta", 1e-3)
-        flat = ds[["T_I", "T_I_theory", "lambda_eff"]].stack(point=("delta", "rho"))
+        flat = ds[["T_I", "T_I_theory", "lambda_implicit"]].stack(point=("delta", "rho"))
         rho, delta = flat["rho"].values, flat["delta"].values
         groups = (("label-noise SGD", rho == 0, "label_noise"), ("SAM, $\\delta = 0$", delta == 0, "sam"),
                   ("SAM + label noise", (rho > 0) & (delta > 0), "usam"))
         for label, mask, role in groups:
-            axes[1].plot(flat["lambda_eff"].values[mask], eta * flat["T_I"].values[mask], "o",
+            axes[1].plot(flat["lambda_implicit"].values[mask], eta * flat["T_I"].values[mask], "o",
                          color=style.ROLE_COLORS[role], label=label)
-        order = np.argsort(flat["lambda_eff"].values)
-        axes[1].plot(flat["lambda_eff"].values[order], eta * flat["T_I_theory"].values[order], "--",
+        order = np.argsort(flat["lambda_implicit"].values)
+        axes[1].plot(flat["lambda_implicit"].values[order], eta * flat["T_I_theory"].values[order], "--",
                      color=style.ROLE_COLORS["theory"], lw=0.8, label="theory")
         plots.format_log_axis(axes[1], axis="x")
         plots.format_log_axis(axes[1], axis="y")

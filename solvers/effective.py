@@ -94,11 +94,6 @@ class EffectiveSetup:
 
 
 # ---------------------------------------------------------------- adapters: flat y <-> named state
-def reduced_size(d: int) -> int:
-    """len(y) of the reduced state: β (d), S (d²), A (1), Ψ = Φᵀ ((d+1)²)."""
-    return d + d * d + 1 + (d + 1) ** 2
-
-
 def pack_reduced(beta: np.ndarray, S: np.ndarray, A: float, Phi: np.ndarray | None = None) -> np.ndarray:
     """y = [β, vec S, A, vec P_W, p_a] with [P_W | p_a] = Ψ = Φᵀ: row j of Ψ is the neuron z = Φ e_j,
     split into its w part P_W ((d+1)×d) and its a part p_a (d+1) so that the generated propagator kernel

@@ -8,7 +8,6 @@ paper can be built and checked in seconds without a simulation. They are *not* s
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+from lnsgd.experiments.config import values_digest
+from lnsgd.solvers.observables import QUANTILES
 
 #: Per preset: total steps, δ, and the two rates (norm decay, alignment) in units of 1/steps.
 PRESETS = {
@@ -123,7 +123,7 @@ def make_result(name: str, *, n_records: int = 81, m: int = 40, d: int = 20, see
     cfg_json = json.dumps(cfg, sort_keys=True)
     created = created or datetime.now(timezone.utc)
     ds.attrs.update(
-        config=cfg_json, config_hash=hashlib.sha256(cfg_json.encode()).hexdigest()[:12], seed=seed,
+        config=cfg_json, config_hash=values_digest(json.loads(cfg_json)), seed=seed,
         status="completed", message="synthetic result (tests.synthetic_results), not a simulation",
         steps_done=steps, lnsgd_version="0.1.0", git_commit="synthetic",
         versions=json.dumps({"python": "", "numpy": np.__version__}), created=created.isoformat())
@@ -170,7 +170,7 @@ def make_real_result(name: str = "real-digits", *, n_records: int = 41, steps: i
     ds = xr.Dataset({k: (("noise", "step"), np.stack(v)) for k, v in data.items()},
                     coords={"noise": list(flips), "step": step, "time": ("step", 5e-3 * step)})
     cfg = json.dumps({"dataset": name.removeprefix("real-"), "steps": steps, "flip_prob": max(flips)})
-    ds.attrs.update(config=cfg, config_hash=hashlib.sha256(cfg.encode()).hexdigest()[:12], seed=0,
+    ds.attrs.update(config=cfg, config_hash=values_digest(json.loads(cfg)), seed=0,
                     status="completed", preset=name, created=datetime.now(timezone.utc).isoformat(),
                     message="synthetic result (tests.synthetic_results), not a simulation")
     return ds

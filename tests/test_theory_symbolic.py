@@ -193,6 +193,6 @@ def test_finite_eta_lyapunov_closure():
 
 
 def test_lazy_m_exponents():
-    expected = {"standard": sp.Rational(-3, 2), "ntk": sp.Rational(-1, 2), "mean_field": 0}
+    expected = {"standard": sp.Rational(-3, 2), "ntk": sp.Rational(-1, 2), "mean-field": 0}
     for param, exponent in expected.items():
         assert lazy.m_exponent(lazy.relative_change_estimate(param)) == exponent

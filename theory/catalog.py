@@ -42,19 +42,6 @@ def _reduced(name: str, s_value) -> Kernel:
     )
 
 
-def _neuron(name: str, s_value) -> Kernel:
-    w_dot, a_dot = flow.neuron_flow(sy.w, sy.a_k, sy.g, sy.Sigma_hat, sy.tau, s_value, sy.lam)
-    s_args = (sy.s,) if s_value == sy.s else ()
-    return Kernel(
-        name=name,
-        doc="Per-neuron linear ODE driven by g(t)"
-        + (" for scale s" if s_args else " (s = 1)")
-        + ": ẇ_k = −s a_k g − 2λs² Σ̂ w_k (into dw_out (d,)); returns ȧ_k = −s w_k·g − 2λs² τ a_k.",
-        args=(sy.w, sy.a_k, sy.g, sy.Sigma_hat, sy.tau, *s_args, sy.lam, "dw_out"),
-        outputs=(Output(w_dot, "dw_out"), Output(a_dot)),
-    )
-
-
 def _propagator_block() -> Kernel:
     P_dot, p_dot = flow.regularized_flow(sy.W, sy.a, sy.g, sy.Sigma_hat, sy.tau, sy.s, sy.lam)
     return Kernel(
@@ -96,11 +83,6 @@ def _closed_forms() -> tuple[Kernel, ...]:
                 (sy.lam, sy.tau, sy.s), fixed["residual_norm"]),
         _scalar("isotropic_fixed_point_A", "Fixed point (Σ̂ = I): A = ‖β‖/(s√τ), ‖β‖ = ‖β*‖ − 2λ s √τ.",
                 (iso.beta_star_norm, sy.lam, sy.tau, sy.s), fixed["A"]),
-        _scalar("phase1_rate_per_step", "Phase I: w_k⊥ ∝ exp(−rate·steps), rate = η²δ²s²/(2B).",
-                (sy.eta, sy.delta, sy.B, sy.s), iso.phase1_rate_per_step(sy.eta, sy.delta, sy.B, sy.s)),
-        _scalar("phase1_duration", "Phase I duration in t = η·steps: ‖w_k‖ from ‖w_k⊥(0)‖ to (1 + ε)·plateau.",
-                (iso.w_perp0, iso.plateau, sy.eps, sy.lam, sy.s),
-                iso.phase1_duration(iso.w_perp0, iso.plateau, sy.eps, sy.lam, sy.s)),
         _scalar("phase2_x", "Phase II propagator: x_k(t) = w_k·β̂* under the fixed-point g (Σ̂ = I).",
                 (iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s),
                 iso.phase2_propagator(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s)[0]),
@@ -111,9 +93,6 @@ def _closed_forms() -> tuple[Kernel, ...]:
             intermediates=((_x, iso.phase2_propagator(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s)[0]),),
             outputs=(Output(iso.neuron_cos(_x, iso.w_perp0, sy.t, sy.lam, sy.s)),),
         ),
-        _scalar("phase2_time", "Phase II time (t) of one neuron: |cos(w_k, β*)| reaches c* at its limit x_∞.",
-                (iso.x_inf, iso.w_perp0, iso.c_star, sy.lam, sy.s),
-                iso.phase2_time(iso.x_inf, iso.w_perp0, iso.c_star, sy.lam, sy.s)),
     )
 
 
@@ -130,8 +109,6 @@ GENERATED: tuple[Kernel, ...] = (
     _flow_full(),
     _reduced("reduced_flow", sp.Integer(1)),
     _reduced("reduced_flow_s", sy.s),
-    _neuron("neuron_propagator_rhs", sp.Integer(1)),
-    _neuron("neuron_propagator_rhs_s", sy.s),
     _propagator_block(),
     _beta_jacobian(),
     *_closed_forms(),

@@ -7,7 +7,7 @@ Per point (scalars): `w_norm_final`, `cos_final`, `a_abs_final`, `w_rel_change_f
 not reached), `status` (completed | diverged | invalid | error | missing | absent), `message`,
 `config_hash`, `wall_seconds`. Optional: the curves `w_norm_mean`, `cos_abs_mean`, `a_abs_mean`,
 `w_rel_change` on `step` (`curves=True`), and the isotropic theory's `T_I_theory`, `T_II_theory`,
-`plateau_theory` and first-order `time_scale` = B/(η²δ²) and `lambda_eff` (`theory=True`).
+`plateau_theory` and first-order `time_scale` = B/(η²δ²) and `lambda_implicit` (first-order implicit λ, `theory=True`).
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def _theory_columns(points: list[Point]) -> dict[str, Any]:
     from lnsgd.experiments.sweep.theory import effective_lambda, first_order_time_scale, isotropic_prediction
     from lnsgd.experiments.validation import ConfigError
 
-    keys = ("T_I_theory", "T_II_theory", "plateau_theory", "time_scale", "lambda_eff")
+    keys = ("T_I_theory", "T_II_theory", "plateau_theory", "time_scale", "lambda_implicit")
     cols: dict[str, list[float]] = {k: [] for k in keys}
     for p in points:
         try:
@@ -125,7 +125,7 @@ def _theory_columns(points: list[Point]) -> dict[str, Any]:
             continue
         pred = isotropic_prediction(c)
         pred["time_scale"] = first_order_time_scale(c.eta, c.delta, c.batch_size) if c.delta > 0 else math.nan
-        pred["lambda_eff"] = effective_lambda(c.algorithm, c.eta, c.delta, c.batch_size, c.rho)
+        pred["lambda_implicit"] = effective_lambda(c.algorithm, c.eta, c.delta, c.batch_size, c.rho)
         for k in keys:
             cols[k].append(pred[k])
     return {k: ("point", np.asarray(v, dtype=float)) for k, v in cols.items()}

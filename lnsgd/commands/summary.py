@@ -13,7 +13,7 @@ from lnsgd.experiments.summary import summary
 
 #: Outputs of the report build, relative to --build.
 OUTPUTS = ("main.pdf", "figures", "numbers.tex", "theory.tex", "claims_table.tex", "check_table.tex",
-           "latexmk.log")
+           "figures.log", "latexmk.log")
 
 
 def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:

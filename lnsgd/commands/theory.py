@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     if args.latex is None and not args.codegen:
         raise ConfigError("nothing to do: give --latex OUT.tex and/or --codegen")
     if args.latex is not None:
+        args.latex.parent.mkdir(parents=True, exist_ok=True)
         print(f"wrote {latex.write_latex(args.latex)}")
     if args.codegen:
         print(f"wrote {codegen.write_module()}")
