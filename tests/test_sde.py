@@ -84,7 +84,7 @@ def test_divergence_reported_and_kept():
     p = gbm(mu=1000.0, sigma=0.1)
     sol = solve_sde(p.drift, p.diffusion, p.y0, (0.0, 5.0, 500), p.args, method="euler", q=1,
                     n_paths=4, seed=0, save_every=10)
-    assert sol.status == -1 and not sol.success and "4 of 4 paths" in sol.message
+    assert sol.status == "diverged" and not sol.success and "4 of 4 paths" in sol.message
     assert np.all((sol.failed_step > 250) & (sol.failed_step < 400))
     for path, step in enumerate(sol.failed_step):
         kept = sol.y[: (step - 1) // 10 + 1, path]

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
+from lnsgd.solvers.status import Status
+
 #: Environment of a worker: one thread for numba, OpenMP and the BLAS libraries.
 THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1"}
@@ -81,11 +83,11 @@ class PointTask:
 
 @dataclass(frozen=True)
 class PointOutcome:
-    """What came back: status 'completed' | 'diverged' | 'invalid' | 'error' (stored) or
-    'interrupted' | 'lost' (nothing stored: the point is rerun next time)."""
+    """What came back: completed, diverged, invalid or error (stored), or interrupted or lost
+    (nothing stored: the point is rerun next time); see `Status.stored`."""
 
     digest: str
-    status: str
+    status: Status
     message: str
     seconds: float
 
@@ -100,12 +102,12 @@ def run_point(task: PointTask) -> PointOutcome:
     try:
         config = SimulationConfig(**task.values)
     except (ConfigError, TypeError) as err:
-        write_failure(task.out, task.digest, task.values, "invalid", f"invalid combination: {err}")
-        return PointOutcome(task.digest, "invalid", str(err), time.perf_counter() - start)
+        write_failure(task.out, task.digest, task.values, Status.INVALID, f"invalid combination: {err}")
+        return PointOutcome(task.digest, Status.INVALID, str(err), time.perf_counter() - start)
     try:
         ds, caught = _simulate_capturing(config)
-        status, message = ds.attrs["status"], ds.attrs["message"]
-        if status == "interrupted":
+        status, message = Status(ds.attrs["status"]), ds.attrs["message"]
+        if status is Status.INTERRUPTED:
             return PointOutcome(task.digest, status, message, time.perf_counter() - start)
         seconds = time.perf_counter() - start
         ds.attrs["wall_seconds"] = float(seconds)
@@ -113,11 +115,11 @@ def run_point(task: PointTask) -> PointOutcome:
         write_result(ds, task.out, task.digest)
         return PointOutcome(task.digest, status, message, seconds)
     except KeyboardInterrupt:
-        return PointOutcome(task.digest, "interrupted", "interrupted", time.perf_counter() - start)
+        return PointOutcome(task.digest, Status.INTERRUPTED, "interrupted", time.perf_counter() - start)
     except Exception as err:  # noqa: BLE001 - recorded, the sweep goes on
         reason = f"{type(err).__name__}: {err}"
-        write_failure(task.out, task.digest, task.values, "error", reason, traceback.format_exc())
-        return PointOutcome(task.digest, "error", reason, time.perf_counter() - start)
+        write_failure(task.out, task.digest, task.values, Status.ERROR, reason, traceback.format_exc())
+        return PointOutcome(task.digest, Status.ERROR, reason, time.perf_counter() - start)
 
 
 def _simulate_capturing(config: Any) -> tuple[Any, list]:
@@ -208,7 +210,7 @@ def execute(tasks: list[PointTask], backend: Backend,
             try:
                 outcome = future.result()
             except Exception as err:  # noqa: BLE001 - worker died / cluster lost the task
-                outcome = PointOutcome(task.digest, "lost", f"{type(err).__name__}: {err}", float("nan"))
+                outcome = PointOutcome(task.digest, Status.LOST, f"{type(err).__name__}: {err}", float("nan"))
             outcomes.append(outcome)
             on_done(outcome)
     return outcomes

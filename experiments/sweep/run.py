@@ -13,6 +13,7 @@ from lnsgd.experiments.sweep.combine import MANIFEST, resolve
 from lnsgd.experiments.sweep.spec import SweepSpec
 from lnsgd.experiments.store import write_json
 from lnsgd.experiments.sweep.store import point_state, remove_point
+from lnsgd.solvers.status import Status
 
 
 @dataclass
@@ -27,18 +28,19 @@ class SweepReport:
     outcomes: list[PointOutcome] = field(default_factory=list)
     seconds: float = 0.0
 
-    def count(self, status: str) -> int:
+    def count(self, status: Status) -> int:
         return sum(o.status == status for o in self.outcomes)
 
     @property
     def complete(self) -> bool:
         """Every point has a stored result or failure record (nothing lost or interrupted)."""
-        return not any(o.status in ("lost", "interrupted") for o in self.outcomes)
+        return all(o.status.stored for o in self.outcomes)
 
     def summary(self) -> str:
         ran = len(self.outcomes)
         parts = [f"{self.total} points: {self.skipped} already stored, {ran} run"]
-        for status in ("completed", "diverged", "invalid", "error", "lost", "interrupted"):
+        for status in (Status.COMPLETED, Status.DIVERGED, Status.INVALID, Status.ERROR, Status.LOST,
+                       Status.INTERRUPTED):
             if self.count(status):
                 parts.append(f"{self.count(status)} {status}")
         if self.corrupt:
@@ -81,7 +83,7 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, *, wo
     def done(outcome: PointOutcome) -> None:
         bar.update(1)
         bar.set_postfix_str(f"{outcome.digest} {outcome.status} {outcome.seconds:.1f}s")
-        if progress and outcome.status not in ("completed",):
+        if progress and outcome.status is not Status.COMPLETED:
             bar.write(f"{outcome.digest}: {outcome.status}: {outcome.message}")
         if on_point is not None:
             on_point(outcome)

@@ -14,6 +14,7 @@ from lnsgd.experiments.presets import PRESETS
 from lnsgd.experiments.store import load
 from lnsgd.experiments.summary import summary
 from lnsgd.experiments.validation import ConfigError
+from lnsgd.solvers.status import Status
 
 
 def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -45,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
         path, reused = run_preset(args.preset, config, args.out, force=args.force, progress=not args.quiet)
     print(f"{'reused' if reused else 'wrote'} {path}")
     ds = load(path)
-    status = ds.attrs.get("status", "completed")
-    if status != "completed":
-        print(f"{status}: {ds.attrs.get('message', '')}", file=sys.stderr)
+    status = Status(ds.attrs["status"])
+    if status is not Status.COMPLETED:
+        print(f"{status}: {ds.attrs['message']}", file=sys.stderr)
     print(summary(ds))
-    return 0 if status == "completed" else 1
+    return 0 if status is Status.COMPLETED else 1
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:

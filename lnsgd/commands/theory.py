@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lnsgd.experiments.store import write_text
 from lnsgd.experiments.validation import ConfigError
 
 
@@ -17,8 +18,7 @@ def run(args: argparse.Namespace) -> int:
     if args.latex is None and not args.codegen:
         raise ConfigError("nothing to do: give --latex OUT.tex and/or --codegen")
     if args.latex is not None:
-        args.latex.parent.mkdir(parents=True, exist_ok=True)
-        print(f"wrote {latex.write_latex(args.latex)}")
+        print(f"wrote {write_text(args.latex, latex.latex_source())}")
     if args.codegen:
         print(f"wrote {codegen.write_module()}")
     return 0
