@@ -38,7 +38,7 @@ def test_claims_cli_rejects_one_seed(capsys):
 
 
 def test_claims_table_is_latex(results):
-    from lnsgd.commands.claims import latex_table
+    from lnsgd.experiments.claims import latex_table
 
     table = latex_table(list(results.values()))
     assert table.count(r"\\") == len(results) + 1  # header and one row per claim

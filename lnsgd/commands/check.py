@@ -22,6 +22,7 @@ VERDICT = "check_verdict.json"
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the grid, write the tables and the verdict; 1 when a configuration misses a target."""
     from lnsgd.experiments import check as ck
 
     if args.workers is not None and args.workers < 1:
