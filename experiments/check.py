@@ -34,11 +34,11 @@ import numpy as np
 import xarray as xr
 
 from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.phases import phase_one_time, phase_two_time, smooth
 from lnsgd.experiments.runner import initial_state, simulate
 from lnsgd.experiments.store import atomic_write, save, write_text
 from lnsgd.experiments.sweep.backends import process_pool
 from lnsgd.solvers import effective as eff
-from lnsgd.experiments.phases import phase_one_time, phase_two_time, smooth
 
 HORIZON_BASE = 1_000_000
 PAPER = SimulationConfig()

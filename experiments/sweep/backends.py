@@ -49,7 +49,8 @@ def limit_threads() -> None:
 
 def init_worker(parent_pid: int) -> None:
     """Pool worker initializer: one thread, and exit as soon as the parent `parent_pid` dies (the
-    kernel's parent-death signal on Linux, plus a watchdog thread polling the parent pid)."""
+    kernel's parent-death signal on Linux, plus a watchdog thread polling the parent pid). The
+    signal follows the thread that started the worker: submit from a thread that outlives the pool."""
     limit_threads()
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
