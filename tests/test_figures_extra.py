@@ -204,6 +204,14 @@ def test_laziness_m_draws_final_changes_and_theory(sweep_root):
     assert any("m^{-3/2}" in t for t in labels) and any("m^{-2}" in t for t in labels)
 
 
+@pytest.mark.parametrize("parametrization", ["standard", "ntk", "mean-field"])
+def test_laziness_m_has_a_theory_estimate_for_every_config_parametrization(parametrization):
+    """The config's spelling is the theory's (one constant): no KeyError for mean-field."""
+    for var in laziness_m.ESTIMATES:
+        expr, exponent = laziness_m.estimate(var, parametrization)
+        assert expr.free_symbols and exponent.is_number
+
+
 def test_laziness_m_missing_names_sweep_command(tmp_path):
     with pytest.raises(MissingResultError, match=r"`lnsgd sweep sweeps/small.yaml"):
         laziness_m.fig_laziness_m(tmp_path, tmp_path / "out")
