@@ -1,4 +1,4 @@
-"""``lnsgd sweep``: run a sweep spec, resumably .
+"""`lnsgd sweep`: run a sweep spec, resumably.
 
     lnsgd sweep SPEC.yaml [--out DIR] [--workers N] [--dask ADDRESS] [--theory] [--retry-failed]
                           [--dry-run] [--quiet]
