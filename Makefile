@@ -1,4 +1,6 @@
 # lnsgd — the two commands of README: `make reproduce` and `make test`.
+# Quiet: progress bars and one line per result; the LaTeX log goes to paper/build/latexmk.log and
+# `lnsgd summary` closes `make reproduce` with what was computed, where it is, and missed targets.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,57 +9,63 @@ RESULTS ?= results
 FIGS   := paper/build/figures
 LNSGD  := $(BIN)/lnsgd
 
-.PHONY: setup tex test reproduce simulations claims check figures paper bench clean
+.PHONY: setup tex test reproduce simulations claims check figures paper summary bench clean
 
 # Create the virtual environment if missing and install the package with its test extras.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	@echo "installing lnsgd into $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
 
 setup: $(STAMP)
 
 # The TeX toolchain (Debian packages) for PGF figures and the report; fast when already there.
 tex:
-	bash tools/ensure-tex.sh
+	@bash tools/ensure-tex.sh
 
 test: setup tex
 	$(BIN)/python -m pytest -q
 
 # The paper's synthetic experiments on defaults; a stored result with the same config is reused.
 simulations: setup
-	$(LNSGD) run two-phase --out $(RESULTS)
-	$(LNSGD) run lazy --out $(RESULTS)
-	$(LNSGD) run periodic --out $(RESULTS)
-	$(LNSGD) run oscillation --out $(RESULTS)
-	$(LNSGD) run oscillation-control --out $(RESULTS)
-	$(LNSGD) run sam --out $(RESULTS)
-	$(LNSGD) run real-digits --out $(RESULTS)
-	$(LNSGD) sweep sweeps/small.yaml --out $(RESULTS)/sweeps/small --quiet
+	@$(LNSGD) run two-phase --out $(RESULTS)
+	@$(LNSGD) run lazy --out $(RESULTS)
+	@$(LNSGD) run periodic --out $(RESULTS)
+	@$(LNSGD) run oscillation --out $(RESULTS)
+	@$(LNSGD) run oscillation-control --out $(RESULTS)
+	@$(LNSGD) run sam --out $(RESULTS)
+	@$(LNSGD) run real-digits --out $(RESULTS)
+	@$(LNSGD) sweep sweeps/small.yaml --out $(RESULTS)/sweeps/small --quiet
 
 # The paper's claims over 5 seeds at paper size (stored in $(RESULTS)/claims, reused).
 claims: setup
-	$(LNSGD) claims --size paper --seeds 5 --out $(RESULTS)/claims --table paper/build/claims_table.tex
+	@$(LNSGD) claims --size paper --seeds 5 --out $(RESULTS)/claims --table paper/build/claims_table.tex
 
 # Theory against direct simulation (docs/check.md). make reproduce runs the configurations of the
 # default grid whose horizon is at most CHECK_MAX_STEPS SGD steps (the paper config, both noise
-# types, two seeds); the whole grid (`lnsgd check`) takes about an hour on two cores. A missed
+# types, two seeds) on all cores; the whole grid (`lnsgd check`) takes about an hour on two cores. A missed
 # target is reported in the table and does not stop the report.
 CHECK_MAX_STEPS ?= 1000000
 check: setup
-	-$(LNSGD) check --workers 2 --max-steps $(CHECK_MAX_STEPS) --out $(RESULTS)/check --table paper/build/check_table.tex
+	-@$(LNSGD) check --max-steps $(CHECK_MAX_STEPS) --out $(RESULTS)/check --table paper/build/check_table.tex
 
 figures: setup tex
-	$(LNSGD) figures --results $(RESULTS) --out $(FIGS)
+	@$(LNSGD) figures --results $(RESULTS) --out $(FIGS)
 
 paper: setup tex
-	$(LNSGD) theory --latex paper/build/theory.tex
-	-$(LNSGD) figures --results $(RESULTS) --out $(FIGS)
-	cd paper && latexmk
-	@echo "report: paper/build/main.pdf"
+	@$(LNSGD) theory --latex paper/build/theory.tex
+	-@$(LNSGD) figures --results $(RESULTS) --out $(FIGS) > paper/build/figures.log
+	@cd paper && latexmk > build/latexmk.log 2>&1 || { tail -n 20 build/latexmk.log; \
+	    echo "latexmk failed: paper/build/latexmk.log"; exit 1; }
+	@echo "report: paper/build/main.pdf (LaTeX log: paper/build/latexmk.log)"
+
+summary: setup
+	@$(LNSGD) summary $(RESULTS) --build paper/build
 
 reproduce: setup tex simulations claims check paper
+	@$(MAKE) --no-print-directory summary
 
 bench: setup
 	$(BIN)/python benchmarks/bench_engine.py

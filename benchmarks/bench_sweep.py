@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lnsgd.experiments.sweep import run_sweep, spec_from_dict
+from lnsgd.experiments.sweep.run import run_sweep
+from lnsgd.experiments.sweep.spec import spec_from_dict
 
 
 def equal_points_spec(points: int, steps: int):

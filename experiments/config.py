@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from lnsgd.experiments.validation import ConfigError, check_choice, check_int, check_real
 from lnsgd.solvers.problem import PARAMETRIZATIONS
@@ -144,7 +144,13 @@ def config_json(config: Any) -> str:
 
 def config_digest(config: Any) -> str:
     """12 hex digits of SHA-256 of `config_json(config)`."""
-    return hashlib.sha256(config_json(config).encode()).hexdigest()[:12]
+    return values_digest(dataclasses.asdict(config))
+
+
+def values_digest(values: Mapping[str, Any]) -> str:
+    """The one config hash: 12 hex digits of SHA-256 of the sorted-key JSON of config values (equal
+    to `config_digest` of the config they make; also defined when they make no valid config)."""
+    return hashlib.sha256(json.dumps(dict(values), sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
 def _check_breakpoints(points: Any, schedule: str) -> tuple[tuple[int, float], ...]:

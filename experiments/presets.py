@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lnsgd.experiments.config import SimulationConfig, build_config
-from lnsgd.experiments.real_experiment import RealConfig
+from lnsgd.experiments.real.experiment import RealConfig
 
 
 @dataclass(frozen=True)

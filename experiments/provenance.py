@@ -6,11 +6,19 @@ import json
 import platform
 import subprocess
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import lnsgd
-
 _REPO = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def package_version() -> str:
+    """The installed lnsgd version; '0+unknown' from a source tree that was not installed."""
+    try:
+        return version("lnsgd")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +46,7 @@ def versions() -> dict[str, str]:
 
     return {
         "python": platform.python_version(), "numpy": numpy.__version__,
-        "numba": numba.__version__, "xarray": xarray.__version__, "lnsgd": lnsgd.__version__,
+        "numba": numba.__version__, "xarray": xarray.__version__, "lnsgd": package_version(),
     }
 
 
@@ -48,7 +56,7 @@ def provenance_attrs(config_json: str, config_hash: str, seed: int) -> dict[str,
         "config": config_json,
         "config_hash": config_hash,
         "seed": int(seed),
-        "lnsgd_version": lnsgd.__version__,
+        "lnsgd_version": package_version(),
         "git_commit": git_commit(),
         "versions": json.dumps(versions(), sort_keys=True),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

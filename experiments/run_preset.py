@@ -17,7 +17,7 @@ def simulate_any(config: Any, progress: bool = True) -> xr.Dataset:
         from lnsgd.experiments.runner import simulate
 
         return simulate(config, progress=progress)
-    from lnsgd.experiments.real_experiment import simulate_real
+    from lnsgd.experiments.real.experiment import simulate_real
 
     return simulate_real(config, progress=progress)
 

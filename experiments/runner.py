@@ -31,11 +31,12 @@ from lnsgd.experiments.provenance import provenance_attrs
 from lnsgd.experiments.schedules import DeltaOverride, delta_values
 from lnsgd.solvers import kernels, propagator
 from lnsgd.solvers.observables import QUANTILES, Grams, Reference, neuron_snapshot, observe
-from lnsgd.solvers.phases import phase_one_time, phase_two_time
+from lnsgd.experiments.phases import phase_one_time, phase_two_time
 from lnsgd.solvers.problem import Problem, init_params, make_problem, output_scale
 from lnsgd.solvers.sampling import (BatchSampler, label_noise, noise_generators, oscillation_drive,
                                     start_generators)
 from lnsgd.solvers.stability import stability_warnings
+from lnsgd.solvers.status import Status
 
 
 class StabilityWarning(UserWarning):
@@ -224,15 +225,15 @@ def combine_paths(config: SimulationConfig, results: list[xr.Dataset]) -> xr.Dat
         missed = [(j, r[name].attrs["reason"]) for j, r in enumerate(results) if r[name].attrs.get("reason")]
         reason = f"not reached on {len(missed)} of {len(results)} paths (path {missed[0][0]}: {missed[0][1]})" if missed else ""
         ds[name].attrs = {"reason": reason, "units": "steps"}
-    statuses = [r.attrs["status"] for r in results]
-    bad = [(j, r.attrs["message"]) for j, r in enumerate(results) if r.attrs["status"] != "completed"]
-    status = "completed" if not bad else ("interrupted" if "interrupted" in statuses else "diverged")
+    statuses = [Status(r.attrs["status"]) for r in results]
+    bad = [(j, r.attrs["message"]) for j, r in enumerate(results) if statuses[j] is not Status.COMPLETED]
+    status = Status.COMPLETED if not bad else (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.DIVERGED)
     message = (f"completed {config.steps} steps on each of {len(results)} paths" if not bad else
                f"{len(bad)} of {len(results)} paths did not complete: "
                + "; ".join(f"path {j}: {msg}" for j, msg in bad[:5]))
     ds.attrs.update(provenance_attrs(config.to_json(), config.digest(), config.seed))
     first = results[0].attrs
-    ds.attrs.update(status=status, message=message, engine=first["engine"], s=first["s"], tau=first["tau"],
+    ds.attrs.update(status=status.value, message=message, engine=first["engine"], s=first["s"], tau=first["tau"],
                     noise_seed=config.noise_seed, paths=len(results),
                     steps_done=int(min(r.attrs["steps_done"] for r in results)),
                     delta_schedule=first["delta_schedule"])
@@ -246,7 +247,7 @@ class Run:
     config: SimulationConfig
     engine: DirectEngine | PropagatorEngine
     records: Records
-    status: str
+    status: Status
     message: str
     steps_done: int
 
@@ -280,7 +281,7 @@ def run_engine(config: SimulationConfig, start: Start | None = None, *, progress
     rec = Records()
     keep = keep_states and isinstance(engine, PropagatorEngine)
     _record(rec, 0, engine, ref, np.nan, float(delta_values(config, np.array([0]), delta_schedule)[0]), snap_at, keep)
-    status, message, done = "completed", f"completed {config.steps} steps", 0
+    status, message, done = Status.COMPLETED, f"completed {config.steps} steps", 0
     bar = tqdm(total=config.steps, disable=not progress, unit="step", unit_scale=True, desc=config.algorithm)
     try:
         while done < config.steps:
@@ -303,7 +304,7 @@ def run_engine(config: SimulationConfig, start: Start | None = None, *, progress
             if ran < L or not engine.finite():
                 step_bad = done + ran
                 why = "non-finite" if not np.isfinite(bad) else f"{bad:.3g} > loss_bound = {config.loss_bound:g}"
-                status = "diverged"
+                status = Status.DIVERGED
                 message = (f"diverged at step {step_bad}: minibatch loss {why}; records up to step "
                            f"{rec.steps[-1]} kept (eta = {config.eta:g} may be beyond the stability edge)")
                 done = step_bad
@@ -314,7 +315,7 @@ def run_engine(config: SimulationConfig, start: Start | None = None, *, progress
             bar.set_postfix(w=f"{rec.rows[-1]['w_norm_mean']:.3f}", cos=f"{rec.rows[-1]['cos_abs_mean']:.3f}",
                             refresh=False)
     except KeyboardInterrupt:
-        status, message = "interrupted", f"interrupted by the user after {done} steps; records kept"
+        status, message = Status.INTERRUPTED, f"interrupted by the user after {done} steps; records kept"
     finally:
         bar.close()
     return Run(config, engine, rec, status, message, done)
@@ -369,7 +370,7 @@ def _to_dataset(config, rec: Records, status, message, done, s, tau, override) -
     ds["T_I"] = xr.DataArray(t1.step, attrs={"reason": t1.reason, "units": "steps"})
     ds["T_II"] = xr.DataArray(t2.step, attrs={"reason": t2.reason, "units": "steps"})
     ds.attrs.update(provenance_attrs(config.to_json(), config.digest(), config.seed))
-    ds.attrs.update(status=status, message=message, steps_done=int(done), s=float(s), tau=float(tau),
+    ds.attrs.update(status=Status(status).value, message=message, steps_done=int(done), s=float(s), tau=float(tau),
                     noise_seed=int(config.noise_seed), paths=1,
                     delta_schedule="config" if override is None else repr(override)[:200])
     return ds

@@ -39,7 +39,7 @@ def load_lazy_rich(results_dir: str | Path) -> xr.Dataset:
     """The ``lazy-rich`` sweep part as a (δ, m) Dataset: ``w_rel_change`` and ``ntk_rel_change`` at
     the last record, ``e0_norm`` = √(2 L_test(0)), NaN for points not completed; attrs d, alpha,
     parametrization (shared by the points). Raises MissingSweepError naming ``lnsgd sweep``."""
-    from lnsgd.experiments.sweep import open_sweep
+    from lnsgd.experiments.sweep.combine import open_sweep
 
     folder = Path(results_dir) / "sweeps" / SWEEP
     if not (folder / "sweep.json").is_file():

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from lnsgd.experiments.store import write_text
+
 from . import laziness_m, seeds
 from .results import MissingResultError, load_result, phase_time, tau
 
@@ -301,7 +303,4 @@ def numbers_tex(results_dir: str | Path, numbers: tuple[Number, ...] = ALL_NUMBE
 
 def write_numbers(results_dir: str | Path, path: str | Path) -> Path:
     """Write :func:`numbers_tex` of ``results_dir`` to ``path`` (parents created); returns it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(numbers_tex(results_dir))
-    return path
+    return write_text(path, numbers_tex(results_dir))

@@ -20,6 +20,8 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
+from lnsgd.experiments.store import atomic_write
+
 #: Journal widths in inches.
 SINGLE_COLUMN = 3.25
 DOUBLE_COLUMN = 6.75
@@ -157,17 +159,14 @@ def save(fig: Figure, stem: str | Path, formats: tuple[str, ...] = ("pdf", "pgf"
             warnings.warn("pdflatex not found: writing PDF with mathtext only, no PGF "
                           "(install TeX with tools/ensure-tex.sh)", stacklevel=2)
             if "pdf" in formats:
-                path = stem.parent / f"{stem.name}.pdf"
-                fig.savefig(path, backend="pdf")
-                written.append(path)
+                written.append(atomic_write(stem.parent / f"{stem.name}.pdf",
+                                            lambda tmp: fig.savefig(tmp, format="pdf", backend="pdf")))
             return written
         for fmt in formats:
-            path = stem.parent / f"{stem.name}.{fmt}"
-            fig.savefig(path, backend="pgf")
-            if fmt == "pgf":
-                _make_self_contained(path)
-            written.append(path)
-    side_images = sorted(stem.parent.glob(f"{stem.name}-img*.png"))
+            written.append(atomic_write(stem.parent / f"{stem.name}.{fmt}",
+                                        lambda tmp, fmt=fmt: _save_pgf_backend(fig, tmp, fmt)))
+    side_images = sorted([*stem.parent.glob(f"{stem.name}-img*.png"),  # also named after the temporary file
+                          *stem.parent.glob(f"{stem.name}.*.tmp-img*.png")])
     if side_images:
         raise RuntimeError(f"{stem}: the figure has raster artists ({[p.name for p in side_images]}); "
                            "the PGF would only compile next to them. Draw them as vectors.")
@@ -176,6 +175,13 @@ def save(fig: Figure, stem: str | Path, formats: tuple[str, ...] = ("pdf", "pgf"
 
 #: Defined inside the picture's group, so a document needs nothing but ``\usepackage{pgf}``.
 _PGF_DEFINITIONS = "\\providecommand{\\mathdefault}[1]{#1}%\n"
+
+
+def _save_pgf_backend(fig, path: str, fmt: str) -> None:
+    """`fig` as `fmt` (pdf or pgf) through the PGF backend; a PGF file made self-contained."""
+    fig.savefig(path, format=fmt, backend="pgf")
+    if fmt == "pgf":
+        _make_self_contained(Path(path))
 
 
 def _make_self_contained(path: Path) -> None:

@@ -6,7 +6,7 @@ Each ``fig_<name>(results_dir, out_dir) -> list[Path]`` opens a part of the defa
 (the tests call these on small Datasets) and writes ``<out_dir>/<name>.pdf`` and ``.pgf``.
 Heat maps are vector ``pcolormesh`` cells; grey cells are points that did not reach the phase
 (T = NaN) or did not finish. The theory contours are the isotropic closed forms of
-:mod:`lnsgd.experiments.sweep_theory`, whose times scale as B/(η²δ²) up to the O(λ) shift of the
+:mod:`lnsgd.experiments.sweep.theory`, whose times scale as B/(η²δ²) up to the O(λ) shift of the
 fixed point (a few per cent over a sweep): the contour of level T is the curve c·B/(η²δ²) = T with c
 the median T·η²δ²/B of the predictions at the grid points.
 """
@@ -43,7 +43,7 @@ class MissingSweepError(MissingResultError):
 def load_part(results_dir: str | Path, part: str) -> xr.Dataset:
     """``open_sweep`` of a part of the default sweep, with theory; raises MissingSweepError when
     no point of it is stored."""
-    from lnsgd.experiments.sweep import open_sweep
+    from lnsgd.experiments.sweep.combine import open_sweep
 
     folder = Path(results_dir) / "sweeps" / SWEEP
     if not (folder / "sweep.json").is_file():
@@ -180,26 +180,26 @@ def build_collapse(ds: xr.Dataset) -> Figure:
 def build_sam(ds: xr.Dataset) -> Figure:
     """1-SAM's ρ against label noise's δ: T_I over (ρ, δ) with contours of equal regularization
     λ = ηδ²/(4B) + λ_SAM (1-SAM's regularizer as a λ tr G equivalent at the initial state,
-    experiments/sweep_theory.py), and η·T_I against λ for every point (one law if the regularizers
+    experiments/sweep/theory.py), and η·T_I against λ for every point (one law if the regularizers
     act alike; dashed: isotropic theory)."""
     with style.context():
         fig, axes = style.new_figure(2, 1, width=style.DOUBLE_COLUMN, aspect=1.3)
         heatmap(axes[0], ds, "T_I", "rho", "delta", lognorm=True, label=style.LABELS["T_I"] + " (steps)")
-        lam = ds["lambda_eff"].transpose("delta", "rho")
+        lam = ds["lambda_implicit"].transpose("delta", "rho")
         if np.isfinite(lam.values).sum() >= 4:
             axes[0].contour(ds["rho"].values, ds["delta"].values, lam.values, levels=5,
                             colors=style.ROLE_COLORS["theory"], linewidths=0.7, linestyles="--")
         axes[0].set_title(r"dashed: equal $\lambda = \eta\delta^2/4B + \lambda_{\mathrm{SAM}}$")
         eta = _base_value(ds, "eta", 1e-3)
-        flat = ds[["T_I", "T_I_theory", "lambda_eff"]].stack(point=("delta", "rho"))
+        flat = ds[["T_I", "T_I_theory", "lambda_implicit"]].stack(point=("delta", "rho"))
         rho, delta = flat["rho"].values, flat["delta"].values
         groups = (("label-noise SGD", rho == 0, "label_noise"), ("SAM, $\\delta = 0$", delta == 0, "sam"),
                   ("SAM + label noise", (rho > 0) & (delta > 0), "usam"))
         for label, mask, role in groups:
-            axes[1].plot(flat["lambda_eff"].values[mask], eta * flat["T_I"].values[mask], "o",
+            axes[1].plot(flat["lambda_implicit"].values[mask], eta * flat["T_I"].values[mask], "o",
                          color=style.ROLE_COLORS[role], label=label)
-        order = np.argsort(flat["lambda_eff"].values)
-        axes[1].plot(flat["lambda_eff"].values[order], eta * flat["T_I_theory"].values[order], "--",
+        order = np.argsort(flat["lambda_implicit"].values)
+        axes[1].plot(flat["lambda_implicit"].values[order], eta * flat["T_I_theory"].values[order], "--",
                      color=style.ROLE_COLORS["theory"], lw=0.8, label="theory")
         plots.format_log_axis(axes[1], axis="x")
         plots.format_log_axis(axes[1], axis="y")

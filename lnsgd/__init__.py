@@ -4,7 +4,6 @@ The sub-packages live in the repository's top-level folders (theory/, solvers/, 
 figures/) and are mapped into this namespace by pyproject.toml (docs/packaging.md).
 """
 import os
-from importlib.metadata import PackageNotFoundError, version
 
 # Parallelism lives at the level of processes (sweeps) and numba kernels; multithreaded BLAS on
 # the small d × d and (2d+2) × m products of the observables only oversubscribes the cores
@@ -12,7 +11,6 @@ from importlib.metadata import PackageNotFoundError, version
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-try:
-    __version__ = version("lnsgd")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
+from lnsgd.experiments.provenance import package_version  # noqa: E402 (after the thread defaults)
+
+__version__ = package_version()

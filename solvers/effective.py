@@ -44,6 +44,7 @@ from lnsgd.solvers import generated_rhs as gen
 from lnsgd.solvers.ode import OdeSolution, solve_ode
 from lnsgd.solvers.problem import Problem
 from lnsgd.solvers.sde_brownian import brownian_increments
+from lnsgd.solvers.status import Status
 
 CORRECTIONS = ("first-order", "lambda-eff", "lyapunov")
 # Regularizers beyond label noise's λ tr G, by code: none, 1-SAM, minibatch/full-batch SAM, USAM.
@@ -547,7 +548,7 @@ class SdeEnsemble:
     spread: dict[str, np.ndarray]  # name -> (nt,) standard deviation over paths
     n_paths: int
     dt: float
-    status: str
+    status: Status  # completed when every path stays finite, else diverged (the message says how many)
     message: str
 
 
@@ -600,4 +601,4 @@ def solve_sde_ensemble(problem: Problem, s: float, eta: float, delta: float, bat
     n_bad = int((~ok).sum())
     msg = (f"{P} paths, dt = {dt:.3g}: all finite" if n_bad == 0
            else f"{n_bad} of {P} paths became non-finite (dt = {dt:.3g}); means over the rest")
-    return SdeEnsemble(t_eval, curves, spread, P, dt, "completed" if n_bad < P else "diverged", msg)
+    return SdeEnsemble(t_eval, curves, spread, P, dt, Status.COMPLETED if n_bad == 0 else Status.DIVERGED, msg)

@@ -9,6 +9,9 @@ import math
 import numba
 import numpy as np
 
+#: the parametrizations (lnsgd.theory.model.PARAMETRIZATIONS)
+PARAMETRIZATIONS = ('standard', 'ntk', 'mean-field')
+
 
 @numba.njit(cache=True)
 def regularized_flow_full(W, a, Sigma_hat, beta_star, Omega, omega, s, dW_out, da_out):
@@ -122,18 +125,6 @@ def isotropic_fixed_point_A(beta_star_norm, lam, tau, s):
 
 
 @numba.njit(cache=True)
-def phase1_rate_per_step(eta, delta, B, s):
-    """Phase I: w_k⊥ ∝ exp(−rate·steps), rate = η²δ²s²/(2B)."""
-    return (1/2)*delta**2*eta**2*s**2/B
-
-
-@numba.njit(cache=True)
-def phase1_duration(w_perp0, plateau, eps, lam, s):
-    """Phase I duration in t = η·steps: ‖w_k‖ from ‖w_k⊥(0)‖ to (1 + ε)·plateau."""
-    return -1/4*math.log(eps*plateau**2*(eps + 2)/w_perp0**2)/(lam*s**2)
-
-
-@numba.njit(cache=True)
 def phase2_x(x0, a0, t, lam, tau, s):
     """Phase II propagator: x_k(t) = w_k·β̂* under the fixed-point g (Σ̂ = I)."""
     return (-a0*math.sqrt(tau) + x0)*math.exp(-2*lam*s**2*t*(tau + 1))/(tau + 1) + (a0*math.sqrt(tau) + tau*x0)/(tau + 1)
@@ -144,12 +135,6 @@ def neuron_cos_isotropic(x0, a0, w_perp0, t, lam, tau, s):
     """cos(w_k, β*)(t) = x_k(t)/√(x_k(t)² + ‖w_k⊥(0)‖² e^{−4λs²t}), x_k(t) from the Phase II propagator."""
     x = (-a0*math.sqrt(tau) + x0)*math.exp(-2*lam*s**2*t*(tau + 1))/(tau + 1) + (a0*math.sqrt(tau) + tau*x0)/(tau + 1)
     return x/math.sqrt(w_perp0**2*math.exp(-4*lam*s**2*t) + x**2)
-
-
-@numba.njit(cache=True)
-def phase2_time(x_inf, w_perp0, c_star, lam, s):
-    """Phase II time (t) of one neuron: |cos(w_k, β*)| reaches c* at its limit x_∞."""
-    return -1/4*math.log(-x_inf**2*(c_star - 1)*(c_star + 1)/(c_star**2*w_perp0**2))/(lam*s**2)
 
 
 @numba.njit(cache=True)

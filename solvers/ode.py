@@ -31,6 +31,7 @@ from numba import njit
 
 from .ode_rosw import ROSW_TABLEAUS, RosenbrockTableau, rosw_parts
 from .ode_step import error_norm, initial_step, rk_parts
+from .status import Status
 from .tableaus import TABLEAUS, ButcherTableau
 
 SUCCESS = 0
@@ -46,6 +47,8 @@ _MESSAGES = {
     MAX_STEPS: "max_steps = {max_steps} steps taken before reaching the end, at t = {t:.17g}.",
     SINGULAR: "I − hγJ became singular at t = {t:.17g} (fixed step too large); samples up to there are kept.",
 }
+_STATUS = {SUCCESS: Status.COMPLETED, NON_FINITE: Status.DIVERGED, STEP_TOO_SMALL: Status.STEP_TOO_SMALL,
+           MAX_STEPS: Status.MAX_STEPS, SINGULAR: Status.SINGULAR}  # codes of the compiled loop → Status
 METHODS = tuple(TABLEAUS) + tuple(ROSW_TABLEAUS)
 
 
@@ -108,7 +111,7 @@ class OdeSolution:
 
     t: np.ndarray  # (n_saved,)
     y: np.ndarray  # (n_saved, dim)
-    status: int  # 0 success; -1 non-finite state; -2 step too small; -3 max_steps; -4 singular I − hγJ
+    status: Status  # completed, diverged (non-finite state), step-too-small, max-steps or singular I − hγJ
     message: str
     n_steps: int  # accepted steps
     n_rejected: int
@@ -118,7 +121,7 @@ class OdeSolution:
 
     @property
     def success(self) -> bool:
-        return self.status == SUCCESS
+        return self.status is Status.COMPLETED
 
 
 # Not cached on disk: numba cannot cache a function that takes another jitted function as an
@@ -278,6 +281,6 @@ def solve_ode(
         opts.rtol, atol_vec, opts.safety, opts.min_factor, opts.max_factor, opts.pi_beta,
         opts.max_steps, ys)
     message = _MESSAGES[status].format(t=t_reached, max_steps=opts.max_steps)
-    return OdeSolution(t=t_eval[:n_saved].copy(), y=ys[:n_saved], status=int(status), message=message,
+    return OdeSolution(t=t_eval[:n_saved].copy(), y=ys[:n_saved], status=_STATUS[int(status)], message=message,
                        n_steps=int(n_steps), n_rejected=int(n_rej), n_rhs=int(n_rhs),
                        t_final=float(t_reached), options=opts)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PARAMETRIZATIONS = ("standard", "ntk", "mean-field")
+from lnsgd.solvers.generated_rhs import PARAMETRIZATIONS
 
 
 @dataclass(frozen=True)

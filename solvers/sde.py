@@ -25,9 +25,7 @@ from numba.core.errors import NumbaExperimentalFeatureWarning
 from .sde_brownian import brownian_increments
 from .sde_step import (EULER_N_MAT, EULER_N_VEC, HEUN_N_MAT, HEUN_N_VEC, euler_maruyama_step,
                        stochastic_heun_step)
-
-SUCCESS = 0
-NON_FINITE = -1
+from .status import Status
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ class SdeSolution:
 
     t: np.ndarray  # (n_saves,)
     y: np.ndarray  # (n_saves, n_paths, dim); NaN only after a path's failed_step
-    status: int  # 0 success; -1 some path became non-finite
+    status: Status  # completed, or diverged when some path became non-finite
     message: str
     failed_step: np.ndarray  # (n_paths,) step index where the state became non-finite, −1 if never
     n_steps: int
@@ -88,7 +86,7 @@ class SdeSolution:
 
     @property
     def success(self) -> bool:
-        return self.status == SUCCESS
+        return self.status is Status.COMPLETED
 
 
 @njit(cache=True, parallel=True)
@@ -202,5 +200,5 @@ def solve_sde(
                    f"(t = {grid[first]:.17g}); their samples after failed_step are NaN.")
     else:
         message = f"All {n_paths} paths reached t = {grid[-1]:.17g}."
-    return SdeSolution(t=grid[::save_every].copy(), y=saves, status=NON_FINITE if n_failed else SUCCESS,
+    return SdeSolution(t=grid[::save_every].copy(), y=saves, status=Status.DIVERGED if n_failed else Status.COMPLETED,
                        message=message, failed_step=failed_step, n_steps=n_steps, options=opts)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from lnsgd.experiments import cli_check
+from lnsgd.commands import check as cli_check
 from lnsgd.experiments.check import grid, measure, run
+from lnsgd.experiments.validation import ConfigError
 
 
 def test_approach_rate_recovers_the_rate_of_an_exponential_approach():
@@ -93,6 +94,5 @@ def test_set_without_preset_is_rejected(tmp_path):
     parser = argparse.ArgumentParser()
     cli_check.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["check", "--set", "eta=1e-3", "--out", str(tmp_path)])
-    from lnsgd.experiments.validation import ConfigError
     with pytest.raises(ConfigError, match="PRESET"):
         args.func(args)

@@ -8,7 +8,7 @@ import sympy as sp
 from lnsgd.experiments.check import grid
 from lnsgd.experiments.runner import initial_state
 from lnsgd.solvers import effective as eff
-from lnsgd.solvers.ode_order import fit_order
+from tests.ode_order import fit_order
 from lnsgd.solvers.problem import init_params, make_problem
 from lnsgd.theory import flow, model
 from lnsgd.theory import symbols as sy

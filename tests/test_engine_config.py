@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lnsgd.experiments.cli import main
+from lnsgd.cli import main
 from lnsgd.experiments.config import SimulationConfig, build_config
 from lnsgd.experiments.schedules import delta_values
 from lnsgd.experiments.validation import ConfigError

@@ -1,6 +1,6 @@
 """Figures: every figure from small synthetic stored results, PDF + PGF, content checks.
 
-The synthetic results follow docs/results-schema.md (lnsgd.figures.synthetic); content checks
+The synthetic results follow docs/results-schema.md (tests.synthetic_results); content checks
 compare what was drawn with the stored arrays, so a figure plotting the wrong variable, the wrong
 run or a shifted phase time fails.
 """
@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from lnsgd.figures import cli, numbers, registry, simulation, style, synthetic
+from lnsgd.commands import figures as cli
+from lnsgd.figures import numbers, registry, simulation, style
+from tests import synthetic_results as synthetic
 from lnsgd.figures.results import MissingResultError, load_result, tau
 
 needs_latex = pytest.mark.skipif(shutil.which("pdflatex") is None,

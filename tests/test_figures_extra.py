@@ -22,7 +22,8 @@ import xarray as xr
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import simulate
 from lnsgd.experiments.store import save
-from lnsgd.figures import laziness_m, numbers, real, registry, seeds, simulation, synthetic
+from lnsgd.figures import laziness_m, numbers, real, registry, seeds, simulation
+from tests import synthetic_results as synthetic
 from lnsgd.figures.results import MissingResultError, load_result
 
 
@@ -177,7 +178,7 @@ def sweep_root(tmp_path_factory) -> Path:
 
 def test_laziness_m_draws_final_changes_and_theory(sweep_root):
     ds = laziness_m.load_lazy_rich(sweep_root)
-    from lnsgd.experiments.sweep import open_sweep
+    from lnsgd.experiments.sweep.combine import open_sweep
     summary = open_sweep(Path(sweep_root) / "sweeps" / "small", "lazy-rich")
     fig = laziness_m.build_laziness_m(ds)
     for delta in (0.0, 4.0):
@@ -201,6 +202,14 @@ def test_laziness_m_draws_final_changes_and_theory(sweep_root):
     assert line.get_ydata()[-1] == pytest.approx(float(expr), rel=1e-10)
     labels = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert any("m^{-3/2}" in t for t in labels) and any("m^{-2}" in t for t in labels)
+
+
+@pytest.mark.parametrize("parametrization", ["standard", "ntk", "mean-field"])
+def test_laziness_m_has_a_theory_estimate_for_every_config_parametrization(parametrization):
+    """The config's spelling is the theory's (one constant): no KeyError for mean-field."""
+    for var in laziness_m.ESTIMATES:
+        expr, exponent = laziness_m.estimate(var, parametrization)
+        assert expr.free_symbols and exponent.is_number
 
 
 def test_laziness_m_missing_names_sweep_command(tmp_path):

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from lnsgd.figures import numbers, registry, synthetic
+from lnsgd.figures import numbers, registry
 from lnsgd.theory import latex
+from tests import synthetic_results as synthetic
 
 PAPER = Path(__file__).resolve().parents[1] / "paper"
 

@@ -31,14 +31,14 @@ def test_a_false_claim_fails(results):
 
 
 def test_claims_cli_rejects_one_seed(capsys):
-    from lnsgd.experiments.cli import main
+    from lnsgd.cli import main
 
     assert main(["claims", "--seeds", "1"]) == 2
-    assert "--seeds must be >= 2" in capsys.readouterr().err
+    assert "--seeds = 1 must be >= 2" in capsys.readouterr().err
 
 
 def test_claims_table_is_latex(results):
-    from lnsgd.experiments.cli_claims import latex_table
+    from lnsgd.experiments.claims import latex_table
 
     table = latex_table(list(results.values()))
     assert table.count(r"\\") == len(results) + 1  # header and one row per claim

@@ -1,11 +1,11 @@
-"""Loaders of experiments/real_data.py: digits, and CIFAR-10 batches written here in the real format."""
+"""Loaders of experiments/real/data.py: digits, and CIFAR-10 batches written here in the real format."""
 import os
 import pickle
 
 import numpy as np
 import pytest
 
-from lnsgd.experiments.real_data import (CIFAR10_DIM, load_cifar10_data, load_digits_data,
+from lnsgd.experiments.real.data import (CIFAR10_DIM, load_cifar10_data, load_digits_data,
                                          read_cifar10_batch)
 
 

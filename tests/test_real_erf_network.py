@@ -1,9 +1,9 @@
-"""Model, Jacobian, NTK and the closed-form linearized trajectory (solvers/erf_network.py)."""
+"""Model, Jacobian, NTK and the closed-form linearized trajectory (experiments/real/network.py)."""
 import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from lnsgd.solvers.erf_network import (LinearizedGD, expected_flip_targets, flipped_targets,
+from lnsgd.experiments.real.network import (LinearizedGD, expected_flip_targets, flipped_targets,
                                        forward, gradient_step, init_params, jacobian, ntk)
 
 FD_STEP = 1e-6

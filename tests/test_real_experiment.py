@@ -1,11 +1,11 @@
-"""RealConfig validation and the behaviour of simulate_real (experiments/real_experiment.py)."""
+"""RealConfig validation and the behaviour of simulate_real (experiments/real/experiment.py)."""
 import json
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from lnsgd.experiments.real_experiment import OBSERVABLES, RealConfig, simulate_real
+from lnsgd.experiments.real.experiment import OBSERVABLES, RealConfig, simulate_real
 
 # Width scaling: standard parametrization with η = η0·512/m (so η λ_max(K0)/n ≈ 1.2–1.5 at every
 # width), clean full-batch GD. Measured RMS output distance to the linearization on test inputs after

@@ -6,7 +6,7 @@ import pytest
 
 from lnsgd.solvers.sde import SdeOptions, solve_sde
 from lnsgd.solvers.sde_brownian import brownian_increments, coarsen
-from lnsgd.solvers.sde_order import gbm, ou, ou_moments, sde_convergence
+from tests.sde_order import gbm, ou, ou_moments, sde_convergence
 from lnsgd.solvers.sde_step import zero_ito_correction
 
 # Grids 16·2^k steps on [0, 1], k = 0…4 (dt = 1/16 … 1/256), 20 000 paths (seed 0): the fitted slopes
@@ -84,7 +84,7 @@ def test_divergence_reported_and_kept():
     p = gbm(mu=1000.0, sigma=0.1)
     sol = solve_sde(p.drift, p.diffusion, p.y0, (0.0, 5.0, 500), p.args, method="euler", q=1,
                     n_paths=4, seed=0, save_every=10)
-    assert sol.status == -1 and not sol.success and "4 of 4 paths" in sol.message
+    assert sol.status == "diverged" and not sol.success and "4 of 4 paths" in sol.message
     assert np.all((sol.failed_step > 250) & (sol.failed_step < 400))
     for path, step in enumerate(sol.failed_step):
         kept = sol.y[: (step - 1) // 10 + 1, path]

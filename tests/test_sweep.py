@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from lnsgd.experiments.sweep import load_spec, open_sweep, run_sweep, spec_from_dict
-from lnsgd.experiments.sweep_store import MARKER, point_state, result_file
+from lnsgd.experiments.sweep.combine import open_sweep
+from lnsgd.experiments.sweep.run import run_sweep
+from lnsgd.experiments.sweep.spec import load_spec, spec_from_dict
+from lnsgd.experiments.sweep.store import MARKER, point_state, result_file
 from lnsgd.experiments.validation import ConfigError
 
 TINY = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 2000, "record_every": 100,
@@ -105,13 +107,62 @@ def test_failures_recorded_others_finish_and_combined(tmp_path):
         assert reopened.attrs[MARKER] == str(ok.config_hash.values)
 
 
+def _descendants(pid: int) -> set[int]:
+    """Pids of the live (non-zombie) descendants of `pid`, from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigkill_of_the_parent_leaves_no_worker_or_resource_tracker(tmp_path):
+    spec_path = tmp_path / "orphans.yaml"
+    spec_path.write_text(
+        "name: orphans\nbase: {n: 40, d: 5, m: 20, eta: 0.01, delta: 2.0, steps: 2000000, "
+        "record_every: 20000, snapshots: 2}\ngrid: {seed: [0, 1, 2, 3]}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "lnsgd", "sweep", str(spec_path), "--out", str(tmp_path / "out"),
+                             "--workers", "2", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    children: set[int] = set()
+    while time.time() < deadline and len(children) < 3:  # two workers and the resource tracker
+        time.sleep(0.2)
+        children = _descendants(proc.pid)
+    assert len(children) >= 3, f"the pool did not start: {children}"
+    os.kill(proc.pid, signal.SIGKILL)  # the parent only, not its process group
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.1)
+    survivors = [pid for pid in children if _alive(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == []
+
+
 def test_sigkill_resume_keeps_finished_points_byte_for_byte(tmp_path):
     spec_path = tmp_path / "kill.yaml"
     spec_path.write_text(
         "name: kill\nbase: {n: 40, d: 5, m: 20, eta: 0.01, delta: 2.0, steps: 400000, "
         "record_every: 2000, snapshots: 2}\ngrid: {seed: [0, 1, 2, 3, 4, 5, 6, 7]}\n")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "lnsgd.experiments.cli_sweep", str(spec_path), "--out", str(out),
+    cmd = [sys.executable, "-m", "lnsgd", "sweep", str(spec_path), "--out", str(out),
            "--workers", "2", "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60
@@ -157,7 +208,7 @@ def test_theory_columns_scale_as_first_order_law(tmp_path):
     spec = tiny_spec(grid={"eta": [0.01, 0.02, 0.04], "delta": [1.0, 2.0]}, steps=100)
     ds = open_sweep(spec, out=tmp_path, theory=True)  # nothing run: theory only, statuses missing
     assert (ds.status == "missing").all()
-    np.testing.assert_allclose(ds.lambda_eff.values, (ds.eta * ds.delta**2 / 4).transpose(*ds.lambda_eff.dims).values)
+    np.testing.assert_allclose(ds.lambda_implicit.values, (ds.eta * ds.delta**2 / 4).transpose(*ds.lambda_implicit.dims).values)
     for var in ("T_I_theory", "T_II_theory"):
         c = ds[var] / ds.time_scale
         assert np.all(np.isfinite(c.values))

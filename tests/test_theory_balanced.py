@@ -1,5 +1,5 @@
 """The balanced Phase II limit and the per-eigen-direction decay of w_k⊥ (theory/isotropic.py, the
-forms `experiments.sweep_theory` evaluates): proved in sympy, then checked against the reduced
+forms `experiments.sweep.theory` evaluates): proved in sympy, then checked against the reduced
 regularized flow (Σ̂ = I exactly; Σ̂ of n = 50 samples in d = 5; n < d) and against one direct
 label-noise SGD run. Each numerical check also shows that the frozen-g, Σ̂ = I forms fail it."""
 import dataclasses
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from lnsgd.experiments import sweep_theory as st
+from lnsgd.experiments.sweep import theory as st
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import simulate
 from lnsgd.solvers import effective as eff

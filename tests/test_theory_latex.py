@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from lnsgd.experiments import cli_theory
+from lnsgd.commands import theory as cli_theory
 from lnsgd.theory import latex
 from lnsgd.theory import symbols as sy
 

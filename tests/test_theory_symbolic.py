@@ -198,13 +198,13 @@ def test_finite_eta_lyapunov_closure():
 
 
 def test_lazy_m_exponents():
-    expected = {"standard": sp.Rational(-3, 2), "ntk": sp.Rational(-1, 2), "mean_field": 0}
+    expected = {"standard": sp.Rational(-3, 2), "ntk": sp.Rational(-1, 2), "mean-field": 0}
     for param, exponent in expected.items():
         assert lazy.m_exponent(lazy.relative_change_estimate(param)) == exponent
 
 
 def test_lazy_kernel_m_exponents():
     """‖ΔK‖_F/‖K₀‖_F falls one power of m faster than ‖ΔW‖_F/‖W₀‖_F in the lazy parametrizations."""
-    expected = {"standard": -2, "ntk": -1, "mean_field": 0}
+    expected = {"standard": -2, "ntk": -1, "mean-field": 0}
     for param, exponent in expected.items():
         assert lazy.m_exponent(lazy.kernel_change_estimate(param)) == exponent

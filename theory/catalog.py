@@ -5,7 +5,7 @@ import sympy as sp
 
 from lnsgd.theory import finite_eta, flow, isotropic, model, sam, sde
 from lnsgd.theory import symbols as sy
-from lnsgd.theory.codegen import Kernel, Output
+from lnsgd.theory.kernel_spec import Kernel, Output
 
 _beta_full = sp.MatrixSymbol("beta", sy.d, 1)
 _x = sp.Symbol("x", real=True)
@@ -100,11 +100,6 @@ def _closed_forms() -> tuple[Kernel, ...]:
                 (sy.lam, sy.tau, sy.s), fixed["residual_norm"]),
         _scalar("isotropic_fixed_point_A", "Fixed point (Σ̂ = I): A = ‖β‖/(s√τ), ‖β‖ = ‖β*‖ − 2λ s √τ.",
                 (iso.beta_star_norm, sy.lam, sy.tau, sy.s), fixed["A"]),
-        _scalar("phase1_rate_per_step", "Phase I: w_k⊥ ∝ exp(−rate·steps), rate = η²δ²s²/(2B).",
-                (sy.eta, sy.delta, sy.B, sy.s), iso.phase1_rate_per_step(sy.eta, sy.delta, sy.B, sy.s)),
-        _scalar("phase1_duration", "Phase I duration in t = η·steps: ‖w_k‖ from ‖w_k⊥(0)‖ to (1 + ε)·plateau.",
-                (iso.w_perp0, iso.plateau, sy.eps, sy.lam, sy.s),
-                iso.phase1_duration(iso.w_perp0, iso.plateau, sy.eps, sy.lam, sy.s)),
         _scalar("phase2_x", "Phase II propagator: x_k(t) = w_k·β̂* under the fixed-point g (Σ̂ = I).",
                 (iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s),
                 iso.phase2_propagator(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s)[0]),
@@ -115,9 +110,6 @@ def _closed_forms() -> tuple[Kernel, ...]:
             intermediates=((_x, iso.phase2_propagator(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s)[0]),),
             outputs=(Output(iso.neuron_cos(_x, iso.w_perp0, sy.t, sy.lam, sy.s)),),
         ),
-        _scalar("phase2_time", "Phase II time (t) of one neuron: |cos(w_k, β*)| reaches c* at its limit x_∞.",
-                (iso.x_inf, iso.w_perp0, iso.c_star, sy.lam, sy.s),
-                iso.phase2_time(iso.x_inf, iso.w_perp0, iso.c_star, sy.lam, sy.s)),
         *_balanced_forms(),
     )
 

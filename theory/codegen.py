@@ -14,11 +14,14 @@ cases; 1-D outputs are written back from the column. Named intermediates (β, g,
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
+
+from lnsgd.theory.catalog import GENERATED
+from lnsgd.theory.model import PARAMETRIZATIONS
+from lnsgd.theory.kernel_spec import Kernel
 
 HEADER = '''"""Numba kernels of the derived effective dynamics.
 
@@ -33,32 +36,6 @@ import numpy as np
 '''
 
 GENERATED_PATH = Path(__file__).resolve().parent.parent / "solvers" / "generated_rhs.py"
-
-
-@dataclass(frozen=True)
-class Output:
-    """One result of a generated function: written into ``target`` (an ``out`` argument) or returned."""
-
-    expr: sp.Basic
-    target: str | None = None  # name of the out-array argument; None = returned
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """A generated function: ordered arguments, intermediates (name := expr), outputs."""
-
-    name: str
-    doc: str
-    args: tuple[sp.Basic | str, ...]  # sympy symbols, or str names of out arrays
-    outputs: tuple[Output, ...]
-    intermediates: tuple[tuple[sp.MatrixSymbol | sp.Symbol, sp.Basic], ...] = ()
-
-    def expressions(self) -> list[sp.Basic]:
-        """The outputs with intermediates and substitutions expanded (what the kernel computes)."""
-        exprs = [o.expr for o in self.outputs]
-        for sym, value in reversed(self.intermediates):
-            exprs = [e.xreplace({sym: value}) for e in exprs]
-        return exprs
 
 
 def _is_column(sym: sp.Basic) -> bool:
@@ -154,9 +131,8 @@ def render(kernel: Kernel) -> str:
 
 def module_source() -> str:
     """The full text of the generated module."""
-    from lnsgd.theory.catalog import GENERATED
-
-    return HEADER + "".join("\n\n" + render(k) for k in GENERATED)
+    names = f"\n#: the parametrizations (lnsgd.theory.model.PARAMETRIZATIONS)\nPARAMETRIZATIONS = {tuple(PARAMETRIZATIONS)!r}\n"
+    return HEADER + names + "".join("\n\n" + render(k) for k in GENERATED)
 
 
 def write_module(path: Path = GENERATED_PATH) -> Path:

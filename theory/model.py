@@ -13,11 +13,12 @@ import sympy as sp
 
 from lnsgd.theory.symbols import dot, m
 
-#: the parametrization scale s for each parametrization (docs/model.md §1)
+#: the parametrization scale s for each parametrization (docs/model.md §1); the names are the one
+#: spelling of the workbench (codegen copies them into solvers/generated_rhs.py for configs)
 PARAMETRIZATIONS: dict[str, sp.Expr] = {
     "standard": sp.Integer(1),
     "ntk": 1 / sp.sqrt(m),
-    "mean_field": 1 / m,
+    "mean-field": 1 / m,
 }
 
 
@@ -40,11 +41,6 @@ def train_loss(beta: sp.MatrixExpr, Sigma_hat: sp.MatrixExpr, beta_star: sp.Matr
     """L = ½ (β − β*)ᵀ Σ̂ (β − β*)."""
     e = beta - beta_star
     return dot(e, Sigma_hat * e) / 2
-
-
-def loss_gradient(W: sp.MatrixExpr, a: sp.MatrixExpr, g: sp.MatrixExpr, s: sp.Expr) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:
-    """(∇_W L, ∇_a L) = (s a gᵀ, s W g)."""
-    return s * a * g.T, s * W * g
 
 
 def per_sample_gradient(x: sp.MatrixExpr, W: sp.MatrixExpr, a: sp.MatrixExpr, s: sp.Expr) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:

@@ -89,11 +89,6 @@ def second_moment_B1(b, Q, X: sp.MatrixBase, e: sp.MatrixBase, delta, eta, mu4) 
     return total / X.rows
 
 
-def leading_variance(b, cov_u, eta) -> sp.Expr:
-    """Var Δ = η² bᵀ Cov(u) b + O(η³), any B."""
-    return eta**2 * sp.Trace(b.T * cov_u * b)
-
-
 def reduced_increments(beta, S, A, u, U, eta, s) -> tuple[sp.MatrixExpr, sp.MatrixExpr, sp.Expr]:
     """(Δβ, ΔS, ΔA), exact, affine in (u, U = u uᵀ):
     Δβ = −η s² (A u + S u) + η² s² U β,  ΔS = −η (u βᵀ + β uᵀ) + η² s² A U,  ΔA = −2η β·u + η² s² tr(S U).

@@ -2,7 +2,7 @@
 
 Per curve: Phase I rate (fit of log(mean‖w_k‖ − plateau) against steps while the excess is between
 85 % and 15 % of its initial value: the approach to the plateau, not a plain exponential), plateau
-(median of the last 10 % of records), T_I and T_II (solvers/phases.py). The simulation side is the
+(median of the last 10 % of records), T_I and T_II (experiments/phases.py). The simulation side is the
 mean curve over noise paths; its path standard error is the sd of the per-path measures / √paths
 (for the curves, the largest pointwise sd / √paths).
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lnsgd.solvers.phases import phase_one_time, phase_two_time, smooth
+from lnsgd.experiments.phases import phase_one_time, phase_two_time, smooth
 
 RATE_WINDOW = (0.15, 0.85)  # fraction of the initial excess over the plateau used in the rate fit
 SE_FRACTION = 0.25  # the path standard error must be at most this fraction of each target

@@ -1,4 +1,4 @@
-"""``lnsgd figures``: command-line glue of the figures (hooked into the main CLI by ``register``).
+"""``lnsgd figures``: figures (PDF + PGF) and the paper's numbers from stored results.
 
     lnsgd figures [NAME ...] [--results DIR] [--out DIR] [--numbers PATH] [--list]
 
@@ -14,9 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .numbers import write_numbers
-from .registry import FIGURES, OPTIONAL, make_figures
-from .results import MissingResultError
+from lnsgd.experiments.validation import ConfigError
+from lnsgd.figures.numbers import write_numbers
+from lnsgd.figures.registry import FIGURES, OPTIONAL, make_figures
+from lnsgd.figures.results import MissingResultError
 
 
 def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -45,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     unknown = [n for n in args.names if n not in FIGURES]
     if unknown:
-        print(f"lnsgd figures: unknown figure(s) {unknown}; valid: {', '.join(FIGURES)}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"unknown figure(s) {', '.join(unknown)}; valid: {', '.join(FIGURES)}")
     missing: dict[str, str] = {}
     for name in args.names or FIGURES:
         try:
@@ -64,14 +64,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"lnsgd figures: {name}: {message}", file=sys.stderr)
     return 2 if missing else 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone use: ``python -m lnsgd.figures.cli [NAME ...] ...``."""
-    parser = argparse.ArgumentParser(prog="lnsgd")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["figures", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,7 +7,7 @@ Per point (scalars): `w_norm_final`, `cos_final`, `a_abs_final`, `w_rel_change_f
 not reached), `status` (completed | diverged | invalid | error | missing | absent), `message`,
 `config_hash`, `wall_seconds`. Optional: the curves `w_norm_mean`, `cos_abs_mean`, `a_abs_mean`,
 `w_rel_change` on `step` (`curves=True`), and the isotropic theory's `T_I_theory`, `T_II_theory`,
-`plateau_theory` and first-order `time_scale` = B/(η²δ²) and `lambda_eff` (`theory=True`).
+`plateau_theory` and first-order `time_scale` = B/(η²δ²) and `lambda_implicit` (first-order implicit λ, `theory=True`).
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from lnsgd.experiments.sweep_spec import Point, SweepPart, SweepSpec, load_spec, spec_from_dict
-from lnsgd.experiments.sweep_store import point_state, read_failure, result_file
+from lnsgd.experiments.sweep.spec import Point, SweepPart, SweepSpec, load_spec, spec_from_dict
+from lnsgd.experiments.sweep.store import point_state, read_failure, result_file
 
 SCALARS = ("w_norm_final", "cos_final", "a_abs_final", "w_rel_change_final", "plateau",
            "balanced_plateau", "T_I", "T_II", "wall_seconds")
@@ -111,10 +111,10 @@ def _coord(values: list[Any]) -> np.ndarray:
 
 def _theory_columns(points: list[Point]) -> dict[str, Any]:
     from lnsgd.experiments.config import SimulationConfig
-    from lnsgd.experiments.sweep_theory import effective_lambda, first_order_time_scale, isotropic_prediction
+    from lnsgd.experiments.sweep.theory import effective_lambda, first_order_time_scale, isotropic_prediction
     from lnsgd.experiments.validation import ConfigError
 
-    keys = ("T_I_theory", "T_II_theory", "plateau_theory", "time_scale", "lambda_eff")
+    keys = ("T_I_theory", "T_II_theory", "plateau_theory", "time_scale", "lambda_implicit")
     cols: dict[str, list[float]] = {k: [] for k in keys}
     for p in points:
         try:
@@ -125,7 +125,7 @@ def _theory_columns(points: list[Point]) -> dict[str, Any]:
             continue
         pred = isotropic_prediction(c)
         pred["time_scale"] = first_order_time_scale(c.eta, c.delta, c.batch_size) if c.delta > 0 else math.nan
-        pred["lambda_eff"] = effective_lambda(c)
+        pred["lambda_implicit"] = effective_lambda(c)
         for k in keys:
             cols[k].append(pred[k])
     return {k: ("point", np.asarray(v, dtype=float)) for k, v in cols.items()}

@@ -22,9 +22,7 @@ spec: the sweep records that point as failed with the reason.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from lnsgd.experiments.config import SimulationConfig, _parse_value
+from lnsgd.experiments.config import SimulationConfig, _parse_value, values_digest
 from lnsgd.experiments.validation import ConfigError
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(SimulationConfig)}
@@ -101,8 +99,7 @@ def point_digest(values: Mapping[str, Any]) -> str:
     try:
         return SimulationConfig(**values).digest()
     except (ConfigError, TypeError):
-        full = {name: f.default for name, f in FIELDS.items()} | dict(values)
-        return hashlib.sha256(json.dumps(full, sort_keys=True, default=list).encode()).hexdigest()[:12]
+        return values_digest({name: f.default for name, f in FIELDS.items()} | dict(values))
 
 
 @dataclass(frozen=True)

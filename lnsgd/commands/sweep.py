@@ -1,4 +1,4 @@
-"""``lnsgd sweep``: run a sweep spec, resumably (hooked into the main CLI by ``register``).
+"""`lnsgd sweep`: run a sweep spec, resumably.
 
     lnsgd sweep SPEC.yaml [--out DIR] [--workers N] [--dask ADDRESS] [--theory] [--retry-failed]
                           [--dry-run] [--quiet]
@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from lnsgd.experiments.validation import ConfigError
 
 
 def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -37,11 +39,11 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``lnsgd sweep``; returns the exit status."""
     from lnsgd.experiments.store import save
-    from lnsgd.experiments.sweep import load_spec, open_sweep, plan, resolve, run_sweep
+    from lnsgd.experiments.sweep.combine import open_sweep, resolve
+    from lnsgd.experiments.sweep.run import plan, run_sweep
+    from lnsgd.experiments.sweep.spec import load_spec
 
     if args.workers is not None and args.workers < 1:
-        from lnsgd.experiments.validation import ConfigError
-
         raise ConfigError(f"--workers = {args.workers} must be >= 1")
     spec, out = resolve(load_spec(args.spec), args.out)
     if args.dry_run:
@@ -65,20 +67,3 @@ def run(args: argparse.Namespace) -> int:
               f"finished -> {path}")
     return 0 if report.complete else 1
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone use: ``python -m lnsgd.experiments.cli_sweep SPEC ...``."""
-    from lnsgd.experiments.validation import ConfigError
-
-    parser = argparse.ArgumentParser(prog="lnsgd")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"lnsgd sweep: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

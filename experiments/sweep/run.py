@@ -1,13 +1,4 @@
-"""Sweeps: resumable parameter grids of direct simulations (docs/sweeps.md).
-
-    spec = load_spec("sweeps/small.yaml")
-    report = run_sweep(spec, out="results/sweeps/small", workers=2)       # or dask="tcp://..."
-    ds = open_sweep("results/sweeps/small", part="phases")              # dims: eta, delta
-
-The pieces live in small modules: `sweep_spec` (what to run), `sweep_store` (one atomic file per
-point, named by its config hash), `sweep_exec` (one submission loop, process-pool or Dask
-backend), `sweep_combine` (the labelled Dataset) and `sweep_theory` (closed-form predictions).
-"""
+"""Running a sweep: plan the points not yet stored, run them on a backend, report."""
 from __future__ import annotations
 
 import time
@@ -17,13 +8,12 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-from lnsgd.experiments.sweep_combine import MANIFEST, default_out, open_sweep, open_sweeps, resolve
-from lnsgd.experiments.sweep_exec import PointOutcome, PointTask, execute, make_backend
-from lnsgd.experiments.sweep_spec import SweepPart, SweepSpec, load_spec, spec_from_dict
-from lnsgd.experiments.sweep_store import point_state, remove_point, write_json
-
-__all__ = ["SweepSpec", "SweepPart", "SweepReport", "load_spec", "spec_from_dict", "plan",
-           "run_sweep", "open_sweep", "open_sweeps", "default_out"]
+from lnsgd.experiments.sweep.backends import PointOutcome, PointTask, execute, make_backend
+from lnsgd.experiments.sweep.combine import MANIFEST, resolve
+from lnsgd.experiments.sweep.spec import SweepSpec
+from lnsgd.experiments.store import write_json
+from lnsgd.experiments.sweep.store import point_state, remove_point
+from lnsgd.solvers.status import Status
 
 
 @dataclass
@@ -38,18 +28,19 @@ class SweepReport:
     outcomes: list[PointOutcome] = field(default_factory=list)
     seconds: float = 0.0
 
-    def count(self, status: str) -> int:
+    def count(self, status: Status) -> int:
         return sum(o.status == status for o in self.outcomes)
 
     @property
     def complete(self) -> bool:
         """Every point has a stored result or failure record (nothing lost or interrupted)."""
-        return not any(o.status in ("lost", "interrupted") for o in self.outcomes)
+        return all(o.status.stored for o in self.outcomes)
 
     def summary(self) -> str:
         ran = len(self.outcomes)
         parts = [f"{self.total} points: {self.skipped} already stored, {ran} run"]
-        for status in ("completed", "diverged", "invalid", "error", "lost", "interrupted"):
+        for status in (Status.COMPLETED, Status.DIVERGED, Status.INVALID, Status.ERROR, Status.LOST,
+                       Status.INTERRUPTED):
             if self.count(status):
                 parts.append(f"{self.count(status)} {status}")
         if self.corrupt:
@@ -92,7 +83,7 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, *, wo
     def done(outcome: PointOutcome) -> None:
         bar.update(1)
         bar.set_postfix_str(f"{outcome.digest} {outcome.status} {outcome.seconds:.1f}s")
-        if progress and outcome.status not in ("completed",):
+        if progress and outcome.status is not Status.COMPLETED:
             bar.write(f"{outcome.digest}: {outcome.status}: {outcome.message}")
         if on_point is not None:
             on_point(outcome)

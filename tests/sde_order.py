@@ -20,10 +20,10 @@ import numpy as np
 import xarray as xr
 from numba import njit
 
-from .ode_order import fit_order
-from .sde import SCHEMES, solve_sde
-from .sde_brownian import brownian_increments, coarsen
-from .sde_step import zero_ito_correction
+from tests.ode_order import fit_order
+from lnsgd.solvers.sde import SCHEMES, solve_sde
+from lnsgd.solvers.sde_brownian import brownian_increments, coarsen
+from lnsgd.solvers.sde_step import zero_ito_correction
 
 
 @dataclass(frozen=True)

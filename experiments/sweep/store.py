@@ -18,12 +18,13 @@ from typing import Any
 
 import xarray as xr
 
-from lnsgd.experiments.store import atomic_write, save as save_netcdf
+from lnsgd.experiments.store import save as save_netcdf, write_json
+from lnsgd.solvers.status import Status
 
 #: Attribute whose value (the point's hash) marks a complete point file.
 MARKER = "sweep_point"
 #: Statuses of a stored simulation that count as finished (not rerun).
-FINISHED = ("completed", "diverged")
+FINISHED = (Status.COMPLETED, Status.DIVERGED)
 #: Variables every finished point file has (docs/results-schema.md).
 REQUIRED_VARS = ("w_norm_mean", "cos_abs_mean", "a_abs_mean", "w_rel_change", "T_I", "T_II")
 
@@ -88,17 +89,11 @@ def write_result(ds: xr.Dataset, out: str | Path, digest: str) -> Path:
     return save_netcdf(ds, result_file(out, digest))
 
 
-def write_json(record: dict[str, Any], path: str | Path) -> Path:
-    """Write JSON atomically."""
-    text = json.dumps(record, indent=1, sort_keys=True, default=list)
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def write_failure(out: str | Path, digest: str, values: dict[str, Any], status: str, reason: str,
+def write_failure(out: str | Path, digest: str, values: dict[str, Any], status: Status, reason: str,
                   traceback: str = "") -> Path:
     """Record a failed point: `status` 'invalid' (the combination is not a valid config) or
     'error' (the simulation raised); `reason` is the sentence to show."""
-    record = {MARKER: digest, "status": status, "reason": reason, "config": values,
+    record = {MARKER: digest, "status": status.value, "reason": reason, "config": values,
               "traceback": traceback}
     return write_json(record, failure_file(out, digest))
 

@@ -17,11 +17,16 @@ import sys
 import time
 from pathlib import Path
 
+from lnsgd.experiments.store import write_json
+from lnsgd.experiments.validation import ConfigError
+
+#: The verdict of the last `lnsgd check` in its result folder (read by `lnsgd summary`).
+VERDICT = "check_verdict.json"
+
 
 def _configs(args: argparse.Namespace) -> list:
     from lnsgd.experiments.check import grid
     from lnsgd.experiments.presets import PRESETS
-    from lnsgd.experiments.validation import ConfigError
 
     if args.preset is None:
         if args.assignments or args.paths is not None:
@@ -40,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from lnsgd.experiments.check import grid, run as check_run, table
 
     if args.judged not in args.methods:
-        print(f"lnsgd check: error: --judged {args.judged} is not among --methods {args.methods}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--judged {args.judged} is not among --methods {' '.join(args.methods)}")
     configs = _configs(args)
     start = time.perf_counter()
     rows = check_run.run_grid(configs, args.methods, args.out, judged=args.judged)
@@ -51,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {table.write_latex(rows, args.table, args.judged)}")
     print(f"{len(configs)} configuration(s), wall time {wall:.0f} s")
     failed = [r for r in rows if r["method"] == args.judged and r["misses"]]
+    write_json({"judged": args.judged, "configurations": len(configs), "skipped": 0,
+                "missed": [{"config": r["config"], "misses": r["misses"]} for r in failed]}, args.out / VERDICT)
     for r in failed:
         print(f"MISSED [{r['config']}] {args.judged}: {r['misses']}", file=sys.stderr)
     if failed:
@@ -61,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> argparse.ArgumentParser:
+def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add `check` to an ``add_subparsers()`` object."""
     from lnsgd.experiments.check.predict import DEFAULT_METHODS, JUDGED, METHODS
 

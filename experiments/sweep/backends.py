@@ -6,8 +6,8 @@ finished exactly when its file exists, whoever ran it and whatever happens to th
 `execute` submits the pending points to a backend and reports each as it completes; the backends
 only differ in how a function reaches a worker:
 
-* `PoolBackend`: `concurrent.futures.ProcessPoolExecutor` (spawned workers, one numba/BLAS/OpenMP
-  thread each, so N workers use N cores);
+* `PoolBackend`: `process_pool` (spawned workers, one numba/BLAS/OpenMP thread each, so N workers
+  use N cores; a worker exits when its parent dies, even by SIGKILL);
 * `DaskBackend`: a `dask.distributed.Client` on a scheduler address (workers must import lnsgd).
 
 This module imports neither numba nor the simulation at import time, so the worker initializer
@@ -16,8 +16,12 @@ sets the thread limits before numba reads them.
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 import traceback
 import warnings
@@ -25,14 +29,48 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
+from lnsgd.solvers.status import Status
+
 #: Environment of a worker: one thread for numba, OpenMP and the BLAS libraries.
 THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1"}
 
 
+#: Linux prctl option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+#: Seconds between two checks of the parent-pid watchdog.
+WATCHDOG_PERIOD = 0.5
+
+
 def limit_threads() -> None:
-    """Worker initializer: one thread per worker process (set before numba is imported)."""
+    """One thread per worker process (set before numba is imported)."""
     os.environ.update(THREAD_ENV)
+
+
+def init_worker(parent_pid: int) -> None:
+    """Pool worker initializer: one thread, and exit as soon as the parent `parent_pid` dies (the
+    kernel's parent-death signal on Linux, plus a watchdog thread polling the parent pid). The
+    signal follows the thread that started the worker: submit from a thread that outlives the pool."""
+    limit_threads()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="lnsgd-watchdog").start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(WATCHDOG_PERIOD)
+    os._exit(1)
+
+
+def process_pool(workers: int | None = None) -> concurrent.futures.ProcessPoolExecutor:
+    """A local pool of `workers` spawned processes (default: all cores), set up by `init_worker`:
+    the one process pool of the workbench (sweeps, claims and `lnsgd check`)."""
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker, initargs=(os.getpid(),))
 
 
 @dataclass(frozen=True)
@@ -46,11 +84,11 @@ class PointTask:
 
 @dataclass(frozen=True)
 class PointOutcome:
-    """What came back: status 'completed' | 'diverged' | 'invalid' | 'error' (stored) or
-    'interrupted' | 'lost' (nothing stored: the point is rerun next time)."""
+    """What came back: completed, diverged, invalid or error (stored), or interrupted or lost
+    (nothing stored: the point is rerun next time); see `Status.stored`."""
 
     digest: str
-    status: str
+    status: Status
     message: str
     seconds: float
 
@@ -58,19 +96,19 @@ class PointOutcome:
 def run_point(task: PointTask) -> PointOutcome:
     """Simulate one point and store its result (or its failure record); never raises."""
     from lnsgd.experiments.config import SimulationConfig
-    from lnsgd.experiments.sweep_store import write_failure, write_result
+    from lnsgd.experiments.sweep.store import write_failure, write_result
     from lnsgd.experiments.validation import ConfigError
 
     start = time.perf_counter()
     try:
         config = SimulationConfig(**task.values)
     except (ConfigError, TypeError) as err:
-        write_failure(task.out, task.digest, task.values, "invalid", f"invalid combination: {err}")
-        return PointOutcome(task.digest, "invalid", str(err), time.perf_counter() - start)
+        write_failure(task.out, task.digest, task.values, Status.INVALID, f"invalid combination: {err}")
+        return PointOutcome(task.digest, Status.INVALID, str(err), time.perf_counter() - start)
     try:
         ds, caught = _simulate_capturing(config)
-        status, message = ds.attrs["status"], ds.attrs["message"]
-        if status == "interrupted":
+        status, message = Status(ds.attrs["status"]), ds.attrs["message"]
+        if status is Status.INTERRUPTED:
             return PointOutcome(task.digest, status, message, time.perf_counter() - start)
         seconds = time.perf_counter() - start
         ds.attrs["wall_seconds"] = float(seconds)
@@ -78,11 +116,11 @@ def run_point(task: PointTask) -> PointOutcome:
         write_result(ds, task.out, task.digest)
         return PointOutcome(task.digest, status, message, seconds)
     except KeyboardInterrupt:
-        return PointOutcome(task.digest, "interrupted", "interrupted", time.perf_counter() - start)
+        return PointOutcome(task.digest, Status.INTERRUPTED, "interrupted", time.perf_counter() - start)
     except Exception as err:  # noqa: BLE001 - recorded, the sweep goes on
         reason = f"{type(err).__name__}: {err}"
-        write_failure(task.out, task.digest, task.values, "error", reason, traceback.format_exc())
-        return PointOutcome(task.digest, "error", reason, time.perf_counter() - start)
+        write_failure(task.out, task.digest, task.values, Status.ERROR, reason, traceback.format_exc())
+        return PointOutcome(task.digest, Status.ERROR, reason, time.perf_counter() - start)
 
 
 def _simulate_capturing(config: Any) -> tuple[Any, list]:
@@ -104,16 +142,14 @@ class Backend(Protocol):
 
 
 class PoolBackend:
-    """Local process pool (spawned workers, thread limits set by `limit_threads`)."""
+    """Local process pool (`process_pool`)."""
 
     def __init__(self, workers: int | None = None):
         self.workers = workers or os.cpu_count() or 1
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "PoolBackend":
-        self.pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=limit_threads)
+        self.pool = process_pool(self.workers)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -175,7 +211,7 @@ def execute(tasks: list[PointTask], backend: Backend,
             try:
                 outcome = future.result()
             except Exception as err:  # noqa: BLE001 - worker died / cluster lost the task
-                outcome = PointOutcome(task.digest, "lost", f"{type(err).__name__}: {err}", float("nan"))
+                outcome = PointOutcome(task.digest, Status.LOST, f"{type(err).__name__}: {err}", float("nan"))
             outcomes.append(outcome)
             on_done(outcome)
     return outcomes

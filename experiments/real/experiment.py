@@ -1,6 +1,6 @@
 """Real-data experiment: a two-layer erf network under label-flip SGD against its NTK linearization.
 
-``simulate_real(config)`` draws one class-balanced subset (experiments.real_data), one
+``simulate_real(config)`` draws one class-balanced subset (experiments.real.data), one
 initialization θ0, and trains copies of θ0 with label-flip probability ``flip_prob`` and, if
 ``compare_clean``, with clean labels — on the *same* minibatches and the same uniform draws
 (common random numbers; a run with flip probability q flips where u < q). Each run is compared with
@@ -20,8 +20,9 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from lnsgd.experiments.validation import ConfigError, check_choice, check_int, check_real
-from lnsgd.experiments.real_data import RealData, load_cifar10_data, load_digits_data
-from lnsgd.solvers.erf_network import (ErfParams, LinearizedGD, expected_flip_targets, forward,
+from lnsgd.solvers.status import Status
+from lnsgd.experiments.real.data import RealData, load_cifar10_data, load_digits_data
+from lnsgd.experiments.real.network import (ErfParams, LinearizedGD, expected_flip_targets, forward,
                                        init_params, ntk, train_chunk)
 
 DATASETS = ("digits", "cifar10")
@@ -197,10 +198,10 @@ def simulate_real(config: RealConfig, progress: bool = True) -> xr.Dataset:
               "step": ("step", record_steps),
               "time": ("step", config.eta * record_steps, {"long_name": "eta * step"})}
     data_vars = {k: (("noise", "step"), records[:, :, i]) for i, k in enumerate(OBSERVABLES)}
-    status = "completed" if all(alive) else "diverged"
+    status = Status.COMPLETED if all(alive) else Status.DIVERGED
     return xr.Dataset(data_vars, coords=coords, attrs={
         "experiment": "real-data erf network vs NTK linearization",
-        "config": json.dumps(asdict(config)), "seed": config.seed, "status": status,
+        "config": json.dumps(asdict(config)), "seed": config.seed, "status": status.value,
         "message": "; ".join(m for m in messages if m) or "all runs completed",
         "dataset": data.name, "n_classes": C, "input_dim": d,
         "linearization_max_rate": lin.max_rate,

@@ -12,8 +12,8 @@ import xarray as xr
 from numba import njit
 from scipy.linalg import expm
 
-from .ode import solve_ode
-from .tableaus import TABLEAUS
+from lnsgd.solvers.ode import solve_ode
+from lnsgd.solvers.tableaus import TABLEAUS
 
 
 @njit(cache=True)

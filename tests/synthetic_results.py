@@ -8,7 +8,6 @@ paper can be built and checked in seconds without a simulation. They are *not* s
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+from lnsgd.experiments.config import values_digest
+from lnsgd.solvers.observables import QUANTILES
 
 #: Per preset: total steps, δ, and the two rates (norm decay, alignment) in units of 1/steps.
 PRESETS = {
@@ -123,8 +123,8 @@ def make_result(name: str, *, n_records: int = 81, m: int = 40, d: int = 20, see
     cfg_json = json.dumps(cfg, sort_keys=True)
     created = created or datetime.now(timezone.utc)
     ds.attrs.update(
-        config=cfg_json, config_hash=hashlib.sha256(cfg_json.encode()).hexdigest()[:12], seed=seed,
-        status="completed", message="synthetic result (lnsgd.figures.synthetic), not a simulation",
+        config=cfg_json, config_hash=values_digest(json.loads(cfg_json)), seed=seed,
+        status="completed", message="synthetic result (tests.synthetic_results), not a simulation",
         steps_done=steps, lnsgd_version="0.1.0", git_commit="synthetic",
         versions=json.dumps({"python": "", "numpy": np.__version__}), created=created.isoformat())
     return ds
@@ -170,9 +170,9 @@ def make_real_result(name: str = "real-digits", *, n_records: int = 41, steps: i
     ds = xr.Dataset({k: (("noise", "step"), np.stack(v)) for k, v in data.items()},
                     coords={"noise": list(flips), "step": step, "time": ("step", 5e-3 * step)})
     cfg = json.dumps({"dataset": name.removeprefix("real-"), "steps": steps, "flip_prob": max(flips)})
-    ds.attrs.update(config=cfg, config_hash=hashlib.sha256(cfg.encode()).hexdigest()[:12], seed=0,
+    ds.attrs.update(config=cfg, config_hash=values_digest(json.loads(cfg)), seed=0,
                     status="completed", preset=name, created=datetime.now(timezone.utc).isoformat(),
-                    message="synthetic result (lnsgd.figures.synthetic), not a simulation")
+                    message="synthetic result (tests.synthetic_results), not a simulation")
     return ds
 
 
@@ -216,9 +216,10 @@ def write_tiny_sweep(results_dir: str | Path, workers: int = 1) -> Path:
     """Run (really simulate) a tiny version of the default sweep's four parts (n = 40, d = 5,
     m ≤ 40, 4000–20000 steps; ~10 s) into ``<results_dir>/sweeps/small``, for the sweep figures' tests.
     Needs a ``__main__`` guard when called from a script (spawned workers)."""
-    from lnsgd.experiments.sweep import run_sweep, spec_from_dict
+    from lnsgd.experiments.sweep.run import run_sweep
+    from lnsgd.experiments.sweep.spec import spec_from_dict
 
-    from .sweeps import SWEEP
+    from lnsgd.figures.sweeps import SWEEP
 
     tiny = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 4000, "record_every": 200,
             "snapshots": 2}

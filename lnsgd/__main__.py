@@ -1,0 +1,6 @@
+"""`python -m lnsgd ...`: the command line (lnsgd/cli.py)."""
+import sys
+
+from lnsgd.cli import main
+
+sys.exit(main())
