@@ -13,19 +13,24 @@ from . import plots, style
 from .results import MissingResultError
 
 METHOD_LABELS = {"flow": r"flow, $\lambda$", "flow_eff": r"flow, $\lambda_{\mathrm{eff}}$",
-                 "sde": "SDE ensemble", "full": "full flow"}
+                 "flow_lyap": "flow, exact-$\\eta$ fluctuations", "sde": "SDE ensemble", "full": "full flow"}
 
 
 def build_check(ds: xr.Dataset) -> Figure:
-    """Two panels (mean‖w_k‖, mean|cos|): the simulation in black, each prediction dashed in its
-    own colour; the configuration in the legend title."""
+    """Two panels (mean‖w_k‖, mean|cos|): the simulation's mean over noise paths in black (grey: the
+    range over paths), each prediction dashed in its own colour."""
     fig, axes = style.new_figure(ncols=2, width=style.DOUBLE_COLUMN)
     steps = ds["step"].values
-    colors = iter(style.OKABE_ITO[c] for c in ("orange", "blue", "bluish_green", "reddish_purple"))
+    colors = iter(style.OKABE_ITO[c] for c in ("orange", "blue", "vermillion", "bluish_green", "reddish_purple"))
     methods = [(m, text, next(colors)) for m, text in METHOD_LABELS.items()
                if f"pred_w_norm_mean_{m}" in ds]
+    paths = ds.sizes.get("path", 1)
     for ax, var in zip(axes, ("w_norm_mean", "cos_abs_mean")):
-        ax.plot(steps, ds[var].values, color="black", lw=1.4, label="label-noise SGD (simulation)")
+        if f"{var}_paths" in ds:
+            spread = ds[f"{var}_paths"]
+            ax.fill_between(steps, spread.min("path").values, spread.max("path").values, color="0.8", lw=0,
+                            label=f"range over {paths} noise paths")
+        ax.plot(steps, ds[var].values, color="black", lw=1.4, label="simulation, mean over noise paths")
         for method, text, color in methods:
             ax.plot(steps, ds[f"pred_{var}_{method}"].values, ls="--", lw=1.0, color=color, label=text)
         ax.set_ylabel(style.LABELS[var])
