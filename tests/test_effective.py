@@ -131,3 +131,23 @@ def test_first_order_plateau_and_rate_match_simulation_at_paper_config(paper_run
     assert not why and not why_pred
     assert abs(plateau_pred - plateau_sim) <= COARSE_PLATEAU * plateau_sim
     assert abs(rate_pred - rate_sim) <= COARSE_RATE * rate_sim
+
+
+@pytest.mark.parametrize("s_val", [1.0, 0.7])
+def test_fluctuation_drift_tends_to_the_label_noise_regularizer_as_eta_vanishes(s_val):
+    """The exact-in-η stationary fluctuation drift ("lyapunov") has Ω → λ s² Σ̂, ω → λ s² τ as η → 0
+    at fixed λ (docs/theory.md §8); relative corrections are O(η‖H‖) ≈ 1e-6 here (tolerance 1e-4).
+    At a finite η it must differ (the test would pass vacuously if the correction were dropped)."""
+    problem, W0, a0 = _small(m=30, d=4, n=40)
+    lam = 0.01
+    for eta, close in ((1e-7, True), (5e-2, False)):
+        delta = np.sqrt(4 * lam / eta)
+        setup = eff.EffectiveSetup.from_problem(problem, s_val, eta, delta, 1, "lyapunov")
+        Sigma_hat, beta_star, X, xn2, R, p = setup.args()
+        Omega = np.empty((4, 4))
+        beta = s_val * W0.T @ a0
+        omega = eff._fluctuation_gradients(beta, W0.T @ W0, float(a0 @ a0), Sigma_hat, beta_star, X, R, p, Omega)
+        ref = lam * s_val**2 * Sigma_hat
+        rel = np.linalg.norm(Omega - ref) / np.linalg.norm(ref)
+        rel_a = abs(omega - lam * s_val**2 * np.trace(Sigma_hat)) / (lam * s_val**2 * np.trace(Sigma_hat))
+        assert (max(rel, rel_a) < 1e-4) == close, (eta, rel, rel_a)
