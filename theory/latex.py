@@ -132,6 +132,8 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ("one-sam-weight", "1-SAM sample weight of the flow", r"c(q_i)", sam.one_sam_weight(sy.q, s, sy.rho, delta, sy.xi_abs_mean)),
         ("batch-sam-regularizer", "minibatch/full-batch SAM with label noise, leading order", r"R_{\mathrm{SAM},B}", sam.batch_sam_regularizer(sy.q_sum, sy.n, B, s, sy.rho, delta)),
         ("usam-weight", "USAM sample weight on the manifold", r"c_{\mathrm{USAM}}", sam.usam_weight(s, sy.rho, delta, B)),
+        ("one-sam-noise-variance", "1-SAM: second moment of the step's noise along $\\nabla f_i$ on the manifold", r"\mathbb{E}\,v_i^2", sam.one_sam_noise_variance(sy.q, s, sy.rho, delta, sy.xi_abs_mean)),
+        ("one-usam-weight", "1-USAM sample weight on the manifold, exact in $\\rho$", r"c_{\mathrm{1USAM}}(q_i)", sam.one_usam_weight(sy.q, s, sy.rho, delta)),
         ("sam-regularizer", "full-batch SAM regularizer (cited)", r"R_{\mathrm{SAM}}", sam.full_batch_sam_regularizer(sp.Symbol(r"\lambda_{\max}"), sy.rho)),
         ("oscillation-drift", "oscillation-averaged drift of W", r"\mathbb{E}\,\dot W", sam.oscillation_step_drift(W, a, sp.ZeroMatrix(sy.m, 1), sy.Z, Sg, bs, s, sy.eps)),
         ("lyapunov", r"first-order stationary error covariance, trace part of the Lyapunov equation: the residual sampling noise $M_4(P) - \hat{\Sigma} P \hat{\Sigma}$ in the noise covariance $C$ is replaced by its trace part $\operatorname{tr}(\hat{\Sigma} P)\,\hat{\Sigma}$, so $C = \sigma^{2} \hat{\Sigma}/B$ with $\sigma^{2} = \delta^{2} + \operatorname{tr}(\hat{\Sigma} P)$", r"0", finite_eta.lyapunov_residual(sy.P, K, Sg, finite_eta.trace_part_noise(sp.Symbol("sigma^2"), Sg, B), eta, s)),
