@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 
 class ConfigError(ValueError):

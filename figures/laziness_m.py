@@ -17,7 +17,7 @@ the same m-scaling, a different prefactor.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +68,7 @@ def load_lazy_rich(results_dir: str | Path) -> xr.Dataset:
     return result
 
 
-@lru_cache(maxsize=None)
+@cache
 def estimate(var: str, parametrization: str) -> tuple[sp.Expr, sp.Expr]:
     """The theory's estimate of ``var`` (sympy, in α, ‖β*‖, d, m) and its m-exponent."""
     from lnsgd.theory import lazy

@@ -51,7 +51,7 @@ class Reference:
     Xty: np.ndarray  # Xᵀy
 
     @classmethod
-    def at_init(cls, problem: Problem, s: float, Wt0: np.ndarray, a0: np.ndarray) -> "Reference":
+    def at_init(cls, problem: Problem, s: float, Wt0: np.ndarray, a0: np.ndarray) -> Reference:
         evals, evecs = np.linalg.eigh(problem.Sigma_hat)
         root = np.ascontiguousarray((evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T)
         Z0t = stack_neurons(Wt0, a0)
@@ -95,7 +95,7 @@ class Grams:
     Q: np.ndarray
 
     @classmethod
-    def of_state(cls, Wt: np.ndarray, a: np.ndarray, ref: Reference) -> "Grams":
+    def of_state(cls, Wt: np.ndarray, a: np.ndarray, ref: Reference) -> Grams:
         """From (Wᵀ, a) in O(m d²) (direct engine)."""
         delta = stack_neurons(Wt, a) - ref.Z0t
         X = delta @ ref.Z0t.T
@@ -103,7 +103,7 @@ class Grams:
         return cls(symmetric(ref.N0 + X + X.T + Q), X, Q)
 
     @classmethod
-    def of_propagator(cls, P: np.ndarray, Phi: np.ndarray, ref: Reference) -> "Grams":
+    def of_propagator(cls, P: np.ndarray, Phi: np.ndarray, ref: Reference) -> Grams:
         """From the propagated P and Φ (Z = ΦZ₀, Δ = (Φ − I)Z₀) in O(d³) (propagator engine)."""
         F = Phi - np.eye(Phi.shape[0])
         X = F @ ref.N0

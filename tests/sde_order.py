@@ -14,7 +14,7 @@ than the finest level when there is none).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import xarray as xr

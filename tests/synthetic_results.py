@@ -9,7 +9,7 @@ paper can be built and checked in seconds without a simulation. They are *not* s
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np

@@ -11,12 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy as sp
 import xarray as xr
 
 from lnsgd.experiments.config import SimulationConfig

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `check` to an ``add_subparsers()`` object."""
     from lnsgd.experiments.check.predict import DEFAULT_METHODS, JUDGED, METHODS
 

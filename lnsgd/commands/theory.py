@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `theory` (``--latex OUT.tex``, ``--codegen``) to an ``add_subparsers()`` object."""
     parser = subparsers.add_parser("theory", help="export the symbolic theory (LaTeX) and regenerate the numba kernels")
     parser.add_argument("--latex", type=Path, metavar="OUT.tex", help="write every derived result as labelled equations")
