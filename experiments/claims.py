@@ -11,9 +11,9 @@ Two sizes: `reduced` (m = 200, η = 5e-3: η·tr G ≈ 1 as at the paper config,
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterable
 
 import numpy as np
 import xarray as xr

@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Mapping
 
 from lnsgd.experiments.validation import ConfigError, check_choice, check_int, check_real
 from lnsgd.solvers.problem import PARAMETRIZATIONS

@@ -16,9 +16,9 @@ import dataclasses
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,14 +27,13 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.phases import phase_one_time, phase_two_time
 from lnsgd.experiments.provenance import provenance_attrs
 from lnsgd.experiments.schedules import DeltaOverride, delta_values
 from lnsgd.solvers import kernels, propagator
 from lnsgd.solvers.observables import QUANTILES, Grams, Reference, neuron_snapshot, observe
-from lnsgd.experiments.phases import phase_one_time, phase_two_time
 from lnsgd.solvers.problem import Problem, init_params, make_problem, output_scale
-from lnsgd.solvers.sampling import (BatchSampler, label_noise, noise_generators, oscillation_drive,
-                                    start_generators)
+from lnsgd.solvers.sampling import BatchSampler, label_noise, noise_generators, oscillation_drive, start_generators
 from lnsgd.solvers.stability import stability_warnings
 from lnsgd.solvers.status import Status
 

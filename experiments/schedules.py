@@ -1,8 +1,8 @@
 """Label-noise schedules δ(t), evaluated in Python one chunk at a time (never inside a kernel)."""
 from __future__ import annotations
 
-from typing import Union
 from collections.abc import Callable
+from typing import Union
 
 import numpy as np
 

@@ -79,7 +79,8 @@ def estimate(var: str, parametrization: str) -> tuple[sp.Expr, sp.Expr]:
 
 def theory_curve(ds: xr.Dataset, var: str, m: np.ndarray) -> np.ndarray:
     """The estimate of ``var`` at widths ``m`` with the sweep's d, α and mean δ = 0 ‖e₀‖."""
-    from lnsgd.theory.symbols import alpha, beta_star_norm, d, m as m_sym
+    from lnsgd.theory.symbols import alpha, beta_star_norm, d
+    from lnsgd.theory.symbols import m as m_sym
 
     expr, _ = estimate(var, ds.attrs["parametrization"])
     f = sp.lambdify((alpha, beta_star_norm, d, m_sym), expr, "numpy")

@@ -3,8 +3,8 @@ curves with known answers."""
 import numpy as np
 import pytest
 
-from lnsgd.solvers.observables import Grams, Reference, exact_quantiles, observe
 from lnsgd.experiments.phases import phase_one_time, phase_two_time
+from lnsgd.solvers.observables import Grams, Reference, exact_quantiles, observe
 from lnsgd.solvers.problem import init_params, make_problem
 from lnsgd.solvers.stability import hessian_lambda_max
 

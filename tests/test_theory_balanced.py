@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from lnsgd.experiments.sweep import theory as st
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import simulate
+from lnsgd.experiments.sweep import theory as st
 from lnsgd.solvers import effective as eff
 from lnsgd.solvers import generated_rhs as gen
 from lnsgd.solvers.problem import Problem, init_params, make_problem
-from lnsgd.theory import flow, isotropic as iso
+from lnsgd.theory import flow
+from lnsgd.theory import isotropic as iso
 from lnsgd.theory import symbols as sy
 from lnsgd.theory.symbols import explicit
 

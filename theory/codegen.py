@@ -20,8 +20,8 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from lnsgd.theory.catalog import GENERATED
-from lnsgd.theory.model import PARAMETRIZATIONS
 from lnsgd.theory.kernel_spec import Kernel
+from lnsgd.theory.model import PARAMETRIZATIONS
 
 HEADER = '''"""Numba kernels of the derived effective dynamics.
 

@@ -25,9 +25,9 @@ import threading
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from collections.abc import Callable, Iterable
 
 from lnsgd.solvers.status import Status
 

@@ -32,8 +32,8 @@ import numba
 import numpy as np
 
 from lnsgd.experiments.config import SimulationConfig
-from lnsgd.solvers import generated_rhs as gen
 from lnsgd.experiments.runner import initial_state
+from lnsgd.solvers import generated_rhs as gen
 
 #: T_I: within this fraction of the plateau; T_II: mean|cos| reaches this (docs/model.md §6).
 PLATEAU_TOL = 0.1

@@ -42,7 +42,8 @@ def _configs(args: argparse.Namespace) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lnsgd.experiments.check import grid, run as check_run, table
+    from lnsgd.experiments.check import grid, table
+    from lnsgd.experiments.check import run as check_run
 
     if args.judged not in args.methods:
         raise ConfigError(f"--judged {args.judged} is not among --methods {' '.join(args.methods)}")
