@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
 
 import numpy as np
 
 from lnsgd.experiments.config import SimulationConfig
 
-DeltaOverride = Union[None, np.ndarray, Callable[[np.ndarray], np.ndarray]]
+DeltaOverride = None | np.ndarray | Callable[[np.ndarray], np.ndarray]
 
 
 def delta_values(config: SimulationConfig, steps: np.ndarray, override: DeltaOverride = None) -> np.ndarray:
