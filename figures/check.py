@@ -24,7 +24,7 @@ def build_check(ds: xr.Dataset) -> Figure:
     colors = iter(style.OKABE_ITO[c] for c in ("orange", "blue", "bluish_green", "reddish_purple"))
     methods = [(m, text, next(colors)) for m, text in METHOD_LABELS.items()
                if f"pred_w_norm_mean_{m}" in ds]
-    for ax, var in zip(axes, ("w_norm_mean", "cos_abs_mean")):
+    for ax, var in zip(axes, ("w_norm_mean", "cos_abs_mean"), strict=True):
         ax.plot(steps, ds[var].values, color="black", lw=1.4, label="label-noise SGD (simulation)")
         for method, text, color in methods:
             ax.plot(steps, ds[f"pred_{var}_{method}"].values, ls="--", lw=1.0, color=color, label=text)

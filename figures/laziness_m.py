@@ -110,7 +110,7 @@ def build_laziness_m(ds: xr.Dataset, deltas: tuple[float, ...] = DELTAS) -> Figu
     fine = np.geomspace(m.min(), m.max(), 60)
     with style.context():
         fig, axes = style.new_figure(1, 2, width=style.SINGLE_COLUMN, aspect=1.8, sharex=True)
-        for i, (ax, var) in enumerate(zip(axes, ESTIMATES)):
+        for i, (ax, var) in enumerate(zip(axes, ESTIMATES, strict=True)):
             for delta in deltas:
                 ax.plot(m, ds[var].sel(delta=delta).values, marker="o", markersize=3, linewidth=0.8,
                         color=style.ROLE_COLORS[roles.get(delta, "label_noise")],

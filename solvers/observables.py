@@ -296,7 +296,7 @@ def gram_observables(grams: Grams, ref: Reference, m: int) -> dict[str, float]:
     gram_statistics(grams.P, grams.X, grams.Q, ref.N0, ref.root_sigma, ref.M0_norm,
                     p.Sigma_hat, p.beta_star, ref.Xty, float(p.y @ p.y), float(p.n), p.tau, ref.s,
                     ref.D0_norm, out)
-    row = dict(zip(GRAM_FIELDS, out.tolist()))
+    row = dict(zip(GRAM_FIELDS, out.tolist(), strict=True))
     row["balance_mean"] = (float(grams.P[0, 0]) - float(np.trace(grams.P[1:, 1:]))) / m
     return row
 
@@ -311,7 +311,7 @@ def observe(grams: Grams, Wt: np.ndarray, a: np.ndarray, ref: Reference,
     bins = min(HISTOGRAM_BINS, max(64, a.shape[0] // 8))
     neuron_statistics(snap["w_norm_k"], snap["cos_k"], snap["a_k"], np.asarray(QUANTILES),
                       np.empty(bins, dtype=np.int64), out, out_q)
-    row: dict[str, object] = dict(zip(NEURON_FIELDS, out.tolist()))
-    row.update(zip(QUANTILE_FIELDS, out_q.copy()))
+    row: dict[str, object] = dict(zip(NEURON_FIELDS, out.tolist(), strict=True))
+    row.update(zip(QUANTILE_FIELDS, out_q.copy(), strict=True))
     row.update(gram_observables(grams, ref, a.shape[0]))
     return row

@@ -52,7 +52,7 @@ def test_generated_function_equals_sympy(kernel):
     got, r = [], iter(returned)
     for o in kernel.outputs:
         got.append(out_arrays[o.target] if o.target else next(r))
-    for e, g in zip(expected, got):
+    for e, g in zip(expected, got, strict=True):
         np.testing.assert_allclose(np.reshape(g, np.shape(e)) if np.ndim(e) else g, e, rtol=RTOL, atol=0)
 
 

@@ -104,7 +104,7 @@ def test_exact_increments_are_the_change_of_the_quantities():
     for name, (b, Q) in moments.neuron_increment_forms(sy.w, sy.a_k, sy.beta_star, sy.s).items():
         formula = moments.quadratic_increment(b, Q, sy.u, sy.uu, sy.eta)
         formula = explicit(formula, d_val, m_val).xreplace(
-            {**dict(zip(explicit(sy.w, d_val, 1), w0)), sy.a_k: ak0, **dict(zip(explicit(sy.uu, d_val, 1), U))}
+            {**dict(zip(explicit(sy.w, d_val, 1), w0, strict=True)), sy.a_k: ak0, **dict(zip(explicit(sy.uu, d_val, 1), U, strict=True))}
         ).doit()
         assert _zero(exact[name] - formula), name
 
@@ -150,7 +150,7 @@ def test_phase1_rate_equals_linearization_of_full_flow():
     W_dot, a_dot = flow.full_state_flow(Wx, ax, sp.eye(2), sp.Matrix([b, 0]), *flow.label_noise_gradients(sp.eye(2), tau, 1, lam), 1)
     theta = model.flatten_parameters(Wx, ax)
     F = model.flatten_parameters(sp.Matrix(W_dot), sp.Matrix(a_dot))
-    at = dict(zip(theta, model.flatten_parameters(W0, a0)))
+    at = dict(zip(theta, model.flatten_parameters(W0, a0), strict=True))
     assert all(sp.simplify(f.subs(at)) == 0 for f in F)  # fixed point of the full flow
     J = F.jacobian(theta).subs(at)
     # off-direction perturbation that keeps β: δw_1 = a_2 e_2, δw_2 = −a_1 e_2, δa = 0

@@ -183,7 +183,7 @@ def simulate_real(config: RealConfig, progress: bool = True) -> xr.Dataset:
             batch_idx = None if full_batch else rng.integers(0, n, size=(T, config.batch_size))
             u = rng.random((T, config.batch_size))
             new_labels = rng.integers(0, C, size=(T, config.batch_size))
-        for r, (q, p) in enumerate(zip(config.flip_probs, runs)):
+        for r, (q, p) in enumerate(zip(config.flip_probs, runs, strict=True)):
             if not alive[r]:
                 continue
             if j > 0:
