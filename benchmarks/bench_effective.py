@@ -63,7 +63,8 @@ def main() -> None:
             ref = eff.solve_reduced(setup, W0, a0, T_EVAL, method="dopri5", rtol=1e-8, atol=1e-10)
             for method, rtol in (("ros34pw2", None), ("dopri5", 1e-9)):
                 kw = {"method": method} if rtol is None else {"method": method, "rtol": rtol, "atol": 1e-3 * rtol}
-                t_solve, sol = _best(partial(eff.solve_reduced, setup, W0, a0, T_EVAL, **kw), repeat=3 if m < 10**5 or rtol is None else 1)
+                repeat = 3 if m < 10**5 or rtol is None else 1
+                t_solve, sol = _best(partial(eff.solve_reduced, setup, W0, a0, T_EVAL, **kw), repeat=repeat)
                 assert sol.ode.success, sol.ode.message
                 dw, dc = _max_curve_error(sol, ref, problem, W0, a0)
                 print(f"  m = {m:>6} ({setup.correction:>11}) {method:>8} rtol {sol.ode.options.rtol:g}: "

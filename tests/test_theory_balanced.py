@@ -108,7 +108,8 @@ def _frozen_prediction(start: st.SpectralStart, lam: float):
     s, tau = start.s, start.tau
     t = np.concatenate([[0.0], np.geomspace(1e-6, 60.0, 400)]) / (lam * s * s)
     perp0 = start.coef_sq.sum(axis=1) + start.null_sq
-    x = np.array([[gen.phase2_x(x0, a0, ti, lam, tau, s) for x0, a0 in zip(start.x0, start.a0, strict=True)] for ti in t])
+    x = np.array([[gen.phase2_x(x0, a0, ti, lam, tau, s) for x0, a0 in zip(start.x0, start.a0, strict=True)]
+                  for ti in t])
     norm = np.sqrt(x**2 + perp0 * np.exp(-4 * lam * s * s * t)[:, None])
     curves = {"t": t, "w_norm_mean": norm.mean(1), "cos_abs_mean": (np.abs(x) / norm).mean(1),
               "plateau": float(norm[-1].mean())}
