@@ -26,6 +26,7 @@ tex:
 	@bash tools/ensure-tex.sh
 
 test: setup tex
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 # The paper's synthetic experiments on defaults; a stored result with the same config is reused.

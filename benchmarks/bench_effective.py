@@ -15,6 +15,7 @@ Usage:
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -62,13 +63,14 @@ def main() -> None:
             ref = eff.solve_reduced(setup, W0, a0, T_EVAL, method="dopri5", rtol=1e-8, atol=1e-10)
             for method, rtol in (("ros34pw2", None), ("dopri5", 1e-9)):
                 kw = {"method": method} if rtol is None else {"method": method, "rtol": rtol, "atol": 1e-3 * rtol}
-                t_solve, sol = _best(lambda: eff.solve_reduced(setup, W0, a0, T_EVAL, **kw), repeat=3 if m < 10**5 or rtol is None else 1)
+                repeat = 3 if m < 10**5 or rtol is None else 1
+                t_solve, sol = _best(partial(eff.solve_reduced, setup, W0, a0, T_EVAL, **kw), repeat=repeat)
                 assert sol.ode.success, sol.ode.message
                 dw, dc = _max_curve_error(sol, ref, problem, W0, a0)
                 print(f"  m = {m:>6} ({setup.correction:>11}) {method:>8} rtol {sol.ode.options.rtol:g}: "
                       f"solve {t_solve:.4f} s ({sol.ode.n_steps} steps, {sol.ode.n_rhs} rhs; target < 0.1 s); "
                       f"vs dopri5 1e-8: max|Δ‖w‖| {dw:.1e}, max|Δ|cos|| {dc:.1e}")
-            t_obs, _ = _best(lambda: eff.reduced_observables(sol, W0, a0, problem.beta_star), repeat=1)
+            t_obs, _ = _best(partial(eff.reduced_observables, sol, W0, a0, problem.beta_star), repeat=1)
             print(f"  m = {m:>6} observables at {len(T_EVAL)} times: {t_obs:.3f} s")
         problem, setup, W0, a0 = _setup(10**3)
         eff.solve_full_flow(setup, W0[:5], a0[:5], T_EVAL[:2])  # compile

@@ -11,9 +11,9 @@ Two sizes: `reduced` (m = 200, η = 5e-3: η·tr G ≈ 1 as at the paper config,
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import xarray as xr
@@ -153,7 +153,7 @@ def evaluate(claims: Iterable[Claim], size: str, seeds: Iterable[int],
     claims, seeds = list(claims), list(seeds)
     plan = {(c.name, s): c.runs(size, s) for c in claims for s in seeds}
     unique = list({cfg: None for runs in plan.values() for cfg in runs.values()})
-    results = dict(zip(unique, run(unique)))
+    results = dict(zip(unique, run(unique), strict=True))
     return [
         ClaimResult(c, size, tuple(c.statistic({k: results[cfg] for k, cfg in plan[(c.name, s)].items()})
                                    for s in seeds))
@@ -186,7 +186,7 @@ def latex_table(results: list[ClaimResult]) -> str:
     rows = [
         rf"{statement} & {r.claim.meaning_tex} & ${r.mean:.3g} \pm {3 * r.stderr:.2g}$ & "
         rf"${r.claim.relation}\,{r.claim.threshold:g}$ & {'pass' if r.passed else fail} \\"
-        for r, statement in zip(results, statements)
+        for r, statement in zip(results, statements, strict=True)
     ]
     seeds, size = len(results[0].values), results[0].size
     return "\n".join([

@@ -16,9 +16,9 @@ import dataclasses
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,14 +27,13 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.phases import phase_one_time, phase_two_time
 from lnsgd.experiments.provenance import provenance_attrs
 from lnsgd.experiments.schedules import DeltaOverride, delta_values
 from lnsgd.solvers import kernels, propagator
 from lnsgd.solvers.observables import QUANTILES, Grams, Reference, neuron_snapshot, observe
-from lnsgd.experiments.phases import phase_one_time, phase_two_time
 from lnsgd.solvers.problem import Problem, init_params, make_problem, output_scale
-from lnsgd.solvers.sampling import (BatchSampler, label_noise, noise_generators, oscillation_drive,
-                                    start_generators)
+from lnsgd.solvers.sampling import BatchSampler, label_noise, noise_generators, oscillation_drive, start_generators
 from lnsgd.solvers.stability import stability_warnings
 from lnsgd.solvers.status import Status
 
@@ -223,11 +222,13 @@ def combine_paths(config: SimulationConfig, results: list[xr.Dataset]) -> xr.Dat
     ds = ds.assign_coords(noise_seed=("path", [config.noise_seed + j for j in range(len(results))]))
     for name in ("T_I", "T_II"):
         missed = [(j, r[name].attrs["reason"]) for j, r in enumerate(results) if r[name].attrs.get("reason")]
-        reason = f"not reached on {len(missed)} of {len(results)} paths (path {missed[0][0]}: {missed[0][1]})" if missed else ""
+        reason = (f"not reached on {len(missed)} of {len(results)} paths (path {missed[0][0]}: {missed[0][1]})"
+                  if missed else "")
         ds[name].attrs = {"reason": reason, "units": "steps"}
     statuses = [Status(r.attrs["status"]) for r in results]
     bad = [(j, r.attrs["message"]) for j, r in enumerate(results) if statuses[j] is not Status.COMPLETED]
-    status = Status.COMPLETED if not bad else (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.DIVERGED)
+    status = (Status.COMPLETED if not bad else
+              (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.DIVERGED))
     message = (f"completed {config.steps} steps on each of {len(results)} paths" if not bad else
                f"{len(bad)} of {len(results)} paths did not complete: "
                + "; ".join(f"path {j}: {msg}" for j, msg in bad[:5]))

@@ -1,13 +1,13 @@
 """Label-noise schedules δ(t), evaluated in Python one chunk at a time (never inside a kernel)."""
 from __future__ import annotations
 
-from typing import Callable, Union
+from collections.abc import Callable
 
 import numpy as np
 
 from lnsgd.experiments.config import SimulationConfig
 
-DeltaOverride = Union[None, np.ndarray, Callable[[np.ndarray], np.ndarray]]
+DeltaOverride = None | np.ndarray | Callable[[np.ndarray], np.ndarray]
 
 
 def delta_values(config: SimulationConfig, steps: np.ndarray, override: DeltaOverride = None) -> np.ndarray:

@@ -25,7 +25,7 @@ def build_check(ds: xr.Dataset) -> Figure:
     methods = [(m, text, next(colors)) for m, text in METHOD_LABELS.items()
                if f"pred_w_norm_mean_{m}" in ds]
     paths = ds.sizes.get("path", 1)
-    for ax, var in zip(axes, ("w_norm_mean", "cos_abs_mean")):
+    for ax, var in zip(axes, ("w_norm_mean", "cos_abs_mean"), strict=True):
         if f"{var}_paths" in ds:
             spread = ds[f"{var}_paths"]
             ax.fill_between(steps, spread.min("path").values, spread.max("path").values, color="0.8", lw=0,

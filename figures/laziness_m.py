@@ -17,7 +17,7 @@ the same m-scaling, a different prefactor.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +68,7 @@ def load_lazy_rich(results_dir: str | Path) -> xr.Dataset:
     return result
 
 
-@lru_cache(maxsize=None)
+@cache
 def estimate(var: str, parametrization: str) -> tuple[sp.Expr, sp.Expr]:
     """The theory's estimate of ``var`` (sympy, in α, ‖β*‖, d, m) and its m-exponent."""
     from lnsgd.theory import lazy
@@ -79,7 +79,8 @@ def estimate(var: str, parametrization: str) -> tuple[sp.Expr, sp.Expr]:
 
 def theory_curve(ds: xr.Dataset, var: str, m: np.ndarray) -> np.ndarray:
     """The estimate of ``var`` at widths ``m`` with the sweep's d, α and mean δ = 0 ‖e₀‖."""
-    from lnsgd.theory.symbols import alpha, beta_star_norm, d, m as m_sym
+    from lnsgd.theory.symbols import alpha, beta_star_norm, d
+    from lnsgd.theory.symbols import m as m_sym
 
     expr, _ = estimate(var, ds.attrs["parametrization"])
     f = sp.lambdify((alpha, beta_star_norm, d, m_sym), expr, "numpy")
@@ -109,7 +110,7 @@ def build_laziness_m(ds: xr.Dataset, deltas: tuple[float, ...] = DELTAS) -> Figu
     fine = np.geomspace(m.min(), m.max(), 60)
     with style.context():
         fig, axes = style.new_figure(1, 2, width=style.SINGLE_COLUMN, aspect=1.8, sharex=True)
-        for i, (ax, var) in enumerate(zip(axes, ESTIMATES)):
+        for i, (ax, var) in enumerate(zip(axes, ESTIMATES, strict=True)):
             for delta in deltas:
                 ax.plot(m, ds[var].sel(delta=delta).values, marker="o", markersize=3, linewidth=0.8,
                         color=style.ROLE_COLORS[roles.get(delta, "label_noise")],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -161,7 +161,7 @@ def figure_legend(fig: Figure, axes: Sequence[Axes], phase_names: Sequence[str] 
     line styles."""
     handles: dict[str, object] = {}
     for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     for name in PHASE_MARKERS:
         if name in phase_names:
@@ -192,7 +192,7 @@ def shade_on(ax: Axes, step: np.ndarray, on: np.ndarray, label: str | None = Non
     last record opens no interval)."""
     on = np.asarray(on, bool)[:-1]
     edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(int), [0]])))
-    for i, (start, stop) in enumerate(zip(edges[::2], edges[1::2])):
+    for i, (start, stop) in enumerate(zip(edges[::2], edges[1::2], strict=True)):
         ax.axvspan(step[start], step[stop], color=style.ROLE_COLORS["noise_on"],
                    linewidth=0, zorder=0, gid="noise-on", label=label if i == 0 else None)
 
@@ -219,7 +219,7 @@ def line_figure(runs: Sequence[Run], panels: Sequence[Panel], *, ncols: int | No
         for ax in axes[len(panels):]:
             ax.set_visible(False)
         phase_names: set[str] = set()
-        for i, (ax, panel) in enumerate(zip(axes, panels)):
+        for i, (ax, panel) in enumerate(zip(axes, panels, strict=False)):
             if shade is not None:
                 shade_on(ax, shade.ds["step"].values, shade.ds["delta"].values > 0,
                          label=r"noise on ($\delta(t) > 0$)")

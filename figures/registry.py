@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
-
-import warnings
 
 from . import check, laziness_m, real, seeds, simulation, sweeps
 from .results import MissingResultError

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib as mpl
 import numpy as np
 import xarray as xr
-import matplotlib as mpl
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure

@@ -132,7 +132,7 @@ def panel_size(width: float, ncols: int, nrows: int = 1, aspect: float = GOLDEN)
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = SINGLE_COLUMN,
-               aspect: float = GOLDEN, **subplot_kw) -> tuple[Figure, "mpl.axes.Axes | list"]:
+               aspect: float = GOLDEN, **subplot_kw) -> tuple[Figure, mpl.axes.Axes | list]:
     """A constrained-layout figure with a panel grid; returns ``(fig, axes)`` (axes as a flat list).
 
     Call inside :func:`context` so the artists pick up :data:`RC`.

@@ -113,7 +113,7 @@ def build_phases(ds: xr.Dataset) -> Figure:
         eta_f = np.geomspace(*_edges(ds["eta"].values.astype(float), True)[[0, -1]], 100)
         delta_f = np.linspace(*_edges(ds["delta"].values.astype(float), False)[[0, -1]], 100)
         E, D = np.meshgrid(eta_f, delta_f)
-        for ax, var in zip(axes, ("T_I", "T_II")):
+        for ax, var in zip(axes, ("T_I", "T_II"), strict=True):
             mesh = heatmap(ax, ds, var, "eta", "delta", logx=True, lognorm=True,
                            label=style.LABELS[var] + " (steps)")
             c = theory_constant(ds, var)
@@ -161,7 +161,7 @@ def build_collapse(ds: xr.Dataset) -> Figure:
     the isotropic theory's constant."""
     with style.context():
         fig, axes = style.new_figure(2, 1, width=style.DOUBLE_COLUMN)
-        for ax, var in zip(axes, ("T_I", "T_II")):
+        for ax, var in zip(axes, ("T_I", "T_II"), strict=True):
             for i, delta in enumerate(ds["delta"].values):
                 row = ds.sel(delta=delta)
                 ax.plot(1 / row["time_scale"], row[var] / row["time_scale"], "o-", color=f"C{i % 7}",

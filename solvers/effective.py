@@ -98,7 +98,7 @@ class EffectiveSetup:
     @classmethod
     def from_problem(cls, problem: Problem, s: float, eta: float, delta: float, batch_size: int,
                      correction: str = "first-order", *, algorithm: str = "sgd", rho: float = 0.0,
-                     noise: str = "gaussian", replacement: bool = True) -> "EffectiveSetup":
+                     noise: str = "gaussian", replacement: bool = True) -> EffectiveSetup:
         return cls(np.ascontiguousarray(problem.X), np.ascontiguousarray(problem.beta_star), float(s),
                    float(eta), float(delta), int(batch_size), correction, algorithm, float(rho), noise, replacement)
 

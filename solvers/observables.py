@@ -51,7 +51,7 @@ class Reference:
     Xty: np.ndarray  # Xᵀy
 
     @classmethod
-    def at_init(cls, problem: Problem, s: float, Wt0: np.ndarray, a0: np.ndarray) -> "Reference":
+    def at_init(cls, problem: Problem, s: float, Wt0: np.ndarray, a0: np.ndarray) -> Reference:
         evals, evecs = np.linalg.eigh(problem.Sigma_hat)
         root = np.ascontiguousarray((evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T)
         Z0t = stack_neurons(Wt0, a0)
@@ -95,7 +95,7 @@ class Grams:
     Q: np.ndarray
 
     @classmethod
-    def of_state(cls, Wt: np.ndarray, a: np.ndarray, ref: Reference) -> "Grams":
+    def of_state(cls, Wt: np.ndarray, a: np.ndarray, ref: Reference) -> Grams:
         """From (Wᵀ, a) in O(m d²) (direct engine)."""
         delta = stack_neurons(Wt, a) - ref.Z0t
         X = delta @ ref.Z0t.T
@@ -103,7 +103,7 @@ class Grams:
         return cls(symmetric(ref.N0 + X + X.T + Q), X, Q)
 
     @classmethod
-    def of_propagator(cls, P: np.ndarray, Phi: np.ndarray, ref: Reference) -> "Grams":
+    def of_propagator(cls, P: np.ndarray, Phi: np.ndarray, ref: Reference) -> Grams:
         """From the propagated P and Φ (Z = ΦZ₀, Δ = (Φ − I)Z₀) in O(d³) (propagator engine)."""
         F = Phi - np.eye(Phi.shape[0])
         X = F @ ref.N0
@@ -296,7 +296,7 @@ def gram_observables(grams: Grams, ref: Reference, m: int) -> dict[str, float]:
     gram_statistics(grams.P, grams.X, grams.Q, ref.N0, ref.root_sigma, ref.M0_norm,
                     p.Sigma_hat, p.beta_star, ref.Xty, float(p.y @ p.y), float(p.n), p.tau, ref.s,
                     ref.D0_norm, out)
-    row = dict(zip(GRAM_FIELDS, out.tolist()))
+    row = dict(zip(GRAM_FIELDS, out.tolist(), strict=True))
     row["balance_mean"] = (float(grams.P[0, 0]) - float(np.trace(grams.P[1:, 1:]))) / m
     return row
 
@@ -311,7 +311,7 @@ def observe(grams: Grams, Wt: np.ndarray, a: np.ndarray, ref: Reference,
     bins = min(HISTOGRAM_BINS, max(64, a.shape[0] // 8))
     neuron_statistics(snap["w_norm_k"], snap["cos_k"], snap["a_k"], np.asarray(QUANTILES),
                       np.empty(bins, dtype=np.int64), out, out_q)
-    row: dict[str, object] = dict(zip(NEURON_FIELDS, out.tolist()))
-    row.update(zip(QUANTILE_FIELDS, out_q.copy()))
+    row: dict[str, object] = dict(zip(NEURON_FIELDS, out.tolist(), strict=True))
+    row.update(zip(QUANTILE_FIELDS, out_q.copy(), strict=True))
     row.update(gram_observables(grams, ref, a.shape[0]))
     return row

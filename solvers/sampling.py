@@ -21,13 +21,13 @@ NOISE_STREAMS = ("batches", "labels", "oscillation")
 def start_generators(seed: int) -> dict[str, np.random.Generator]:
     """One Generator per stream of START_STREAMS (data, initialisation), from `seed`."""
     children = np.random.SeedSequence(seed).spawn(len(START_STREAMS))
-    return {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(START_STREAMS, children)}
+    return {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(START_STREAMS, children, strict=True)}
 
 
 def noise_generators(seed: int, noise_seed: int) -> dict[str, np.random.Generator]:
     """One Generator per stream of NOISE_STREAMS (one noise path), from (`seed`, `noise_seed`)."""
     children = np.random.SeedSequence(seed, spawn_key=(2, noise_seed)).spawn(len(NOISE_STREAMS))
-    return {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(NOISE_STREAMS, children)}
+    return {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(NOISE_STREAMS, children, strict=True)}
 
 
 @dataclass

@@ -15,16 +15,15 @@ says where, its later samples are NaN, and ``status``/``message`` report it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from numba import njit, prange
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from .sde_brownian import brownian_increments
-from .sde_step import (EULER_N_MAT, EULER_N_VEC, HEUN_N_MAT, HEUN_N_VEC, euler_maruyama_step,
-                       stochastic_heun_step)
+from .sde_step import EULER_N_MAT, EULER_N_VEC, HEUN_N_MAT, HEUN_N_VEC, euler_maruyama_step, stochastic_heun_step
 from .status import Status
 
 

@@ -6,7 +6,8 @@ Their algebra (row sums, order conditions, dense-output consistency) is checked 
 
 Conventions (s stages):
 - ``a`` (s×s, strictly lower triangular), ``b`` (s), ``c`` (s) as usual: c_i = Σ_j a_ij.
-- ``e = b̂ − b`` (s): weights of the local error estimate h Σ_i e_i K_i (its sign is irrelevant); ``None`` for methods without an embedded pair.
+- ``e = b̂ − b`` (s): weights of the local error estimate h Σ_i e_i K_i (its sign is irrelevant); ``None``
+  for methods without an embedded pair.
 - ``fsal``: the last stage is f(t + h, y_{n+1}) (row a[s−1] = b), reused as the next step's first stage.
 - ``p`` (s×k): continuous extension y(t + θh) = y + h Σ_i K_i Σ_j p_ij θ^{j+1}; at θ = 1 it gives b.
 """

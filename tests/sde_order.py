@@ -13,17 +13,17 @@ than the finest level when there is none).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import xarray as xr
 from numba import njit
 
-from tests.ode_order import fit_order
 from lnsgd.solvers.sde import SCHEMES, solve_sde
 from lnsgd.solvers.sde_brownian import brownian_increments, coarsen
 from lnsgd.solvers.sde_step import zero_ito_correction
+from tests.ode_order import fit_order
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ paper can be built and checked in seconds without a simulation. They are *not* s
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -218,7 +218,6 @@ def write_tiny_sweep(results_dir: str | Path, workers: int = 1) -> Path:
     Needs a ``__main__`` guard when called from a script (spawned workers)."""
     from lnsgd.experiments.sweep.run import run_sweep
     from lnsgd.experiments.sweep.spec import spec_from_dict
-
     from lnsgd.figures.sweeps import SWEEP
 
     tiny = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 4000, "record_every": 200,

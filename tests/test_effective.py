@@ -1,7 +1,6 @@
 """Effective-dynamics solvers: reduced (β, S, A) + propagator against the full regularized flow,
 boundary checks (t = 0 is the initial state, long t the fixed point), the SDE ensemble against the
 flow at small η, and a coarse check against the direct simulation at the paper config."""
-import dataclasses
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from lnsgd.experiments.check import grid, measure, predict
 from lnsgd.experiments.runner import simulate
 from lnsgd.solvers import effective as eff
 from lnsgd.solvers import generated_rhs as gen
-from lnsgd.solvers.problem import Problem, init_params, make_problem
+from lnsgd.solvers.problem import init_params, make_problem
 
 # Tolerances in one place.
 AGREE = 1e-8  # reduced + propagator vs full flow, same initial condition (ODE rtol 1e-10)

@@ -8,10 +8,10 @@ import sympy as sp
 from lnsgd.experiments.check import grid
 from lnsgd.experiments.runner import initial_state
 from lnsgd.solvers import effective as eff
-from tests.ode_order import fit_order
 from lnsgd.solvers.problem import init_params, make_problem
 from lnsgd.theory import flow, model
 from lnsgd.theory import symbols as sy
+from tests.ode_order import fit_order
 
 ORDER_TOL = 0.1  # |fitted slope − 3|
 CURVE_TOL = 1e-3  # max over records of |Δ mean‖w_k‖|, |Δ mean|cos(w_k, β*)|| vs dopri5 (rtol 1e-8)

@@ -3,8 +3,8 @@ curves with known answers."""
 import numpy as np
 import pytest
 
-from lnsgd.solvers.observables import Grams, Reference, exact_quantiles, observe
 from lnsgd.experiments.phases import phase_one_time, phase_two_time
+from lnsgd.solvers.observables import Grams, Reference, exact_quantiles, observe
 from lnsgd.solvers.problem import init_params, make_problem
 from lnsgd.solvers.stability import hessian_lambda_max
 
@@ -71,7 +71,8 @@ def test_changes_are_accurate_when_tiny():
 
 @pytest.mark.parametrize("x", [np.random.default_rng(0).random(100_001), np.random.default_rng(1).standard_normal(999),
                                np.r_[np.zeros(500), np.arange(7.0)], np.ones(10), np.array([3.0]),
-                               np.abs(np.random.default_rng(2).standard_cauchy(20_000)), np.arange(1000.0)[::-1].copy()])
+                               np.abs(np.random.default_rng(2).standard_cauchy(20_000)),
+                               np.arange(1000.0)[::-1].copy()])
 def test_exact_quantiles_equal_numpy(x):
     """The O(m) histogram selection returns numpy's 'linear' quantiles bit for bit, also for ties,
     heavy tails and sorted input; non-finite input gives NaN instead of an out-of-range bin."""

@@ -20,8 +20,8 @@ import xarray as xr
 
 from lnsgd.commands import figures as cli
 from lnsgd.figures import numbers, registry, simulation, style
-from tests import synthetic_results as synthetic
 from lnsgd.figures.results import MissingResultError, load_result, tau
+from tests import synthetic_results as synthetic
 
 needs_latex = pytest.mark.skipif(shutil.which("pdflatex") is None,
                                  reason="pdflatex not installed (run tools/ensure-tex.sh); "

@@ -11,20 +11,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy as sp
 import xarray as xr
 
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import simulate
 from lnsgd.experiments.store import save
 from lnsgd.figures import laziness_m, numbers, real, registry, seeds, simulation
-from tests import synthetic_results as synthetic
 from lnsgd.figures.results import MissingResultError, load_result
+from tests import synthetic_results as synthetic
 
 
 def _line(fig, gid: str):

@@ -21,7 +21,9 @@ import sympy as sp
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import initial_state, simulate
 from lnsgd.theory import lazy
-from lnsgd.theory.symbols import alpha, beta_star_norm, d as d_sym, m as m_sym
+from lnsgd.theory.symbols import alpha, beta_star_norm
+from lnsgd.theory.symbols import d as d_sym
+from lnsgd.theory.symbols import m as m_sym
 
 D, N = 5, 50
 WIDTHS = 80 * 2 ** np.arange(7)  # m/d = 16 … 1024: the estimates' local slopes are within 0.03 of their limits

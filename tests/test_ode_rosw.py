@@ -6,8 +6,8 @@ from numba import njit
 from scipy.linalg import expm
 
 from lnsgd.solvers.ode import solve_ode
-from tests.ode_order import fit_order, linear_rhs
 from lnsgd.solvers.ode_rosw import ROS34PW2
+from tests.ode_order import fit_order, linear_rhs
 
 MATRIX = np.array([[-1.0, 1.0, 0.3], [2.0, -0.5, 2.0], [0.1, -2.0, -0.5]])
 Y0 = np.array([1.0, 0.5, -0.3])

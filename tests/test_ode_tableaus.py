@@ -4,7 +4,7 @@ Order conditions are generated from rooted trees: a method has order p iff b·Φ
 rooted tree τ with at most p nodes, Φ(τ) = Π_children (A Φ(child)) (Hairer–Nørsett–Wanner I, §II.2).
 """
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ import pytest
 from lnsgd.solvers.tableaus import TABLEAUS
 
 
-@lru_cache(maxsize=None)
+@cache
 def _forests(n: int) -> frozenset:
     """All multisets (sorted tuples) of rooted trees with n nodes in total; a tree is its forest of children."""
     if n == 0:

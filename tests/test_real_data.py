@@ -5,8 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from lnsgd.experiments.real.data import (CIFAR10_DIM, load_cifar10_data, load_digits_data,
-                                         read_cifar10_batch)
+from lnsgd.experiments.real.data import CIFAR10_DIM, load_cifar10_data, load_digits_data, read_cifar10_batch
 
 
 def write_batch(path, n, rng, protocol=2, **override):

@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from lnsgd.experiments.real.network import (LinearizedGD, expected_flip_targets, flipped_targets,
-                                       forward, gradient_step, init_params, jacobian, ntk)
+from lnsgd.experiments.real.network import (
+    LinearizedGD,
+    expected_flip_targets,
+    flipped_targets,
+    forward,
+    gradient_step,
+    init_params,
+    jacobian,
+    ntk,
+)
 
 FD_STEP = 1e-6
 FD_TOL = 1e-7        # central differences: error O(h²·f''') ≈ 1e-12 plus round-off ε·f/h ≈ 1e-10

@@ -6,8 +6,8 @@ import pytest
 
 from lnsgd.solvers.sde import SdeOptions, solve_sde
 from lnsgd.solvers.sde_brownian import brownian_increments, coarsen
-from tests.sde_order import gbm, ou, ou_moments, sde_convergence
 from lnsgd.solvers.sde_step import zero_ito_correction
+from tests.sde_order import gbm, ou, ou_moments, sde_convergence
 
 # Grids 16·2^k steps on [0, 1], k = 0…4 (dt = 1/16 … 1/256), 20 000 paths (seed 0): the fitted slopes
 # varied by < 0.01 (strong) and < 0.005 (weak) across seeds 0–2, far inside the ±0.1 tolerance.

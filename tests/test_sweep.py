@@ -208,7 +208,8 @@ def test_theory_columns_scale_as_first_order_law(tmp_path):
     spec = tiny_spec(grid={"eta": [0.01, 0.02, 0.04], "delta": [1.0, 2.0]}, steps=100)
     ds = open_sweep(spec, out=tmp_path, theory=True)  # nothing run: theory only, statuses missing
     assert (ds.status == "missing").all()
-    np.testing.assert_allclose(ds.lambda_implicit.values, (ds.eta * ds.delta**2 / 4).transpose(*ds.lambda_implicit.dims).values)
+    np.testing.assert_allclose(ds.lambda_implicit.values,
+                               (ds.eta * ds.delta**2 / 4).transpose(*ds.lambda_implicit.dims).values)
     for var in ("T_I_theory", "T_II_theory"):
         c = ds[var] / ds.time_scale
         assert np.all(np.isfinite(c.values))

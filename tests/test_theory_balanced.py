@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from lnsgd.experiments.sweep import theory as st
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import simulate
+from lnsgd.experiments.sweep import theory as st
 from lnsgd.solvers import effective as eff
 from lnsgd.solvers import generated_rhs as gen
 from lnsgd.solvers.problem import Problem, init_params, make_problem
-from lnsgd.theory import flow, isotropic as iso
+from lnsgd.theory import flow
+from lnsgd.theory import isotropic as iso
 from lnsgd.theory import symbols as sy
 from lnsgd.theory.symbols import explicit
 
@@ -107,7 +108,8 @@ def _frozen_prediction(start: st.SpectralStart, lam: float):
     s, tau = start.s, start.tau
     t = np.concatenate([[0.0], np.geomspace(1e-6, 60.0, 400)]) / (lam * s * s)
     perp0 = start.coef_sq.sum(axis=1) + start.null_sq
-    x = np.array([[gen.phase2_x(x0, a0, ti, lam, tau, s) for x0, a0 in zip(start.x0, start.a0)] for ti in t])
+    x = np.array([[gen.phase2_x(x0, a0, ti, lam, tau, s) for x0, a0 in zip(start.x0, start.a0, strict=True)]
+                  for ti in t])
     norm = np.sqrt(x**2 + perp0 * np.exp(-4 * lam * s * s * t)[:, None])
     curves = {"t": t, "w_norm_mean": norm.mean(1), "cos_abs_mean": (np.abs(x) / norm).mean(1),
               "plateau": float(norm[-1].mean())}
@@ -125,12 +127,12 @@ def _flow_reference(problem, W0, a0, lam_setup: eff.EffectiveSetup, t_end: float
 
 
 def _check(predicted, reference, tolerances):
-    for name, p, r, tol in zip(("plateau", "T_I", "T_II"), predicted, reference, tolerances):
+    for name, p, r, tol in zip(("plateau", "T_I", "T_II"), predicted, reference, tolerances, strict=True):
         assert abs(p / r - 1) <= tol, f"{name}: predicted {p:.5g}, reference {r:.5g} (tolerance {tol:.0%})"
 
 
 def _missed(predicted, reference) -> float:
-    return max(abs(p / r - 1) for p, r in zip(predicted, reference))
+    return max(abs(p / r - 1) for p, r in zip(predicted, reference, strict=True))
 
 
 def _case(n, d, m, seed, identity=False):
@@ -162,7 +164,7 @@ def test_balanced_forms_match_the_reduced_flow_at_identity_sigma():
     assert sum_x_sq == pytest.approx(tau * red.A[-1], rel=BALANCE)
     assert sum_x_sq == pytest.approx(tau * A_fp, rel=BALANCE)
     assert curves["plateau"] == pytest.approx(np.mean(np.abs(curves["x_scale"] * np.array(
-        [gen.phase2_limit_aligned(x, a, tau, 1.0) for x, a in zip(start.x0, start.a0)]))), rel=1e-12)
+        [gen.phase2_limit_aligned(x, a, tau, 1.0) for x, a in zip(start.x0, start.a0, strict=True)]))), rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

@@ -52,7 +52,7 @@ def test_generated_function_equals_sympy(kernel):
     got, r = [], iter(returned)
     for o in kernel.outputs:
         got.append(out_arrays[o.target] if o.target else next(r))
-    for e, g in zip(expected, got):
+    for e, g in zip(expected, got, strict=True):
         np.testing.assert_allclose(np.reshape(g, np.shape(e)) if np.ndim(e) else g, e, rtol=RTOL, atol=0)
 
 
@@ -74,7 +74,8 @@ def _euler(beta, S, A, Sigma_hat, beta_star, lam, eta, B, dt, steps):
     tau = np.trace(Sigma_hat)
     for _ in range(steps):
         lam_eff = generated_rhs.lambda_eff(lam, eta, generated_rhs.trace_G_reduced(S, A, Sigma_hat, tau, 1.0), B)
-        dA = generated_rhs.reduced_flow(beta, S, A, Sigma_hat, beta_star, lam_eff * Sigma_hat, lam_eff * tau, 1.0, db, dS)
+        dA = generated_rhs.reduced_flow(beta, S, A, Sigma_hat, beta_star, lam_eff * Sigma_hat, lam_eff * tau, 1.0,
+                                        db, dS)
         beta = beta + dt * db
         S = S + dt * dS
         A = A + dt * dA

@@ -74,13 +74,16 @@ def test_first_moments_of_increments(B, replace, noise):
     k = 1
     values = {"w": W[k], "a_k": a[k], "beta_star": beta_star, "u": g, "uu": U, "eta": eta, "s": s}
     for name, (b, Q) in moments.neuron_increment_forms(sy.w, sy.a_k, sy.beta_star, sy.s).items():
-        _check(after[name] - before[name], numeric(moments.quadratic_increment(b, Q, sy.u, sy.uu, sy.eta), values), name)
+        increment = moments.quadratic_increment(b, Q, sy.u, sy.uu, sy.eta)
+        _check(after[name] - before[name], numeric(increment, values), name)
     d_beta, d_S, d_A = moments.reduced_increments(sy.beta, sy.S, sy.A, sy.u, sy.uu, sy.eta, sy.s)
     red = {"beta": beta, "S": W.T @ W, "A": a @ a, "u": g, "uu": U, "eta": eta, "s": s}
     _check(s * np.einsum("nmd,nm->nd", W1, a1) - beta, numeric(d_beta, red)[:, 0], "Δβ")
     _check(np.einsum("nmi,nmj->nij", W1, W1) - W.T @ W, numeric(d_S, red), "ΔS")
     _check(after["A"] - before["A"], numeric(d_A, red), "ΔA")
-    D = lambda W_, a_: a_[..., :, None] * a_[..., None, :] - W_ @ np.swapaxes(W_, -1, -2)
+    def D(W_, a_):
+        return a_[..., :, None] * a_[..., None, :] - W_ @ np.swapaxes(W_, -1, -2)
+
     _check(D(W1, a1) - D(W, a), numeric(moments.balance_increment(sy.W, sy.a, sy.uu, sy.eta, sy.s),
                                         {"W": W, "a": a, "uu": U, "eta": eta, "s": s}), "ΔD")
 
@@ -109,7 +112,8 @@ def test_gaussian_design_fourth_moment_isserlis():
     x = rng.normal(size=(N_DRAWS, d)) @ np.linalg.cholesky(Sigma).T
     samples = ((x @ e) ** 2)[:, None, None] * np.einsum("ni,nj->nij", x, x)
     e_sym, S_sym = sp.MatrixSymbol("e", sy.d, 1), sp.MatrixSymbol("Sigma_hat", sy.d, sy.d)
-    _check(samples, numeric(sde.gaussian_design_fourth_moment(e_sym, S_sym), {"e": e, "Sigma_hat": Sigma}), "M4 Gaussian")
+    _check(samples, numeric(sde.gaussian_design_fourth_moment(e_sym, S_sym), {"e": e, "Sigma_hat": Sigma}),
+           "M4 Gaussian")
 
 
 def test_oscillation_averaged_drift():
@@ -120,7 +124,8 @@ def test_oscillation_averaged_drift():
     a = a_bar[None] + eps_val * zeta
     g = (s * np.einsum("md,nm->nd", W, a) - beta_star) @ Sigma
     samples = -s * a[:, :, None] * g[:, None, :]  # −∇_W L at the oscillating a
-    mean = sam.oscillation_step_drift(sy.W, sy.a, sp.ZeroMatrix(sy.m, 1), sy.Z, sy.Sigma_hat, sy.beta_star, sy.s, sy.eps)
+    mean = sam.oscillation_step_drift(sy.W, sy.a, sp.ZeroMatrix(sy.m, 1), sy.Z, sy.Sigma_hat, sy.beta_star, sy.s,
+                                      sy.eps)
     _check(samples, numeric(mean, {"W": W, "a": a_bar, "Z": np.eye(m), "Sigma_hat": Sigma,
                                    "beta_star": beta_star, "s": s, "eps": eps_val}), "oscillation drift")
 
@@ -129,9 +134,12 @@ def test_regularized_flow_against_finite_differences():
     rng, X, W, a, beta_star = _state(3)
     Sigma = X.T @ X / n
     lam = 0.37
-    objective = model.train_loss(model.predictor(sy.W, sy.a, sy.s), sy.Sigma_hat, sy.beta_star) + sy.lam * model.gauss_newton_trace(
-        sy.W, sy.a, sy.Sigma_hat, sp.Trace(sy.Sigma_hat), sy.s)
-    F = lambda W_, a_: numeric(objective, {"W": W_, "a": a_, "Sigma_hat": Sigma, "beta_star": beta_star, "s": s, "lam": lam})
+    objective = (model.train_loss(model.predictor(sy.W, sy.a, sy.s), sy.Sigma_hat, sy.beta_star)
+                 + sy.lam * model.gauss_newton_trace(sy.W, sy.a, sy.Sigma_hat, sp.Trace(sy.Sigma_hat), sy.s))
+
+    def F(W_, a_):
+        return numeric(objective, {"W": W_, "a": a_, "Sigma_hat": Sigma, "beta_star": beta_star, "s": s, "lam": lam})
+
     h = 1e-5
     theta = np.concatenate([W.ravel(), a])
     grad = np.empty_like(theta)
@@ -141,7 +149,8 @@ def test_regularized_flow_against_finite_differences():
         tm[i] -= h
         grad[i] = (F(tp[: m * d].reshape(m, d), tp[m * d:]) - F(tm[: m * d].reshape(m, d), tm[m * d:])) / (2 * h)
     dW, da = np.empty((m, d)), np.empty(m)
-    generated_rhs.regularized_flow_full(W, a, Sigma, beta_star, lam * s**2 * Sigma, lam * s**2 * np.trace(Sigma), s, dW, da)
+    generated_rhs.regularized_flow_full(W, a, Sigma, beta_star, lam * s**2 * Sigma, lam * s**2 * np.trace(Sigma), s,
+                                        dW, da)
     # central differences: error O(h²·|F'''|) ≈ 1e-10 here, far below 1e-7
     np.testing.assert_allclose(-np.concatenate([dW.ravel(), da]), grad, rtol=1e-7, atol=1e-8)
 

@@ -74,7 +74,8 @@ def _regularizer_weights() -> tuple[Kernel, ...]:
         _scalar("one_usam_weight", "1-USAM on the manifold, exact in ρ: c(q) = (ρδ² s²/2)(1 + ρ s² q).",
                 (sy.q, sy.s, sy.rho, sy.delta), sam.one_usam_weight(sy.q, sy.s, sy.rho, sy.delta)),
         _scalar("one_usam_noise_weight", "1-USAM's enlarged label noise: c(q) = (η/4) s² δ² [(1 + ρ s² q)² − 1].",
-                (sy.q, sy.s, sy.eta, sy.rho, sy.delta), sam.one_usam_noise_weight(sy.q, sy.s, sy.eta, sy.rho, sy.delta)),
+                (sy.q, sy.s, sy.eta, sy.rho, sy.delta),
+                sam.one_usam_noise_weight(sy.q, sy.s, sy.eta, sy.rho, sy.delta)),
         _scalar("usam_weight", "USAM on the manifold: c = ρδ² s²/(2B).", (sy.s, sy.rho, sy.delta, sy.B),
                 sam.usam_weight(sy.s, sy.rho, sy.delta, sy.B)),
     )
@@ -137,7 +138,8 @@ def _balanced_forms() -> tuple[Kernel, ...]:
                 iso.perp_component(iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s)),
         _scalar("neuron_cos_spectral", "cos(w_k, β*) = (overlap·x + offset)/√(x² + perp_sq) for w_k = x b + w_k⊥, "
                 "‖w_k⊥‖² = perp_sq, overlap = b·β̂*, offset = w_k⊥·β̂* (null-space part).",
-                (_x, iso.perp_sq, iso.overlap, iso.offset), iso.neuron_cos_spectral(_x, iso.perp_sq, iso.overlap, iso.offset)),
+                (_x, iso.perp_sq, iso.overlap, iso.offset),
+                iso.neuron_cos_spectral(_x, iso.perp_sq, iso.overlap, iso.offset)),
     )
 
 

@@ -20,8 +20,8 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from lnsgd.theory.catalog import GENERATED
-from lnsgd.theory.model import PARAMETRIZATIONS
 from lnsgd.theory.kernel_spec import Kernel
+from lnsgd.theory.model import PARAMETRIZATIONS
 
 HEADER = '''"""Numba kernels of the derived effective dynamics.
 
@@ -131,7 +131,8 @@ def render(kernel: Kernel) -> str:
 
 def module_source() -> str:
     """The full text of the generated module."""
-    names = f"\n#: the parametrizations (lnsgd.theory.model.PARAMETRIZATIONS)\nPARAMETRIZATIONS = {tuple(PARAMETRIZATIONS)!r}\n"
+    names = ("\n#: the parametrizations (lnsgd.theory.model.PARAMETRIZATIONS)\n"
+             f"PARAMETRIZATIONS = {tuple(PARAMETRIZATIONS)!r}\n")
     return HEADER + names + "".join("\n\n" + render(k) for k in GENERATED)
 
 

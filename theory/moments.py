@@ -54,7 +54,7 @@ def neuron_increment_forms(w, a_k, beta_star, s) -> dict[str, tuple[sp.MatrixExp
     balance a_k² − ‖w_k‖²: b = 0, Q = s² (w_k w_kᵀ − a_k² I).
     """
     d = w.shape[0]
-    I = sp.Identity(d)
+    I = sp.Identity(d)  # noqa: E741 (the identity of the docstring's formulas)
     zero = sp.ZeroMatrix(d, 1)
     return {
         "norm_w_sq": (-2 * s * a_k * w, s**2 * a_k**2 * I),

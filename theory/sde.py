@@ -51,7 +51,8 @@ def implicit_regularizer_coefficient(eta, delta, B, s, d_val: int = 3) -> sp.Exp
     b, Q = moments.neuron_increment_forms(sy.w, sy.a_k, zero, s)["balance"]
     U = moments.u_second_moment(zero, sy.Sigma_hat, sp.ZeroMatrix(d, d), delta, B, 1)
     per_step = moments.quadratic_increment(b, Q, zero, U, eta)
-    w_dot, ak_dot = flow.neuron_flow(sy.w, sy.a_k, zero, *flow.label_noise_gradients(sy.Sigma_hat, sp.Trace(sy.Sigma_hat), s, lam), s)
+    gradients = flow.label_noise_gradients(sy.Sigma_hat, sp.Trace(sy.Sigma_hat), s, lam)
+    w_dot, ak_dot = flow.neuron_flow(sy.w, sy.a_k, zero, *gradients, s)
     rate = 2 * sy.a_k * ak_dot - 2 * dot(sy.w, w_dot)
     equation = sp.Eq(explicit(per_step, d_val, 1), explicit(eta * rate, d_val, 1))
     return sp.factor(sp.solve(equation, lam)[0])

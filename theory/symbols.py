@@ -148,7 +148,7 @@ def numeric(expr, values: Mapping[str, object]) -> np.ndarray | float:
         if sym.name in values:
             shape = np.shape(values[sym.name])
             shape = shape if len(shape) == 2 else (shape[0], 1)
-            for dim, size in zip(sym.shape, shape):
+            for dim, size in zip(sym.shape, shape, strict=True):
                 if isinstance(dim, sp.Symbol):
                     sizes[dim] = int(size)
     out = explicit(expr, sizes.get(d, 1), sizes.get(m, 1), values)

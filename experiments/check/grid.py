@@ -43,7 +43,8 @@ def with_horizon(config: SimulationConfig, *, base: int = HORIZON_BASE, paths: i
 
 def default_grid(seed: int = 0) -> list[SimulationConfig]:
     """Label-noise SGD: δ ∈ {4, 2} × B ∈ {1, 4} × ξ ∈ {gaussian, rademacher} × η ∈ {1e-3, 5e-4}, each
-    with its horizon; 1-SAM ρ ∈ {0.05, 0.2} × δ ∈ {4, 0}; USAM ρ = 2·10⁻⁴, δ = 4 (ρ‖∇f_i‖² ≈ 0.2 at the start: ρ = 10⁻³ diverges)."""
+    with its horizon; 1-SAM ρ ∈ {0.05, 0.2} × δ ∈ {4, 0}; USAM ρ = 2·10⁻⁴, δ = 4 (ρ‖∇f_i‖² ≈ 0.2 at the
+    start: ρ = 10⁻³ diverges)."""
     base = dataclasses.replace(PAPER, seed=seed)
     sgd = [with_horizon(dataclasses.replace(base, delta=dl, batch_size=B, noise=xi, eta=eta))
            for dl, B, xi, eta in itertools.product((4.0, 2.0), (1, 4), ("gaussian", "rademacher"), (1e-3, 5e-4))]

@@ -69,7 +69,7 @@ def _rel(pred: float, ref: float) -> float:
 def path_errors(steps: np.ndarray, w_paths: np.ndarray, cos_paths: np.ndarray) -> dict:
     """Standard errors over paths (rows): relative for rate, plateau, T_II; absolute for the curves."""
     n = w_paths.shape[0]
-    per = [measures(steps, w, c) for w, c in zip(w_paths, cos_paths)]
+    per = [measures(steps, w, c) for w, c in zip(w_paths, cos_paths, strict=True)]
     out = {"paths": n}
     for key in ("rate", "plateau", "T_II"):
         values = np.array([p[key] for p in per], dtype=float)

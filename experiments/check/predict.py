@@ -47,7 +47,8 @@ def predict(config: SimulationConfig, steps: np.ndarray, methods=DEFAULT_METHODS
             curves = _pad(eff.reduced_observables(sol, W0, a0, problem.beta_star), len(t))
             msg = sol.ode.message
         elif method == "full":
-            sol = eff.solve_full_flow(effective_setup(config, problem, s, "lambda-eff"), W0, a0, t, rtol=1e-7, atol=1e-9)
+            sol = eff.solve_full_flow(effective_setup(config, problem, s, "lambda-eff"), W0, a0, t,
+                                      rtol=1e-7, atol=1e-9)
             curves = _pad(eff.full_observables(sol, config.m, problem.beta_star), len(t))
             msg = sol.message
         elif method == "sde":

@@ -50,7 +50,7 @@ def write_latex(rows: list[dict], path: Path, judged: str = JUDGED) -> Path:
         if j is None:
             continue
 
-        def pair(key):
+        def pair(key, j=j, f=f):
             return _fmt(j[key]) + (f" ({_fmt(f[key])})" if f is not None and f is not j else "")
         name = (config.replace("delta=", r"$\delta$=").replace("eta=", r"$\eta$=").replace("xi=", r"$\xi$=")
                 .replace("rho=", r"$\rho$=").replace("gaussian", "G").replace("rademacher", "R"))

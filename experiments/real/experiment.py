@@ -19,11 +19,18 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
+from lnsgd.experiments.real.data import RealData, load_cifar10_data, load_digits_data
+from lnsgd.experiments.real.network import (
+    ErfParams,
+    LinearizedGD,
+    expected_flip_targets,
+    forward,
+    init_params,
+    ntk,
+    train_chunk,
+)
 from lnsgd.experiments.validation import ConfigError, check_choice, check_int, check_real
 from lnsgd.solvers.status import Status
-from lnsgd.experiments.real.data import RealData, load_cifar10_data, load_digits_data
-from lnsgd.experiments.real.network import (ErfParams, LinearizedGD, expected_flip_targets, forward,
-                                       init_params, ntk, train_chunk)
 
 DATASETS = ("digits", "cifar10")
 DIVERGENCE_LOSS = 1e6  # train loss beyond this (or non-finite) stops a run as diverged
@@ -176,7 +183,7 @@ def simulate_real(config: RealConfig, progress: bool = True) -> xr.Dataset:
             batch_idx = None if full_batch else rng.integers(0, n, size=(T, config.batch_size))
             u = rng.random((T, config.batch_size))
             new_labels = rng.integers(0, C, size=(T, config.batch_size))
-        for r, (q, p) in enumerate(zip(config.flip_probs, runs)):
+        for r, (q, p) in enumerate(zip(config.flip_probs, runs, strict=True)):
             if not alive[r]:
                 continue
             if j > 0:

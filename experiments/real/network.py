@@ -39,14 +39,14 @@ class ErfParams:
     V: np.ndarray
     c: np.ndarray
 
-    def copy(self) -> "ErfParams":
+    def copy(self) -> ErfParams:
         return ErfParams(self.W.copy(), self.b.copy(), self.V.copy(), self.c.copy())
 
     def flatten(self) -> np.ndarray:
         """θ = [vec W, b, vec V, c]."""
         return np.concatenate([self.W.ravel(), self.b, self.V.ravel(), self.c])
 
-    def unflatten(self, theta: np.ndarray) -> "ErfParams":
+    def unflatten(self, theta: np.ndarray) -> ErfParams:
         """Parameters of the same shapes as self holding the entries of θ."""
         m, d = self.W.shape
         C = self.c.shape[0]
@@ -171,7 +171,7 @@ class LinearizedGD:
     discrete: bool = True
 
     @classmethod
-    def from_gram(cls, K: np.ndarray, eta: float, n: int, discrete: bool = True) -> "LinearizedGD":
+    def from_gram(cls, K: np.ndarray, eta: float, n: int, discrete: bool = True) -> LinearizedGD:
         lam, Q = np.linalg.eigh(K)
         return cls(np.clip(lam, 0.0, None), Q, eta, n, discrete)
 

@@ -25,9 +25,9 @@ import threading
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 from lnsgd.solvers.status import Status
 
@@ -135,7 +135,7 @@ def _simulate_capturing(config: Any) -> tuple[Any, list]:
 class Backend(Protocol):
     """A place to run functions: `submit(fn, arg) -> future` and `as_completed(futures)`."""
 
-    def __enter__(self) -> "Backend": ...
+    def __enter__(self) -> Backend: ...
     def __exit__(self, *exc: object) -> None: ...
     def submit(self, fn: Callable, arg: Any, key: str) -> Any: ...
     def as_completed(self, futures: list) -> Iterable: ...
@@ -148,7 +148,7 @@ class PoolBackend:
         self.workers = workers or os.cpu_count() or 1
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> "PoolBackend":
+    def __enter__(self) -> PoolBackend:
         self.pool = process_pool(self.workers)
         return self
 
@@ -172,7 +172,7 @@ class DaskBackend:
         self.address = address
         self.client = None
 
-    def __enter__(self) -> "DaskBackend":
+    def __enter__(self) -> DaskBackend:
         from distributed import Client
 
         self.client = self.address if isinstance(self.address, Client) else Client(self.address)

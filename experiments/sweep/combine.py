@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from lnsgd.experiments.sweep.spec import Point, SweepPart, SweepSpec, load_spec, spec_from_dict
+from lnsgd.experiments.sweep.spec import Point, SweepSpec, load_spec, spec_from_dict
 from lnsgd.experiments.sweep.store import point_state, read_failure, result_file
 
 SCALARS = ("w_norm_final", "cos_final", "a_abs_final", "w_rel_change_final", "plateau",

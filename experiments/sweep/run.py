@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tqdm.auto import tqdm
 
+from lnsgd.experiments.store import write_json
 from lnsgd.experiments.sweep.backends import PointOutcome, PointTask, execute, make_backend
 from lnsgd.experiments.sweep.combine import MANIFEST, resolve
 from lnsgd.experiments.sweep.spec import SweepSpec
-from lnsgd.experiments.store import write_json
 from lnsgd.experiments.sweep.store import point_state, remove_point
 from lnsgd.solvers.status import Status
 

@@ -24,9 +24,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -168,7 +169,7 @@ class SweepPart:
         out = []
         for explicit in self.points or ((),):
             for combo in itertools.product(*(v for _, v in self.grid)):
-                values = base | dict(explicit) | dict(zip((f for f, _ in self.grid), combo))
+                values = base | dict(explicit) | dict(zip((f for f, _ in self.grid), combo, strict=True))
                 full = {f: values.get(f, FIELDS[f].default) for f in dims}
                 out.append(Point(tuple(sorted(values.items())), tuple((f, full[f]) for f in dims),
                                  point_digest(values)))

@@ -18,7 +18,8 @@ from typing import Any
 
 import xarray as xr
 
-from lnsgd.experiments.store import save as save_netcdf, write_json
+from lnsgd.experiments.store import save as save_netcdf
+from lnsgd.experiments.store import write_json
 from lnsgd.solvers.status import Status
 
 #: Attribute whose value (the point's hash) marks a complete point file.

@@ -32,8 +32,8 @@ import numba
 import numpy as np
 
 from lnsgd.experiments.config import SimulationConfig
-from lnsgd.solvers import generated_rhs as gen
 from lnsgd.experiments.runner import initial_state
+from lnsgd.solvers import generated_rhs as gen
 
 #: T_I: within this fraction of the plateau; T_II: mean|cos| reaches this (docs/model.md §6).
 PLATEAU_TOL = 0.1
@@ -120,7 +120,7 @@ def predicted_curves(start: SpectralStart, lam: float) -> dict[str, np.ndarray |
     """Predicted mean‖w_k‖(t), mean|cos(w_k, β*)|(t) on the grid t (time t = η·steps), the plateau
     (t → ∞ limit of mean‖w_k‖) and x_scale, for one start and λ."""
     s, tau, sigma_b = start.s, start.tau, start.sigma_b
-    x_tilde = np.array([gen.phase2_limit_aligned(x, a, tau, sigma_b) for x, a in zip(start.x0, start.a0)])
+    x_tilde = np.array([gen.phase2_limit_aligned(x, a, tau, sigma_b) for x, a in zip(start.x0, start.a0, strict=True)])
     scale_sq = gen.balanced_limit_scale_sq(start.target_norm, lam, tau, s, sigma_b, float(np.sum(x_tilde**2)))
     x_scale = math.sqrt(max(scale_sq, 0.0))  # < 0: 2λs√(τ/σ_b) ≥ ‖β*‖, the fixed point is β = 0
     rate = 4.0 * lam * s * s  # 4λs²: the unit of the grid

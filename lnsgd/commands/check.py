@@ -37,12 +37,14 @@ def _configs(args: argparse.Namespace) -> list:
         raise ConfigError(f"preset {args.preset!r} is unknown; valid presets: {', '.join(PRESETS)}")
     assignments = list(args.assignments) + ([f"paths={args.paths}"] if args.paths is not None else [])
     config = PRESETS[args.preset].config(assignments)
-    paths = config.paths if args.paths is not None or any(a.startswith("paths=") for a in args.assignments) else grid.PATHS
+    explicit_paths = args.paths is not None or any(a.startswith("paths=") for a in args.assignments)
+    paths = config.paths if explicit_paths else grid.PATHS
     return [grid.with_steps(dataclasses.replace(config, paths=paths), config.steps, paths)]
 
 
 def run(args: argparse.Namespace) -> int:
-    from lnsgd.experiments.check import grid, run as check_run, table
+    from lnsgd.experiments.check import grid, table
+    from lnsgd.experiments.check import run as check_run
 
     if args.judged not in args.methods:
         raise ConfigError(f"--judged {args.judged} is not among --methods {' '.join(args.methods)}")
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `check` to an ``add_subparsers()`` object."""
     from lnsgd.experiments.check.predict import DEFAULT_METHODS, JUDGED, METHODS
 
@@ -82,6 +84,7 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     p.add_argument("--table", type=Path, default=Path("paper/build/check_table.tex"), help="LaTeX table path")
     p.add_argument("--max-steps", type=int, default=None, help="skip grid configurations longer than this")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS))
-    p.add_argument("--judged", choices=METHODS, default=JUDGED, help=f"the method the targets apply to (default {JUDGED})")
+    p.add_argument("--judged", choices=METHODS, default=JUDGED,
+                   help=f"the method the targets apply to (default {JUDGED})")
     p.set_defaults(func=run)
     return p

@@ -20,7 +20,7 @@ from lnsgd.experiments.validation import ConfigError
 VERDICT = "claims_verdict.json"
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `claims` to an ``add_subparsers()`` object."""
     parser = subparsers.add_parser("claims", help="test the paper's claims over several seeds",
                                    description=__doc__.split("\n\n")[0])

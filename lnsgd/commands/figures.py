@@ -20,7 +20,7 @@ from lnsgd.figures.registry import FIGURES, OPTIONAL, make_figures
 from lnsgd.figures.results import MissingResultError
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``figures`` subcommand to an argparse ``subparsers``; returns its parser."""
     parser = subparsers.add_parser(
         "figures", help="make figures (PDF + PGF) and paper numbers from stored results",

@@ -6,7 +6,7 @@ import argparse
 from lnsgd.experiments.presets import PRESETS
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `list` to an ``add_subparsers()`` object."""
     p = subparsers.add_parser("list", help="list the named experiment presets")
     p.set_defaults(func=run)

@@ -17,7 +17,7 @@ from lnsgd.experiments.validation import ConfigError
 from lnsgd.solvers.status import Status
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `run` to an ``add_subparsers()`` object."""
     p = subparsers.add_parser("run", help="run a preset and store its result (NetCDF)")
     p.add_argument("preset", help="preset name (see `lnsgd list`)")

@@ -8,7 +8,7 @@ from lnsgd.experiments.store import load_result
 from lnsgd.experiments.summary import summary
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `show` to an ``add_subparsers()`` object."""
     p = subparsers.add_parser("show", help="print the summary of a stored result")
     p.add_argument("result", type=Path, help="a result file (.nc)")

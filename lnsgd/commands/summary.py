@@ -16,7 +16,7 @@ OUTPUTS = ("main.pdf", "figures", "numbers.tex", "theory.tex", "claims_table.tex
            "figures.log", "latexmk.log")
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `summary` to an ``add_subparsers()`` object."""
     p = subparsers.add_parser("summary", help="what was computed, where the outputs are, missed targets")
     p.add_argument("results", type=Path, metavar="RESULTS_DIR", help="result folder (as --out of run)")

@@ -18,7 +18,7 @@ from pathlib import Path
 from lnsgd.experiments.validation import ConfigError
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``sweep`` subcommand; returns its parser."""
     p = subparsers.add_parser("sweep", help="run a resumable parameter sweep (local pool or Dask)",
                               description=__doc__.split("\n\n")[0])

@@ -24,10 +24,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `theory` (``--latex OUT.tex``, ``--codegen``) to an ``add_subparsers()`` object."""
     parser = subparsers.add_parser("theory", help="export the symbolic theory (LaTeX) and regenerate the numba kernels")
-    parser.add_argument("--latex", type=Path, metavar="OUT.tex", help="write every derived result as labelled equations")
+    parser.add_argument("--latex", type=Path, metavar="OUT.tex",
+                        help="write every derived result as labelled equations")
     parser.add_argument("--codegen", action="store_true", help="regenerate solvers/generated_rhs.py")
     parser.set_defaults(func=run)
     return parser
