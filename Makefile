@@ -27,6 +27,7 @@ tex:
 
 test: setup tex
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 # The paper's synthetic experiments on defaults; a stored result with the same config is reused.

@@ -12,6 +12,7 @@ Usage:
 
     .venv/bin/python benchmarks/bench_effective.py
 """
+
 from __future__ import annotations
 
 import time
@@ -67,9 +68,11 @@ def main() -> None:
                 t_solve, sol = _best(partial(eff.solve_reduced, setup, W0, a0, T_EVAL, **kw), repeat=repeat)
                 assert sol.ode.success, sol.ode.message
                 dw, dc = _max_curve_error(sol, ref, problem, W0, a0)
-                print(f"  m = {m:>6} ({setup.correction:>11}) {method:>8} rtol {sol.ode.options.rtol:g}: "
-                      f"solve {t_solve:.4f} s ({sol.ode.n_steps} steps, {sol.ode.n_rhs} rhs; target < 0.1 s); "
-                      f"vs dopri5 1e-8: max|Δ‖w‖| {dw:.1e}, max|Δ|cos|| {dc:.1e}")
+                print(
+                    f"  m = {m:>6} ({setup.correction:>11}) {method:>8} rtol {sol.ode.options.rtol:g}: "
+                    f"solve {t_solve:.4f} s ({sol.ode.n_steps} steps, {sol.ode.n_rhs} rhs; target < 0.1 s); "
+                    f"vs dopri5 1e-8: max|Δ‖w‖| {dw:.1e}, max|Δ|cos|| {dc:.1e}"
+                )
             t_obs, _ = _best(partial(eff.reduced_observables, sol, W0, a0, problem.beta_star), repeat=1)
             print(f"  m = {m:>6} observables at {len(T_EVAL)} times: {t_obs:.3f} s")
         problem, setup, W0, a0 = _setup(10**3)

@@ -13,6 +13,7 @@ usable cores (path-steps per second).
 
     python benchmarks/bench_engine.py [--quick] [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,16 +89,20 @@ def recording_share(repeats: int) -> None:
         runner._record(runner.Records(), 1, run.engine, ref, 0.0, 4.0, set())
     per_record = (time.perf_counter() - t0) / n_rec
     records = per_record * (cfg.steps // cfg.record_every + 1)
-    print(f"direct engine, paper config, {cfg.steps} steps: run {best:.2f} s, one record "
-          f"{per_record * 1e3:.3f} ms, records {records / best:.1%} of the run")
+    print(
+        f"direct engine, paper config, {cfg.steps} steps: run {best:.2f} s, one record "
+        f"{per_record * 1e3:.3f} ms, records {records / best:.1%} of the run"
+    )
 
 
 def wide_run(m: int) -> None:
     cfg = dataclasses.replace(PAPER, m=m, eta=1.0 / m, steps=1_000_000, snapshots=0)
     t0 = time.perf_counter()
     ds = runner.simulate(cfg, progress=False)
-    print(f"10^6 steps at m = {m} with {ds.sizes['step']} records (propagator): "
-          f"{time.perf_counter() - t0:.2f} s, status {ds.attrs['status']}")
+    print(
+        f"10^6 steps at m = {m} with {ds.sizes['step']} records (propagator): "
+        f"{time.perf_counter() - t0:.2f} s, status {ds.attrs['status']}"
+    )
 
 
 def ensemble(paths: int, steps: int) -> None:
@@ -107,9 +112,11 @@ def ensemble(paths: int, steps: int) -> None:
     t0 = time.perf_counter()
     ds = runner.simulate(cfg, progress=False)
     wall = time.perf_counter() - t0
-    print(f"{paths} paths x {steps} steps, paper config, {workers} workers: {wall:.1f} s, "
-          f"{paths * steps / wall / 1e6:.2f} M path-steps/s; T_II = {float(ds.T_II.mean()):.0f} "
-          f"+- {float(ds.T_II.std(ddof=1)):.0f} steps over paths")
+    print(
+        f"{paths} paths x {steps} steps, paper config, {workers} workers: {wall:.1f} s, "
+        f"{paths * steps / wall / 1e6:.2f} M path-steps/s; T_II = {float(ds.T_II.mean()):.0f} "
+        f"+- {float(ds.T_II.std(ddof=1)):.0f} steps over paths"
+    )
 
 
 def main() -> None:
@@ -117,8 +124,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small widths and step counts only")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
-          f"python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
+        f"python {platform.python_version()}"
+    )
     if args.quick:
         engine_table((1000,), lambda e, m: 50_000 if e == "propagator" else 10_000, 1)
         ensemble(8, 100_000)

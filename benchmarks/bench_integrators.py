@@ -52,19 +52,24 @@ def main() -> None:
     start = time.perf_counter()
     solve_ode(affine_rhs, y0, (0.0, 1.0), (mat, g), rtol=RTOL, atol=ATOL)
     compile_s = time.perf_counter() - start
-    ours_s, sol = best_of(lambda: solve_ode(affine_rhs, y0, (0.0, T1), (mat, g), t_eval=t_eval,
-                                            rtol=RTOL, atol=ATOL))
+    ours_s, sol = best_of(lambda: solve_ode(affine_rhs, y0, (0.0, T1), (mat, g), t_eval=t_eval, rtol=RTOL, atol=ATOL))
     assert sol.success, sol.message
-    scipy_s, ref = best_of(lambda: solve_ivp(lambda t, y: mat @ y + g, (0.0, T1), y0, method="RK45",
-                                             t_eval=t_eval, rtol=RTOL, atol=ATOL), repeat=1)
+    scipy_s, ref = best_of(
+        lambda: solve_ivp(lambda t, y: mat @ y + g, (0.0, T1), y0, method="RK45", t_eval=t_eval, rtol=RTOL, atol=ATOL),
+        repeat=1,
+    )
     diff = np.max(np.abs(sol.y - ref.y.T)) / np.max(np.abs(ref.y))
     print(f"linear system dim {DIM}, t in [0, {T1:g}], rtol {RTOL:g}, atol {ATOL:g}, {t_eval.size} samples")
     print(f"{'solver':<28}{'time [s]':>10}{'steps':>9}{'rejected':>10}{'rhs evals':>11}{'us/step':>10}")
-    print(f"{'lnsgd dopri5 (numba)':<28}{ours_s:>10.3f}{sol.n_steps:>9}{sol.n_rejected:>10}{sol.n_rhs:>11}"
-          f"{1e6 * ours_s / sol.n_steps:>10.1f}")
+    print(
+        f"{'lnsgd dopri5 (numba)':<28}{ours_s:>10.3f}{sol.n_steps:>9}{sol.n_rejected:>10}{sol.n_rhs:>11}"
+        f"{1e6 * ours_s / sol.n_steps:>10.1f}"
+    )
     print(f"{'scipy RK45 (baseline)':<28}{scipy_s:>10.3f}{'-':>9}{'-':>10}{ref.nfev:>11}{'-':>10}")
-    print(f"compile (first call, once per rhs): {compile_s:.2f} s; speed-up vs baseline: {scipy_s / ours_s:.1f}x;"
-          f" max relative difference of the two solutions: {diff:.1e}")
+    print(
+        f"compile (first call, once per rhs): {compile_s:.2f} s; speed-up vs baseline: {scipy_s / ours_s:.1f}x;"
+        f" max relative difference of the two solutions: {diff:.1e}"
+    )
 
 
 if __name__ == "__main__":

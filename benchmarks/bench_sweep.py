@@ -7,6 +7,7 @@ each starts from an empty result folder.
 
     python benchmarks/bench_sweep.py [--workers 2] [--points 8] [--steps 4000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,16 @@ from lnsgd.experiments.sweep.spec import spec_from_dict
 
 def equal_points_spec(points: int, steps: int):
     """`points` runs of the same cost (n = 100, d = 10, m = 50, `steps` steps; seeds 0..points-1)."""
-    base = {"n": 100, "d": 10, "m": 50, "eta": 0.01, "delta": 2.0, "steps": steps,
-            "record_every": min(2000, steps), "snapshots": 2}
+    base = {
+        "n": 100,
+        "d": 10,
+        "m": 50,
+        "eta": 0.01,
+        "delta": 2.0,
+        "steps": steps,
+        "record_every": min(2000, steps),
+        "snapshots": 2,
+    }
     return spec_from_dict({"name": "bench", "base": base, "grid": {"seed": {"range": [0, points]}}})
 
 
@@ -50,13 +59,14 @@ def main() -> None:
     serial, serial_work = timed(spec, 1)
     parallel, parallel_work = timed(spec, args.workers)
     speedup = serial / parallel
-    print(f"sweep process pool: {args.points} equal points x {args.steps} steps "
-          f"(n=100, d=10, m=50)")
+    print(f"sweep process pool: {args.points} equal points x {args.steps} steps (n=100, d=10, m=50)")
     print(f"  1 worker : {serial:7.2f} s (points busy {serial_work / serial:.2f} of the time)")
     print(f"  {args.workers} workers: {parallel:7.2f} s (concurrency {parallel_work / parallel:.2f})")
     print(f"  load average before: {load:.2f} on {os.cpu_count()} cores (others' processes slow both runs)")
-    print(f"  speed-up {speedup:.2f}x, parallel efficiency {speedup / args.workers:.0%} "
-          f"(target >= {0.9 * args.workers:.1f}x)")
+    print(
+        f"  speed-up {speedup:.2f}x, parallel efficiency {speedup / args.workers:.0%} "
+        f"(target >= {0.9 * args.workers:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

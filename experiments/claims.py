@@ -8,6 +8,7 @@ Two sizes: `reduced` (m = 200, η = 5e-3: η·tr G ≈ 1 as at the paper config,
 25× larger, so both phases fit in ~50k steps; seconds per seed) for the test suite, and `paper`
 (the presets' configs) for `make reproduce`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,46 +75,94 @@ class Claim:
     meaning_tex: str  # the same in LaTeX, for the report's table
 
 
-CLAIMS: dict[str, Claim] = {c.name: c for c in (
-    Claim("phase-one-shrinks", "label noise shrinks the first-layer norms (Phase I)",
-          lambda size, seed: {"noisy": _config("two-phase", size, seed)},
-          lambda r: _ratio(r["noisy"]), "<", 0.5, "final/initial mean||w_k||",
-          r"final/initial mean $\|w_k\|$"),
-    Claim("phase-two-aligns", "label noise then aligns the neurons with beta* (Phase II)",
-          lambda size, seed: {"noisy": _config("two-phase", size, seed)},
-          lambda r: _gain(r["noisy"]), ">", 0.3, "gain of mean|cos(w_k, beta*)|",
-          r"gain of mean $|\cos(w_k,\beta^*)|$"),
-    Claim("phases-in-order", "the norms shrink before the neurons align",
-          lambda size, seed: {"noisy": _config("two-phase", size, seed)},
-          lambda r: _half_time(r["noisy"], "cos_abs_mean") / max(_half_time(r["noisy"], "w_norm_mean"), 1.0),
-          ">", 1.5, "half-time of the alignment gain / half-time of the norm fall",
-          "half-time of the alignment gain / half-time of the norm fall"),
-    Claim("no-noise-stays-lazy", "without label noise W stays near its initialisation",
-          lambda size, seed: {"clean": _config("lazy", size, seed), "noisy": _config("two-phase", size, seed)},
-          lambda r: float(r["clean"].w_rel_change[-1] / r["noisy"].w_rel_change[-1]), "<", 0.1,
-          "||W - W0||_F/||W0||_F without over with label noise",
-          r"$\|W-W_0\|_F/\|W_0\|_F$ without over with label noise"),
-    Claim("no-noise-no-alignment", "without label noise the neurons do not align",
-          lambda size, seed: {"clean": _config("lazy", size, seed)},
-          lambda r: abs(_gain(r["clean"])), "<", 0.02, "|gain of mean|cos(w_k, beta*)||",
-          r"$|$gain of mean $|\cos(w_k,\beta^*)||$"),
-    Claim("shrinks-only-with-noise", "the norms shrink only while the label noise is on",
-          lambda size, seed: {"periodic": _config("periodic", size, seed)},
-          lambda r: _on_fraction(r["periodic"]), ">", 0.9,
-          "share of the fall of log mean||w_k|| in noise-on intervals",
-          r"share of the fall of $\log$ mean $\|w_k\|$ in noise-on intervals"),
-    Claim("oscillation-shrinks", "an oscillating second layer alone shrinks the first layer",
-          lambda size, seed: {"osc": _config("oscillation", size, seed),
-                              "still": _config("oscillation", size, seed, osc_eps=0.0)},
-          lambda r: _ratio(r["osc"]) / _ratio(r["still"]), "<", 0.8,
-          "final/initial mean||w_k||, oscillated over still second layer",
-          r"final/initial mean $\|w_k\|$, oscillated over still second layer"),
-    Claim("sam-two-phases", "SAM with label noise shows the same two phases",
-          lambda size, seed: {"sam": _config("sam", size, seed)},
-          lambda r: min(1.0 - _ratio(r["sam"]), _gain(r["sam"])), ">", 0.3,
-          "min(norm fall fraction, alignment gain)",
-          "min(norm fall fraction, alignment gain)"),
-)}
+CLAIMS: dict[str, Claim] = {
+    c.name: c
+    for c in (
+        Claim(
+            "phase-one-shrinks",
+            "label noise shrinks the first-layer norms (Phase I)",
+            lambda size, seed: {"noisy": _config("two-phase", size, seed)},
+            lambda r: _ratio(r["noisy"]),
+            "<",
+            0.5,
+            "final/initial mean||w_k||",
+            r"final/initial mean $\|w_k\|$",
+        ),
+        Claim(
+            "phase-two-aligns",
+            "label noise then aligns the neurons with beta* (Phase II)",
+            lambda size, seed: {"noisy": _config("two-phase", size, seed)},
+            lambda r: _gain(r["noisy"]),
+            ">",
+            0.3,
+            "gain of mean|cos(w_k, beta*)|",
+            r"gain of mean $|\cos(w_k,\beta^*)|$",
+        ),
+        Claim(
+            "phases-in-order",
+            "the norms shrink before the neurons align",
+            lambda size, seed: {"noisy": _config("two-phase", size, seed)},
+            lambda r: _half_time(r["noisy"], "cos_abs_mean") / max(_half_time(r["noisy"], "w_norm_mean"), 1.0),
+            ">",
+            1.5,
+            "half-time of the alignment gain / half-time of the norm fall",
+            "half-time of the alignment gain / half-time of the norm fall",
+        ),
+        Claim(
+            "no-noise-stays-lazy",
+            "without label noise W stays near its initialisation",
+            lambda size, seed: {"clean": _config("lazy", size, seed), "noisy": _config("two-phase", size, seed)},
+            lambda r: float(r["clean"].w_rel_change[-1] / r["noisy"].w_rel_change[-1]),
+            "<",
+            0.1,
+            "||W - W0||_F/||W0||_F without over with label noise",
+            r"$\|W-W_0\|_F/\|W_0\|_F$ without over with label noise",
+        ),
+        Claim(
+            "no-noise-no-alignment",
+            "without label noise the neurons do not align",
+            lambda size, seed: {"clean": _config("lazy", size, seed)},
+            lambda r: abs(_gain(r["clean"])),
+            "<",
+            0.02,
+            "|gain of mean|cos(w_k, beta*)||",
+            r"$|$gain of mean $|\cos(w_k,\beta^*)||$",
+        ),
+        Claim(
+            "shrinks-only-with-noise",
+            "the norms shrink only while the label noise is on",
+            lambda size, seed: {"periodic": _config("periodic", size, seed)},
+            lambda r: _on_fraction(r["periodic"]),
+            ">",
+            0.9,
+            "share of the fall of log mean||w_k|| in noise-on intervals",
+            r"share of the fall of $\log$ mean $\|w_k\|$ in noise-on intervals",
+        ),
+        Claim(
+            "oscillation-shrinks",
+            "an oscillating second layer alone shrinks the first layer",
+            lambda size, seed: {
+                "osc": _config("oscillation", size, seed),
+                "still": _config("oscillation", size, seed, osc_eps=0.0),
+            },
+            lambda r: _ratio(r["osc"]) / _ratio(r["still"]),
+            "<",
+            0.8,
+            "final/initial mean||w_k||, oscillated over still second layer",
+            r"final/initial mean $\|w_k\|$, oscillated over still second layer",
+        ),
+        Claim(
+            "sam-two-phases",
+            "SAM with label noise shows the same two phases",
+            lambda size, seed: {"sam": _config("sam", size, seed)},
+            lambda r: min(1.0 - _ratio(r["sam"]), _gain(r["sam"])),
+            ">",
+            0.3,
+            "min(norm fall fraction, alignment gain)",
+            "min(norm fall fraction, alignment gain)",
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -139,12 +188,15 @@ class ClaimResult:
     def line(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
         bound = "mean - 3 s.e." if self.claim.relation == ">" else "mean + 3 s.e."
-        return (f"{verdict} {self.claim.name}: {self.claim.meaning} = {self.mean:.4g} (s.e. {self.stderr:.2g}, "
-                f"{len(self.values)} seeds; requires {bound} {self.claim.relation} {self.claim.threshold:g})")
+        return (
+            f"{verdict} {self.claim.name}: {self.claim.meaning} = {self.mean:.4g} (s.e. {self.stderr:.2g}, "
+            f"{len(self.values)} seeds; requires {bound} {self.claim.relation} {self.claim.threshold:g})"
+        )
 
 
-def evaluate(claims: Iterable[Claim], size: str, seeds: Iterable[int],
-             run: Callable[[list[SimulationConfig]], list[xr.Dataset]]) -> list[ClaimResult]:
+def evaluate(
+    claims: Iterable[Claim], size: str, seeds: Iterable[int], run: Callable[[list[SimulationConfig]], list[xr.Dataset]]
+) -> list[ClaimResult]:
     """Evaluate claims; `run` maps a list of configs to their results (in order), so the caller
     chooses serial, process-pool or Dask execution and whether results are stored. Identical
     configs shared by several claims are run once."""
@@ -155,8 +207,9 @@ def evaluate(claims: Iterable[Claim], size: str, seeds: Iterable[int],
     unique = list({cfg: None for runs in plan.values() for cfg in runs.values()})
     results = dict(zip(unique, run(unique), strict=True))
     return [
-        ClaimResult(c, size, tuple(c.statistic({k: results[cfg] for k, cfg in plan[(c.name, s)].items()})
-                                   for s in seeds))
+        ClaimResult(
+            c, size, tuple(c.statistic({k: results[cfg] for k, cfg in plan[(c.name, s)].items()}) for s in seeds)
+        )
         for c in claims
     ]
 
@@ -189,8 +242,16 @@ def latex_table(results: list[ClaimResult]) -> str:
         for r, statement in zip(results, statements, strict=True)
     ]
     seeds, size = len(results[0].values), results[0].size
-    return "\n".join([
-        r"\begin{tabular}{p{0.3\linewidth}p{0.28\linewidth}ccc}", r"\toprule",
-        r"claim & statistic & mean $\pm$ 3 s.e. & required & \\", r"\midrule", *rows,
-        r"\bottomrule", r"\end{tabular}",
-        rf"% {seeds} seeds, size {size}; generated by lnsgd claims", ""])
+    return "\n".join(
+        [
+            r"\begin{tabular}{p{0.3\linewidth}p{0.28\linewidth}ccc}",
+            r"\toprule",
+            r"claim & statistic & mean $\pm$ 3 s.e. & required & \\",
+            r"\midrule",
+            *rows,
+            r"\bottomrule",
+            r"\end{tabular}",
+            rf"% {seeds} seeds, size {size}; generated by lnsgd claims",
+            "",
+        ]
+    )

@@ -3,6 +3,7 @@
 Field names are docs/model.md's symbols in ASCII. A config is frozen, checked at construction, and
 serialises to JSON (stored with every result); `build_config` applies `--set key=value` strings.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -192,9 +193,7 @@ def build_config(cls: type, base: dict[str, Any], assignments: list[str]) -> Any
     for text in assignments:
         key, raw = parse_assignment(text)
         if key not in fields:
-            raise ConfigError(
-                f"--set {key}: unknown config field; valid fields: {', '.join(sorted(fields))}"
-            )
+            raise ConfigError(f"--set {key}: unknown config field; valid fields: {', '.join(sorted(fields))}")
         current = values.get(key, fields[key].default)
         values[key] = _parse_value(key, raw, current)
     return cls(**values)

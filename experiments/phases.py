@@ -5,6 +5,7 @@ is the median of the last `tail` fraction of the records (a single exponential f
 log mean‖w_k‖ would be biased by the non-zero plateau). T_II: first step at which the smoothed
 mean|cos(w_k, β*)| reaches `align` (0.9). Each is NaN with a reason when it is not reached.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,17 +25,22 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     half = max(window, 1) // 2
     n = len(values)
     if n <= 2 * half:
-        return np.array([np.median(values[max(0, i - half): i + half + 1]) for i in range(n)])
+        return np.array([np.median(values[max(0, i - half) : i + half + 1]) for i in range(n)])
     out = np.empty(n)
-    out[half:n - half] = np.median(np.lib.stride_tricks.sliding_window_view(values, 2 * half + 1), axis=1)
+    out[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(values, 2 * half + 1), axis=1)
     for i in (*range(half), *range(n - half, n)):  # the shrinking windows at both ends
-        out[i] = np.median(values[max(0, i - half): i + half + 1])
+        out[i] = np.median(values[max(0, i - half) : i + half + 1])
     return out
 
 
 def phase_one_time(
-    steps: np.ndarray, w_norm_mean: np.ndarray, *, tol: float = 0.1, tail: float = 0.1,
-    window: int = 5, settled: float = 0.05,
+    steps: np.ndarray,
+    w_norm_mean: np.ndarray,
+    *,
+    tol: float = 0.1,
+    tail: float = 0.1,
+    window: int = 5,
+    settled: float = 0.05,
 ) -> PhaseTime:
     """T_I = first step with smoothed mean‖w_k‖ ≤ (1 + tol)·plateau.
 
@@ -49,29 +55,25 @@ def phase_one_time(
     start = curve[0]
     if not np.isfinite(plateau) or plateau > (1.0 - tol) * start:
         return PhaseTime(
-            np.nan, f"no Phase I: mean||w_k|| did not shrink by more than {tol:.0%} "
-            f"(plateau/initial = {plateau / start:.3f})"
+            np.nan,
+            f"no Phase I: mean||w_k|| did not shrink by more than {tol:.0%} (plateau/initial = {plateau / start:.3f})",
         )
     drift = (curve[-n_tail] - curve[-1]) / (start - plateau)
     if drift > settled:
         return PhaseTime(
-            np.nan, f"no plateau yet: {drift:.1%} of the fall of mean||w_k|| happened in the last "
-            f"{n_tail} records; run longer"
+            np.nan,
+            f"no plateau yet: {drift:.1%} of the fall of mean||w_k|| happened in the last {n_tail} records; run longer",
         )
     hit = np.nonzero(curve <= (1.0 + tol) * plateau)[0]
     return PhaseTime(float(steps[hit[0]]), "")
 
 
-def phase_two_time(
-    steps: np.ndarray, cos_abs_mean: np.ndarray, *, align: float = 0.9, window: int = 5
-) -> PhaseTime:
+def phase_two_time(steps: np.ndarray, cos_abs_mean: np.ndarray, *, align: float = 0.9, window: int = 5) -> PhaseTime:
     """T_II = first step with smoothed mean|cos(w_k, β*)| ≥ align."""
     if len(steps) == 0:
         return PhaseTime(np.nan, "no records")
     curve = smooth(cos_abs_mean, window)
     hit = np.nonzero(curve >= align)[0]
     if len(hit) == 0:
-        return PhaseTime(
-            np.nan, f"mean|cos(w_k, beta*)| stayed below {align} (largest {np.nanmax(curve):.3f})"
-        )
+        return PhaseTime(np.nan, f"mean|cos(w_k, beta*)| stayed below {align} (largest {np.nanmax(curve):.3f})")
     return PhaseTime(float(steps[hit[0]]), "")

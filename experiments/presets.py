@@ -4,6 +4,7 @@ Paper config (docs/model.md §8): n = 200, d = 20, m = 1000, η = 1e-3, δ = 4, 
 noise, standard parametrization. Settings the paper does not state are chosen here and documented
 in docs/presets.md; every field can be changed with `lnsgd run NAME --set key=value`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,25 +36,38 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("two-phase", "paper config, label-noise SGD (delta = 4), 1M steps", *_sim()),
-        Preset("lazy", "paper config without label noise (delta = 0): stays in the kernel regime",
-               *_sim(delta=0.0)),
-        Preset("periodic", "label noise switched on/off every 5000 steps (300k steps)",
-               *_sim(schedule="periodic", period=5000, steps=300_000, record_every=500)),
-        Preset("oscillation", "full-batch GD, no label noise, second layer driven by i.i.d. "
-               "N(0,1) oscillation of size osc_eps = 0.2 (100k steps)",
-               *_sim(algorithm="oscillation", batch_size=200, delta=0.0, osc_eps=0.2,
-                    steps=100_000, record_every=500)),
-        Preset("oscillation-control", "the oscillation preset with a still second layer "
-               "(osc_eps = 0): plain full-batch GD, the control of `oscillation`",
-               *_sim(algorithm="oscillation", batch_size=200, delta=0.0, osc_eps=0.0,
-                     steps=100_000, record_every=500)),
-        Preset("sam", "1-SAM (B = 1, rho = 0.05) with label noise delta = 4, 1M steps",
-               *_sim(algorithm="sam", rho=0.05)),
-        Preset("real-digits", "erf network Dense(512)-erf-Dense(10) on sklearn digits, label flips "
-               "p = 0.5 vs clean, against its NTK linearization", RealConfig),
-        Preset("real-cifar10", "the paper's real-data setting on CIFAR-10 batches from "
-               "--set data_dir=DIR (python pickle format)",
-               RealConfig, dict(dataset="cifar10", n_train=256, n_test=500, eta=1e-3,
-                                batch_size=64, steps=10_000, record_every=500)),
+        Preset("lazy", "paper config without label noise (delta = 0): stays in the kernel regime", *_sim(delta=0.0)),
+        Preset(
+            "periodic",
+            "label noise switched on/off every 5000 steps (300k steps)",
+            *_sim(schedule="periodic", period=5000, steps=300_000, record_every=500),
+        ),
+        Preset(
+            "oscillation",
+            "full-batch GD, no label noise, second layer driven by i.i.d. "
+            "N(0,1) oscillation of size osc_eps = 0.2 (100k steps)",
+            *_sim(algorithm="oscillation", batch_size=200, delta=0.0, osc_eps=0.2, steps=100_000, record_every=500),
+        ),
+        Preset(
+            "oscillation-control",
+            "the oscillation preset with a still second layer "
+            "(osc_eps = 0): plain full-batch GD, the control of `oscillation`",
+            *_sim(algorithm="oscillation", batch_size=200, delta=0.0, osc_eps=0.0, steps=100_000, record_every=500),
+        ),
+        Preset(
+            "sam", "1-SAM (B = 1, rho = 0.05) with label noise delta = 4, 1M steps", *_sim(algorithm="sam", rho=0.05)
+        ),
+        Preset(
+            "real-digits",
+            "erf network Dense(512)-erf-Dense(10) on sklearn digits, label flips "
+            "p = 0.5 vs clean, against its NTK linearization",
+            RealConfig,
+        ),
+        Preset(
+            "real-cifar10",
+            "the paper's real-data setting on CIFAR-10 batches from --set data_dir=DIR (python pickle format)",
+            RealConfig,
+            dict(dataset="cifar10", n_train=256, n_test=500, eta=1e-3, batch_size=64, steps=10_000, record_every=500),
+        ),
     )
 }

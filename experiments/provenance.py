@@ -1,4 +1,5 @@
 """What every stored result carries besides its config: versions, git commit, creation time."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -27,12 +28,18 @@ def git_commit() -> str:
     'unknown' outside a git checkout (e.g. an installed wheel)."""
     try:
         head = subprocess.run(
-            ["git", "-C", str(_REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
-            check=True, timeout=10,
+            ["git", "-C", str(_REPO), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(_REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -45,8 +52,11 @@ def versions() -> dict[str, str]:
     import xarray
 
     return {
-        "python": platform.python_version(), "numpy": numpy.__version__,
-        "numba": numba.__version__, "xarray": xarray.__version__, "lnsgd": package_version(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "numba": numba.__version__,
+        "xarray": xarray.__version__,
+        "lnsgd": package_version(),
     }
 
 

@@ -1,4 +1,5 @@
 """Run one config and store its result, reusing a stored result with the same config."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,7 @@ def simulate_any(config: Any, progress: bool = True) -> xr.Dataset:
     return simulate_real(config, progress=progress)
 
 
-def run_preset(name: str, config: Any, out: Path, *, force: bool = False,
-               progress: bool = True) -> tuple[Path, bool]:
+def run_preset(name: str, config: Any, out: Path, *, force: bool = False, progress: bool = True) -> tuple[Path, bool]:
     """Simulate `config` and store it as `<out>/<name>-<hash>.nc`; returns (path, reused)."""
     digest = config_digest(config)
     path = result_path(out, name, digest)

@@ -10,6 +10,7 @@ statistics from one compiled pass, the rest from the Gram matrices P = ZZᵀ, Δ
 checks the state. `paths` > 1 runs that many noise paths from the same data and initialisation on a
 thread pool (the kernels release the GIL) and stacks them along a `path` dimension.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -102,13 +103,33 @@ class DirectEngine:
         n_xi = config.n if config.full_batch else config.batch_size
         self.wm, self.wd, self.wq = np.zeros((3, m)), np.zeros((3, d)), np.zeros((2, n_xi))
         self.beta = start.s * (self.Wt @ self.a)
-        self.H = (np.ascontiguousarray(start.problem.X[first_rows[0]] @ self.Wt) if not config.full_batch
-                  else np.zeros((1, m)))
+        self.H = (
+            np.ascontiguousarray(start.problem.X[first_rows[0]] @ self.Wt)
+            if not config.full_batch
+            else np.zeros((1, m))
+        )
 
     def advance(self, L, idx, xi, delta, zeta, loss_bound):
         p = self.problem
-        return kernels.run_chunk(self.step, L, self.Wt, self.a, self.H, self.beta, p.X, p.y, idx, xi, delta,
-                                 zeta, self.params, self.wm, self.wd, self.wq, loss_bound)
+        return kernels.run_chunk(
+            self.step,
+            L,
+            self.Wt,
+            self.a,
+            self.H,
+            self.beta,
+            p.X,
+            p.y,
+            idx,
+            xi,
+            delta,
+            zeta,
+            self.params,
+            self.wm,
+            self.wd,
+            self.wq,
+            loss_bound,
+        )
 
     def state(self) -> tuple[np.ndarray, np.ndarray]:
         return self.Wt, self.a
@@ -135,8 +156,9 @@ class PropagatorEngine:
 
     def advance(self, L, idx, xi, delta, zeta, loss_bound):
         p = self.problem
-        return propagator.propagate_chunk(self.map, L, self.P, self.Phi, p.X, p.y, idx, xi, delta,
-                                          self.params, self.work, loss_bound)
+        return propagator.propagate_chunk(
+            self.map, L, self.P, self.Phi, p.X, p.y, idx, xi, delta, self.params, self.work, loss_bound
+        )
 
     def state(self) -> tuple[np.ndarray, np.ndarray]:
         """(Wᵀ, a) of Z = Φ Z₀: O(m d²), at record times only."""
@@ -167,7 +189,10 @@ class Records:
 
 
 def simulate(
-    config: SimulationConfig, *, progress: bool = True, delta_schedule: DeltaOverride = None,
+    config: SimulationConfig,
+    *,
+    progress: bool = True,
+    delta_schedule: DeltaOverride = None,
     workers: int | None = None,
 ) -> xr.Dataset:
     """Run the simulation; the Dataset's attrs carry status ('completed', 'diverged' or
@@ -179,8 +204,7 @@ def simulate(
     """
     with threadpool_limits(limits=1, user_api="blas"):
         start = initial_state(config)
-        for text in stability_warnings(start.W0, start.a0, start.problem, start.s, config.eta,
-                                       config.batch_size):
+        for text in stability_warnings(start.W0, start.a0, start.problem, start.s, config.eta, config.batch_size):
             warnings.warn(text, StabilityWarning, stacklevel=2)
         if config.paths == 1:
             return _simulate(config, start, progress, delta_schedule)
@@ -217,27 +241,48 @@ def _simulate_paths(config, start, progress, delta_schedule, workers) -> xr.Data
 def combine_paths(config: SimulationConfig, results: list[xr.Dataset]) -> xr.Dataset:
     """Stack single-path Datasets along `path` (NaN-padded where a path stopped early)."""
     index = pd.Index(np.arange(len(results)), name="path")
-    ds = xr.concat([r.drop_attrs() for r in results], dim=index, join="outer", combine_attrs="drop",
-                   data_vars="all", coords="minimal", compat="override")
+    ds = xr.concat(
+        [r.drop_attrs() for r in results],
+        dim=index,
+        join="outer",
+        combine_attrs="drop",
+        data_vars="all",
+        coords="minimal",
+        compat="override",
+    )
     ds = ds.assign_coords(noise_seed=("path", [config.noise_seed + j for j in range(len(results))]))
     for name in ("T_I", "T_II"):
         missed = [(j, r[name].attrs["reason"]) for j, r in enumerate(results) if r[name].attrs.get("reason")]
-        reason = (f"not reached on {len(missed)} of {len(results)} paths (path {missed[0][0]}: {missed[0][1]})"
-                  if missed else "")
+        reason = (
+            f"not reached on {len(missed)} of {len(results)} paths (path {missed[0][0]}: {missed[0][1]})"
+            if missed
+            else ""
+        )
         ds[name].attrs = {"reason": reason, "units": "steps"}
     statuses = [Status(r.attrs["status"]) for r in results]
     bad = [(j, r.attrs["message"]) for j, r in enumerate(results) if statuses[j] is not Status.COMPLETED]
-    status = (Status.COMPLETED if not bad else
-              (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.DIVERGED))
-    message = (f"completed {config.steps} steps on each of {len(results)} paths" if not bad else
-               f"{len(bad)} of {len(results)} paths did not complete: "
-               + "; ".join(f"path {j}: {msg}" for j, msg in bad[:5]))
+    status = (
+        Status.COMPLETED if not bad else (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.DIVERGED)
+    )
+    message = (
+        f"completed {config.steps} steps on each of {len(results)} paths"
+        if not bad
+        else f"{len(bad)} of {len(results)} paths did not complete: "
+        + "; ".join(f"path {j}: {msg}" for j, msg in bad[:5])
+    )
     ds.attrs.update(provenance_attrs(config.to_json(), config.digest(), config.seed))
     first = results[0].attrs
-    ds.attrs.update(status=status.value, message=message, engine=first["engine"], s=first["s"], tau=first["tau"],
-                    noise_seed=config.noise_seed, paths=len(results),
-                    steps_done=int(min(r.attrs["steps_done"] for r in results)),
-                    delta_schedule=first["delta_schedule"])
+    ds.attrs.update(
+        status=status.value,
+        message=message,
+        engine=first["engine"],
+        s=first["s"],
+        tau=first["tau"],
+        noise_seed=config.noise_seed,
+        paths=len(results),
+        steps_done=int(min(r.attrs["steps_done"] for r in results)),
+        delta_schedule=first["delta_schedule"],
+    )
     return ds
 
 
@@ -253,18 +298,30 @@ class Run:
     steps_done: int
 
 
-def _simulate(config: SimulationConfig, start: Start, progress: bool, delta_schedule: DeltaOverride,
-              stop: threading.Event | None = None) -> xr.Dataset:
+def _simulate(
+    config: SimulationConfig,
+    start: Start,
+    progress: bool,
+    delta_schedule: DeltaOverride,
+    stop: threading.Event | None = None,
+) -> xr.Dataset:
     run = run_engine(config, start, progress=progress, delta_schedule=delta_schedule, stop=stop)
-    ds = _to_dataset(config, run.records, run.status, run.message, run.steps_done, start.s,
-                     start.problem.tau, delta_schedule)
+    ds = _to_dataset(
+        config, run.records, run.status, run.message, run.steps_done, start.s, start.problem.tau, delta_schedule
+    )
     ds.attrs["engine"] = run.engine.name
     return ds
 
 
-def run_engine(config: SimulationConfig, start: Start | None = None, *, progress: bool = False,
-               delta_schedule: DeltaOverride = None, stop: threading.Event | None = None,
-               keep_states: bool = False) -> Run:
+def run_engine(
+    config: SimulationConfig,
+    start: Start | None = None,
+    *,
+    progress: bool = False,
+    delta_schedule: DeltaOverride = None,
+    stop: threading.Event | None = None,
+    keep_states: bool = False,
+) -> Run:
     """One noise path of `config` (its `paths` is ignored) on its resolved engine, records kept;
     with `keep_states` (propagator engine) also (P, Φ) at every record, for fluctuation studies."""
     start = initial_state(config) if start is None else start
@@ -298,23 +355,37 @@ def run_engine(config: SimulationConfig, start: Start | None = None, *, progress
                 next_rows = new_rows[-1:]
             xi = label_noise(rngs["labels"], config.noise, (L, n_xi))
             delta = delta_values(config, t_steps, delta_schedule)
-            zeta = (oscillation_drive(rngs["oscillation"], config.osc_kind, t_steps, config.m, config.osc_period)
-                    if config.algorithm == "oscillation" else empty_zeta)
+            zeta = (
+                oscillation_drive(rngs["oscillation"], config.osc_kind, t_steps, config.m, config.osc_period)
+                if config.algorithm == "oscillation"
+                else empty_zeta
+            )
             ran, total, bad = engine.advance(L, idx, xi, delta, zeta, config.loss_bound)
             bar.update(ran)
             if ran < L or not engine.finite():
                 step_bad = done + ran
                 why = "non-finite" if not np.isfinite(bad) else f"{bad:.3g} > loss_bound = {config.loss_bound:g}"
                 status = Status.DIVERGED
-                message = (f"diverged at step {step_bad}: minibatch loss {why}; records up to step "
-                           f"{rec.steps[-1]} kept (eta = {config.eta:g} may be beyond the stability edge)")
+                message = (
+                    f"diverged at step {step_bad}: minibatch loss {why}; records up to step "
+                    f"{rec.steps[-1]} kept (eta = {config.eta:g} may be beyond the stability edge)"
+                )
                 done = step_bad
                 break
             done += L
-            _record(rec, done, engine, ref, total / L,
-                    float(delta_values(config, np.array([done]), delta_schedule)[0]), snap_at, keep)
-            bar.set_postfix(w=f"{rec.rows[-1]['w_norm_mean']:.3f}", cos=f"{rec.rows[-1]['cos_abs_mean']:.3f}",
-                            refresh=False)
+            _record(
+                rec,
+                done,
+                engine,
+                ref,
+                total / L,
+                float(delta_values(config, np.array([done]), delta_schedule)[0]),
+                snap_at,
+                keep,
+            )
+            bar.set_postfix(
+                w=f"{rec.rows[-1]['w_norm_mean']:.3f}", cos=f"{rec.rows[-1]['cos_abs_mean']:.3f}", refresh=False
+            )
     except KeyboardInterrupt:
         status, message = Status.INTERRUPTED, f"interrupted by the user after {done} steps; records kept"
     finally:
@@ -331,8 +402,9 @@ def _snapshot_steps(config: SimulationConfig) -> list[int]:
     return sorted({int(recorded[np.argmin(np.abs(recorded - g))]) for g in grid})
 
 
-def _record(rec: Records, step: int, engine, ref: Reference, noisy: float, delta: float, snap_at,
-            keep: bool = False) -> None:
+def _record(
+    rec: Records, step: int, engine, ref: Reference, noisy: float, delta: float, snap_at, keep: bool = False
+) -> None:
     if keep:
         rec.states.append((engine.P.copy(), engine.Phi.copy()))
     Wt, a = engine.state()
@@ -363,7 +435,9 @@ def _to_dataset(config, rec: Records, status, message, done, s, tau, override) -
     ds = xr.Dataset(
         data,
         coords={
-            "step": steps, "time": ("step", config.eta * steps), "quantile": np.asarray(QUANTILES),
+            "step": steps,
+            "time": ("step", config.eta * steps),
+            "quantile": np.asarray(QUANTILES),
             "snapshot_step": ("snapshot", np.asarray(rec.snap_steps, dtype=np.int64)),
             "neuron": np.arange(config.m),
         },
@@ -371,7 +445,14 @@ def _to_dataset(config, rec: Records, status, message, done, s, tau, override) -
     ds["T_I"] = xr.DataArray(t1.step, attrs={"reason": t1.reason, "units": "steps"})
     ds["T_II"] = xr.DataArray(t2.step, attrs={"reason": t2.reason, "units": "steps"})
     ds.attrs.update(provenance_attrs(config.to_json(), config.digest(), config.seed))
-    ds.attrs.update(status=Status(status).value, message=message, steps_done=int(done), s=float(s), tau=float(tau),
-                    noise_seed=int(config.noise_seed), paths=1,
-                    delta_schedule="config" if override is None else repr(override)[:200])
+    ds.attrs.update(
+        status=Status(status).value,
+        message=message,
+        steps_done=int(done),
+        s=float(s),
+        tau=float(tau),
+        noise_seed=int(config.noise_seed),
+        paths=1,
+        delta_schedule="config" if override is None else repr(override)[:200],
+    )
     return ds

@@ -1,4 +1,5 @@
 """Label-noise schedules δ(t), evaluated in Python one chunk at a time (never inside a kernel)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

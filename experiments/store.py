@@ -1,4 +1,5 @@
 """Result store: one NetCDF4 file per run, `<dir>/<name>-<config hash>.nc`, written atomically."""
+
 from __future__ import annotations
 
 import json

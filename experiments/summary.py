@@ -1,5 +1,6 @@
 """One-line summaries of a stored result: final state and phase times, mean ± sd over noise paths,
 or the real-data comparison."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,18 +13,24 @@ def summary(ds: xr.Dataset) -> str:
         parts = []
         for p in ds["noise"].values:
             row = ds.sel(noise=p).isel(step=-1)
-            parts.append(f"flip {p:g}: test loss {float(row.test_loss):.4g} (linearised "
-                         f"{float(row.lin_test_loss):.4g}), mean||w_k|| {float(row.w_norm_mean):.4f}")
+            parts.append(
+                f"flip {p:g}: test loss {float(row.test_loss):.4g} (linearised "
+                f"{float(row.lin_test_loss):.4g}), mean||w_k|| {float(row.w_norm_mean):.4f}"
+            )
         return "; ".join(parts)
     if "path" in ds.dims:  # noise-path ensemble: mean ± sd over paths
         last = ds.isel(step=-1)
-        return (f"{ds.sizes['path']} paths, step {int(last.step)}: "
-                f"mean||w_k|| = {_spread(last.w_norm_mean)}, mean|cos(w_k,beta*)| = {_spread(last.cos_abs_mean)}, "
-                f"T_I = {_spread(ds['T_I'], '.0f')}, T_II = {_spread(ds['T_II'], '.0f')} (mean +- sd over paths)")
+        return (
+            f"{ds.sizes['path']} paths, step {int(last.step)}: "
+            f"mean||w_k|| = {_spread(last.w_norm_mean)}, mean|cos(w_k,beta*)| = {_spread(last.cos_abs_mean)}, "
+            f"T_I = {_spread(ds['T_I'], '.0f')}, T_II = {_spread(ds['T_II'], '.0f')} (mean +- sd over paths)"
+        )
     last = ds.isel(step=-1)
-    return (f"step {int(last.step)}: mean||w_k|| = {float(last.w_norm_mean):.4f}, "
-            f"mean|cos(w_k,beta*)| = {float(last.cos_abs_mean):.4f}, "
-            f"T_I = {_phase(ds['T_I'])}, T_II = {_phase(ds['T_II'])}")
+    return (
+        f"step {int(last.step)}: mean||w_k|| = {float(last.w_norm_mean):.4f}, "
+        f"mean|cos(w_k,beta*)| = {float(last.cos_abs_mean):.4f}, "
+        f"T_I = {_phase(ds['T_I'])}, T_II = {_phase(ds['T_II'])}"
+    )
 
 
 def _phase(var: xr.DataArray) -> str:

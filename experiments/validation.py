@@ -1,4 +1,5 @@
 """Field checks shared by every config dataclass: one sentence naming field, value and valid range."""
+
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """Theory against simulation: mean‖w_k‖ and mean|cos(w_k, β*)| of one `lnsgd check` Dataset with every
 stored prediction (pred_<v>_<method>) on the same step axis."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,13 @@ from lnsgd.experiments.check.grid import PAPER, label
 from . import plots, style
 from .results import MissingResultError
 
-METHOD_LABELS = {"flow": r"flow, $\lambda$", "flow_eff": r"flow, $\lambda_{\mathrm{eff}}$",
-                 "flow_lyap": "flow, exact-$\\eta$ fluctuations", "sde": "SDE ensemble", "full": "full flow"}
+METHOD_LABELS = {
+    "flow": r"flow, $\lambda$",
+    "flow_eff": r"flow, $\lambda_{\mathrm{eff}}$",
+    "flow_lyap": "flow, exact-$\\eta$ fluctuations",
+    "sde": "SDE ensemble",
+    "full": "full flow",
+}
 
 
 def build_check(ds: xr.Dataset) -> Figure:
@@ -22,14 +28,19 @@ def build_check(ds: xr.Dataset) -> Figure:
     fig, axes = style.new_figure(ncols=2, width=style.DOUBLE_COLUMN)
     steps = ds["step"].values
     colors = iter(style.OKABE_ITO[c] for c in ("orange", "blue", "vermillion", "bluish_green", "reddish_purple"))
-    methods = [(m, text, next(colors)) for m, text in METHOD_LABELS.items()
-               if f"pred_w_norm_mean_{m}" in ds]
+    methods = [(m, text, next(colors)) for m, text in METHOD_LABELS.items() if f"pred_w_norm_mean_{m}" in ds]
     paths = ds.sizes.get("path", 1)
     for ax, var in zip(axes, ("w_norm_mean", "cos_abs_mean"), strict=True):
         if f"{var}_paths" in ds:
             spread = ds[f"{var}_paths"]
-            ax.fill_between(steps, spread.min("path").values, spread.max("path").values, color="0.8", lw=0,
-                            label=f"range over {paths} noise paths")
+            ax.fill_between(
+                steps,
+                spread.min("path").values,
+                spread.max("path").values,
+                color="0.8",
+                lw=0,
+                label=f"range over {paths} noise paths",
+            )
         ax.plot(steps, ds[var].values, color="black", lw=1.4, label="simulation, mean over noise paths")
         for method, text, color in methods:
             ax.plot(steps, ds[f"pred_{var}_{method}"].values, ls="--", lw=1.0, color=color, label=text)

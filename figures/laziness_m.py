@@ -59,12 +59,17 @@ def load_lazy_rich(results_dir: str | Path) -> xr.Dataset:
                 out[v][idx] = float(ds[v].values[-1])
             out["e0_norm"][idx] = float(np.sqrt(2 * ds["test_loss"].values[0]))
             cfg = cfg or json.loads(ds.attrs["config"])
-    result = xr.Dataset({v: (("delta", "m"), a) for v, a in out.items()},
-                        coords={"delta": summary["delta"].values.astype(float),
-                                "m": summary["m"].values.astype(float)})
-    result.attrs.update(d=float(cfg.get("d", np.nan)), alpha=float(cfg.get("alpha", 1.0)),
-                        parametrization=str(cfg.get("parametrization", "standard")),
-                        source=str(folder), part=PART)
+    result = xr.Dataset(
+        {v: (("delta", "m"), a) for v, a in out.items()},
+        coords={"delta": summary["delta"].values.astype(float), "m": summary["m"].values.astype(float)},
+    )
+    result.attrs.update(
+        d=float(cfg.get("d", np.nan)),
+        alpha=float(cfg.get("alpha", 1.0)),
+        parametrization=str(cfg.get("parametrization", "standard")),
+        source=str(folder),
+        part=PART,
+    )
     return result
 
 
@@ -112,15 +117,34 @@ def build_laziness_m(ds: xr.Dataset, deltas: tuple[float, ...] = DELTAS) -> Figu
         fig, axes = style.new_figure(1, 2, width=style.SINGLE_COLUMN, aspect=1.8, sharex=True)
         for i, (ax, var) in enumerate(zip(axes, ESTIMATES, strict=True)):
             for delta in deltas:
-                ax.plot(m, ds[var].sel(delta=delta).values, marker="o", markersize=3, linewidth=0.8,
-                        color=style.ROLE_COLORS[roles.get(delta, "label_noise")],
-                        label=rf"simulation, $\delta = {delta:g}$", gid=f"delta={delta:g}:{var}")
+                ax.plot(
+                    m,
+                    ds[var].sel(delta=delta).values,
+                    marker="o",
+                    markersize=3,
+                    linewidth=0.8,
+                    color=style.ROLE_COLORS[roles.get(delta, "label_noise")],
+                    label=rf"simulation, $\delta = {delta:g}$",
+                    gid=f"delta={delta:g}:{var}",
+                )
             _, exponent = estimate(var, ds.attrs["parametrization"])
-            ax.plot(fine, theory_curve(ds, var, fine), color=style.ROLE_COLORS["theory"],
-                    linestyle=(0, (3, 1.5)), linewidth=0.9, gid=f"theory:{var}",
-                    label=r"theory (linearized flow), $\delta = 0$")
-            ax.text(0.03, 0.05, rf"theory $\propto m^{{{_exponent_tex(exponent)}}}$ for $m \gg d$",
-                    transform=ax.transAxes, fontsize=7, gid=f"exponent:{var}")
+            ax.plot(
+                fine,
+                theory_curve(ds, var, fine),
+                color=style.ROLE_COLORS["theory"],
+                linestyle=(0, (3, 1.5)),
+                linewidth=0.9,
+                gid=f"theory:{var}",
+                label=r"theory (linearized flow), $\delta = 0$",
+            )
+            ax.text(
+                0.03,
+                0.05,
+                rf"theory $\propto m^{{{_exponent_tex(exponent)}}}$ for $m \gg d$",
+                transform=ax.transAxes,
+                fontsize=7,
+                gid=f"exponent:{var}",
+            )
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xticks(m, [f"{v:g}" for v in m])
@@ -138,5 +162,4 @@ def fig_laziness_m(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     return style.save(build_laziness_m(load_lazy_rich(results_dir)), Path(out_dir) / "laziness-m")
 
 
-__all__ = ["build_laziness_m", "fig_laziness_m", "load_lazy_rich", "theory_curve", "log_slope",
-           "estimate"]
+__all__ = ["build_laziness_m", "fig_laziness_m", "load_lazy_rich", "theory_curve", "log_slope", "estimate"]

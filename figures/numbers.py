@@ -137,23 +137,28 @@ NUMBERS: tuple[Number, ...] = (
 
 # --- real data (dims noise × step) ----------------------------------------------------------------
 
+
 def _real(var: str, noisy: bool, how: str = "final") -> Callable[[xr.Dataset], float]:
     """``var`` of the flipped (largest p) or clean (p = 0) run: ``final`` value, ``init`` value or
     relative change ``rel`` (final/initial − 1)."""
+
     def value(ds: xr.Dataset) -> float:
         p = float(ds["noise"].max()) if noisy else 0.0
         v = ds[var].sel(noise=p).values
         if how == "rel":
             return float(v[-1] / v[0] - 1)
         return float(v[-1] if how == "final" else v[0])
+
     return value
 
 
 # --- multi-seed aggregates ------------------------------------------------------------------------
 
+
 def _seed(preset: str, var: str, stat: str = "final") -> Callable[[dict], float]:
     """Of preset's seed aggregate: ``final`` mean, ``final_sd``, ``max_sd`` (largest sd over
     steps), ``n`` (seed count), or for T_I/T_II ``mean``/``sd`` over seeds."""
+
     def value(agg: dict) -> float:
         ds = agg[preset]
         if stat == "n":
@@ -164,15 +169,18 @@ def _seed(preset: str, var: str, stat: str = "final") -> Callable[[dict], float]
         if stat == "max_sd":
             return float(ds[f"{var}_sd"].max())
         return float(ds[var].values[-1] if stat == "final" else ds[f"{var}_sd"].values[-1])
+
     return value
 
 
 # --- laziness against m ---------------------------------------------------------------------------
 
+
 def _lazy_m(var: str, what: str, delta: float = 0.0) -> Callable[[xr.Dataset], float]:
     """Of the lazy-rich sweep: ``slope`` (fitted log–log slope at δ), ``theory_slope`` (of the
     estimate over the same m), ``exponent`` (the estimate's m → ∞ exponent), ``largest`` (value at
     the largest m), ``ratio`` (simulation / estimate at the largest m)."""
+
     def value(ds: xr.Dataset) -> float:
         m = ds["m"].values
         y = ds[var].sel(delta=delta).values
@@ -185,6 +193,7 @@ def _lazy_m(var: str, what: str, delta: float = 0.0) -> Callable[[xr.Dataset], f
         if what == "largest":
             return float(y[-1])
         return float(y[-1] / laziness_m.theory_curve(ds, var, m)[-1])
+
     return value
 
 
@@ -195,7 +204,8 @@ SOURCES: dict[str, Callable[[Path], object]] = {
 }
 
 REAL_NUMBERS: tuple[Number, ...] = tuple(
-    Number(f"Real{name}", "real-digits", value, fmt) for name, value, fmt in (
+    Number(f"Real{name}", "real-digits", value, fmt)
+    for name, value, fmt in (
         ("Steps", lambda ds: float(ds["step"].values[-1]), "step"),
         ("Flip", lambda ds: float(ds["noise"].max()), "g"),
         ("WnormInit", _real("w_norm_mean", True, "init"), "g"),
@@ -212,10 +222,12 @@ REAL_NUMBERS: tuple[Number, ...] = tuple(
         ("AccClean", _real("test_acc", False), "g"),
         ("LinAccNoisy", _real("lin_test_acc", True), "g"),
         ("LinAccClean", _real("lin_test_acc", False), "g"),
-    ))
+    )
+)
 
 SEED_NUMBERS: tuple[Number, ...] = tuple(
-    Number(f"Seeds{name}", "seeds", value, fmt) for name, value, fmt in (
+    Number(f"Seeds{name}", "seeds", value, fmt)
+    for name, value, fmt in (
         ("N", _seed("two-phase", "", "n"), "g"),
         ("LazyN", _seed("lazy", "", "n"), "g"),
         ("SamN", _seed("sam", "", "n"), "g"),
@@ -234,10 +246,12 @@ SEED_NUMBERS: tuple[Number, ...] = tuple(
         ("SamCosFinal", _seed("sam", "cos_abs_mean"), "3f"),
         ("SamTII", _seed("sam", "T_II", "mean"), "step"),
         ("SamTIISd", _seed("sam", "T_II", "sd"), "step"),
-    ))
+    )
+)
 
 LAZY_M_NUMBERS: tuple[Number, ...] = tuple(
-    Number(f"LazyM{name}", "sweep:lazy-rich", value, fmt) for name, value, fmt in (
+    Number(f"LazyM{name}", "sweep:lazy-rich", value, fmt)
+    for name, value, fmt in (
         ("MMin", lambda ds: float(ds["m"].min()), "g"),
         ("MMax", lambda ds: float(ds["m"].max()), "g"),
         ("D", lambda ds: float(ds.attrs["d"]), "g"),
@@ -252,7 +266,8 @@ LAZY_M_NUMBERS: tuple[Number, ...] = tuple(
         ("ExpK", _lazy_m("ntk_rel_change", "exponent"), "g"),
         ("RatioK", _lazy_m("ntk_rel_change", "ratio"), "2f"),
         ("KLargestPct", _lazy_m("ntk_rel_change", "largest"), "pct"),
-    ))
+    )
+)
 
 #: Every number the paper quotes.
 ALL_NUMBERS: tuple[Number, ...] = NUMBERS + REAL_NUMBERS + SEED_NUMBERS + LAZY_M_NUMBERS
@@ -266,8 +281,10 @@ def _load(results_dir: str | Path, source: str):
 def _describe(source: str, data) -> str:
     """Provenance comment of a loaded source."""
     if isinstance(data, xr.Dataset) and "source" in data.encoding:
-        return (f"% {source}: {Path(data.encoding['source']).name} (status "
-                f"{data.attrs.get('status', '?')}, created {data.attrs.get('created', '?')})")
+        return (
+            f"% {source}: {Path(data.encoding['source']).name} (status "
+            f"{data.attrs.get('status', '?')}, created {data.attrs.get('created', '?')})"
+        )
     if isinstance(data, dict):
         return f"% {source}: " + ", ".join(f"{k} {v.attrs.get('n_seeds', '?')} seeds" for k, v in data.items())
     return f"% {source}: {data.attrs.get('source', '?') if isinstance(data, xr.Dataset) else '?'}"
@@ -275,8 +292,7 @@ def _describe(source: str, data) -> str:
 
 def numbers_tex(results_dir: str | Path, numbers: tuple[Number, ...] = ALL_NUMBERS) -> str:
     """The text of numbers.tex: one ``\\newcommand`` per number whose source is stored."""
-    lines = ["% Generated by lnsgd.figures.numbers.write_numbers; do not edit.",
-             f"% Results directory: {results_dir}"]
+    lines = ["% Generated by lnsgd.figures.numbers.write_numbers; do not edit.", f"% Results directory: {results_dir}"]
     loaded: dict[str, object] = {}
     for number in numbers:
         if number.preset not in loaded:

@@ -39,8 +39,10 @@ class Run:
 
     def __post_init__(self):
         if "step" not in self.ds.dims:
-            raise ValueError(f"Run {self.key!r}: dataset has no 'step' dimension "
-                             f"(dims {tuple(self.ds.dims)}); is it a direct-simulation result?")
+            raise ValueError(
+                f"Run {self.key!r}: dataset has no 'step' dimension "
+                f"(dims {tuple(self.ds.dims)}); is it a direct-simulation result?"
+            )
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,7 @@ def format_log_axis(ax: Axes, subs: tuple[float, ...] | None = None, axis: str =
     Default ``subs``: 1, 2, 5 when the drawn lines span under two decades, else 1 only.
     """
     if subs is None:
-        data = [np.asarray(ln.get_xdata() if axis == "x" else ln.get_ydata(), float)
-                for ln in ax.get_lines()]
+        data = [np.asarray(ln.get_xdata() if axis == "x" else ln.get_ydata(), float) for ln in ax.get_lines()]
         values = np.concatenate(data or [[1.0]])
         values = values[np.isfinite(values) & (values > 0)]
         wide = values.size and np.log10(values.max() / values.min()) >= 2
@@ -136,10 +137,15 @@ def draw_run(ax: Axes, panel: Panel, run: Run) -> None:
     step = run.ds["step"].values
     if panel.band:
         lo, hi = _band(run.ds, panel.var, panel.band)
-        ax.fill_between(step, lo, hi, color=run.color, alpha=0.2, linewidth=0,
-                        gid=f"{run.key}:{panel.var}:band")
-    ax.plot(step, run.ds[panel.var].values, color=run.color, linestyle=run.linestyle,
-            label=run.label, gid=f"{run.key}:{panel.var}")
+        ax.fill_between(step, lo, hi, color=run.color, alpha=0.2, linewidth=0, gid=f"{run.key}:{panel.var}:band")
+    ax.plot(
+        step,
+        run.ds[panel.var].values,
+        color=run.color,
+        linestyle=run.linestyle,
+        label=run.label,
+        gid=f"{run.key}:{panel.var}",
+    )
 
 
 def mark_phase_times(ax: Axes, run: Run, names: Sequence[str]) -> list[str]:
@@ -150,8 +156,7 @@ def mark_phase_times(ax: Axes, run: Run, names: Sequence[str]) -> list[str]:
         t = phase_time(run.ds, name)
         if math.isnan(t):
             continue
-        ax.axvline(t, color=run.color, linestyle=PHASE_MARKERS[name], linewidth=0.8,
-                   gid=f"{run.key}:{name}")
+        ax.axvline(t, color=run.color, linestyle=PHASE_MARKERS[name], linewidth=0.8, gid=f"{run.key}:{name}")
         drawn.append(name)
     return drawn
 
@@ -165,20 +170,27 @@ def figure_legend(fig: Figure, axes: Sequence[Axes], phase_names: Sequence[str] 
             handles.setdefault(label, handle)
     for name in PHASE_MARKERS:
         if name in phase_names:
-            handles[style.LABELS[name]] = Line2D([], [], color="0.35", linewidth=0.8,
-                                                 linestyle=PHASE_MARKERS[name])
+            handles[style.LABELS[name]] = Line2D([], [], color="0.35", linewidth=0.8, linestyle=PHASE_MARKERS[name])
     if handles:
-        fig.legend(list(handles.values()), list(handles), loc="outside upper center",
-                   ncols=min(len(handles), 4 if fig.get_figwidth() > style.SINGLE_COLUMN + 0.1 else 2))
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="outside upper center",
+            ncols=min(len(handles), 4 if fig.get_figwidth() > style.SINGLE_COLUMN + 0.1 else 2),
+        )
 
 
 def fit_ylim(ax: Axes, xlim: tuple[float, float], margin: float = 0.05) -> None:
     """Show ``xlim`` and fit the y range to the lines' points inside it (matplotlib's autoscale
     would keep the y range of the whole curve, flattening a zoom)."""
     ax.set_xlim(*xlim)
-    ys = [np.asarray(ln.get_ydata(), float)[(np.asarray(ln.get_xdata(), float) >= xlim[0])
-                                            & (np.asarray(ln.get_xdata(), float) <= xlim[1])]
-          for ln in ax.get_lines() if ln.get_gid() and not ln.get_gid().endswith(("T_I", "T_II"))]
+    ys = [
+        np.asarray(ln.get_ydata(), float)[
+            (np.asarray(ln.get_xdata(), float) >= xlim[0]) & (np.asarray(ln.get_xdata(), float) <= xlim[1])
+        ]
+        for ln in ax.get_lines()
+        if ln.get_gid() and not ln.get_gid().endswith(("T_I", "T_II"))
+    ]
     ys = np.concatenate(ys or [np.array([])])
     ys = ys[np.isfinite(ys)]
     if ys.size:
@@ -193,14 +205,29 @@ def shade_on(ax: Axes, step: np.ndarray, on: np.ndarray, label: str | None = Non
     on = np.asarray(on, bool)[:-1]
     edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(int), [0]])))
     for i, (start, stop) in enumerate(zip(edges[::2], edges[1::2], strict=True)):
-        ax.axvspan(step[start], step[stop], color=style.ROLE_COLORS["noise_on"],
-                   linewidth=0, zorder=0, gid="noise-on", label=label if i == 0 else None)
+        ax.axvspan(
+            step[start],
+            step[stop],
+            color=style.ROLE_COLORS["noise_on"],
+            linewidth=0,
+            zorder=0,
+            gid="noise-on",
+            label=label if i == 0 else None,
+        )
 
 
-def line_figure(runs: Sequence[Run], panels: Sequence[Panel], *, ncols: int | None = None,
-                width: float = style.DOUBLE_COLUMN, prediction: xr.Dataset | None = None,
-                prediction_label: str = "reduced ODE", shade: Run | None = None,
-                aspect: float = style.GOLDEN, letters: bool = True) -> Figure:
+def line_figure(
+    runs: Sequence[Run],
+    panels: Sequence[Panel],
+    *,
+    ncols: int | None = None,
+    width: float = style.DOUBLE_COLUMN,
+    prediction: xr.Dataset | None = None,
+    prediction_label: str = "reduced ODE",
+    shade: Run | None = None,
+    aspect: float = style.GOLDEN,
+    letters: bool = True,
+) -> Figure:
     """Draw ``runs`` in every panel (a grid with ``ncols`` columns, default all in one row).
 
     ``prediction``: optional Dataset on the same ``step`` axis; each panel whose ``var`` has a
@@ -216,24 +243,28 @@ def line_figure(runs: Sequence[Run], panels: Sequence[Panel], *, ncols: int | No
     with style.context():
         zoom = any(p.xlim for p in panels)
         fig, axes = style.new_figure(ncols, nrows, width=width, aspect=aspect, sharex=not zoom)
-        for ax in axes[len(panels):]:
+        for ax in axes[len(panels) :]:
             ax.set_visible(False)
         phase_names: set[str] = set()
         for i, (ax, panel) in enumerate(zip(axes, panels, strict=False)):
             if shade is not None:
-                shade_on(ax, shade.ds["step"].values, shade.ds["delta"].values > 0,
-                         label=r"noise on ($\delta(t) > 0$)")
+                shade_on(ax, shade.ds["step"].values, shade.ds["delta"].values > 0, label=r"noise on ($\delta(t) > 0$)")
             drawn = [run for run in runs if panel.runs is None or run.key in panel.runs]
             if not drawn:
-                raise ValueError(f"Panel {panel.var!r}: runs={panel.runs!r} match no run "
-                                 f"({[run.key for run in runs]})")
+                raise ValueError(f"Panel {panel.var!r}: runs={panel.runs!r} match no run ({[run.key for run in runs]})")
             for run in drawn:
                 draw_run(ax, panel, run)
             if prediction is not None and f"pred_{panel.var}" in prediction:
                 pred = prediction[f"pred_{panel.var}"]
-                ax.plot(pred["step"].values, pred.values, color=style.ROLE_COLORS["theory"],
-                        linestyle=(0, (3, 1.5)), linewidth=0.9, label=prediction_label,
-                        gid=f"prediction:{panel.var}")
+                ax.plot(
+                    pred["step"].values,
+                    pred.values,
+                    color=style.ROLE_COLORS["theory"],
+                    linestyle=(0, (3, 1.5)),
+                    linewidth=0.9,
+                    label=prediction_label,
+                    gid=f"prediction:{panel.var}",
+                )
             for run in drawn:
                 phase_names.update(mark_phase_times(ax, run, panel.marks))
             if panel.hline is not None:
@@ -248,5 +279,5 @@ def line_figure(runs: Sequence[Run], panels: Sequence[Panel], *, ncols: int | No
             if letters and len(panels) > 1:
                 ax.set_title(f"({chr(ord('a') + i)})", loc="left")
             format_step_axis(ax, label=zoom or i >= len(panels) - ncols)
-        figure_legend(fig, axes[:len(panels)], phase_names)
+        figure_legend(fig, axes[: len(panels)], phase_names)
     return fig

@@ -43,8 +43,7 @@ def run_key(p: float, linear: bool = False) -> str:
 def real_runs(ds: xr.Dataset) -> list[Run]:
     """Network and linearization runs of every flip probability in ``ds`` (noisy first)."""
     if "noise" not in ds.dims or "step" not in ds.dims:
-        raise ValueError(f"real-data result has dims {tuple(ds.dims)}; expected ('noise', 'step') "
-                         "(docs/real-data.md)")
+        raise ValueError(f"real-data result has dims {tuple(ds.dims)}; expected ('noise', 'step') (docs/real-data.md)")
     runs = []
     for p in sorted(ds["noise"].values.astype(float), reverse=True):
         one = ds.sel(noise=p)
@@ -52,8 +51,7 @@ def real_runs(ds: xr.Dataset) -> list[Run]:
         lin = one[[v for v in one.data_vars if v.startswith("lin_")]]
         lin = lin.rename({v: v.removeprefix("lin_") for v in lin.data_vars})
         runs.append(Run(one, run_key(p), f"network, {name}", _COLORS[p > 0]))
-        runs.append(Run(lin, run_key(p, True), f"linearization, {name}", _COLORS[p > 0],
-                        linestyle=(0, (3, 1.5))))
+        runs.append(Run(lin, run_key(p, True), f"linearization, {name}", _COLORS[p > 0], linestyle=(0, (3, 1.5))))
     return runs
 
 
@@ -63,12 +61,14 @@ def build_real(ds: xr.Dataset) -> Figure:
     label flips."""
     runs = real_runs(ds)
     nets = tuple(r.key for r in runs if r.key.startswith("net:"))
-    panels = [Panel("train_loss", logy=True, marks=(), ylabel=REAL_LABELS["train_loss"]),
-              Panel("test_loss", logy=True, marks=(), ylabel=REAL_LABELS["test_loss"]),
-              Panel("dist_test", marks=(), runs=nets, ylabel=REAL_LABELS["dist_test"]),
-              Panel("w_norm_mean", marks=(), runs=nets, ylabel=REAL_LABELS["w_norm_mean"]),
-              Panel("w_norm_std", marks=(), runs=nets, ylabel=REAL_LABELS["w_norm_std"]),
-              Panel("ntk_rel_change", marks=(), runs=nets, ylabel=REAL_LABELS["ntk_rel_change"])]
+    panels = [
+        Panel("train_loss", logy=True, marks=(), ylabel=REAL_LABELS["train_loss"]),
+        Panel("test_loss", logy=True, marks=(), ylabel=REAL_LABELS["test_loss"]),
+        Panel("dist_test", marks=(), runs=nets, ylabel=REAL_LABELS["dist_test"]),
+        Panel("w_norm_mean", marks=(), runs=nets, ylabel=REAL_LABELS["w_norm_mean"]),
+        Panel("w_norm_std", marks=(), runs=nets, ylabel=REAL_LABELS["w_norm_std"]),
+        Panel("ntk_rel_change", marks=(), runs=nets, ylabel=REAL_LABELS["ntk_rel_change"]),
+    ]
     return line_figure(runs, panels, ncols=3)
 
 

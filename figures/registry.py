@@ -33,8 +33,7 @@ FIGURES: dict[str, FigureFunction] = {
 OPTIONAL: frozenset[str] = frozenset({"real-cifar10", "check"})
 
 
-def make_figures(names: Iterable[str] | None, results_dir: str | Path,
-                 out_dir: str | Path) -> list[Path]:
+def make_figures(names: Iterable[str] | None, results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     """Make the named figures (all of :data:`FIGURES` when ``names`` is empty or None).
 
     Unknown names raise ``KeyError`` listing the valid ones before anything is drawn; a missing

@@ -39,9 +39,11 @@ class MissingResultError(FileNotFoundError):
         self.command = " && ".join(self.commands)
         files = ", ".join(f"{n}-<hash12>.nc" for n in self.names)
         runs = " and ".join(f"`{c}`" for c in self.commands)
-        super().__init__(f"missing result{'s' if len(self.names) > 1 else ''} "
-                         f"{', '.join(repr(n) for n in self.names)} (no {files} in "
-                         f"{self.results_dir}/): make {'them' if len(self.names) > 1 else 'it'} with {runs}")
+        super().__init__(
+            f"missing result{'s' if len(self.names) > 1 else ''} "
+            f"{', '.join(repr(n) for n in self.names)} (no {files} in "
+            f"{self.results_dir}/): make {'them' if len(self.names) > 1 else 'it'} with {runs}"
+        )
 
 
 def result_files(results_dir: str | Path, name: str) -> list[Path]:
@@ -128,8 +130,10 @@ def tau(ds: xr.Dataset) -> float:
             return float(value)
     d = config_value(ds, "d")
     if d is None:
-        raise KeyError("cannot find tau, trace_sigma_hat or d in the result's attrs/config "
-                       f"({ds.encoding.get('source', 'in-memory dataset')})")
+        raise KeyError(
+            "cannot find tau, trace_sigma_hat or d in the result's attrs/config "
+            f"({ds.encoding.get('source', 'in-memory dataset')})"
+        )
     return float(d)
 
 

@@ -30,8 +30,16 @@ from .simulation import _save, make_run
 CLAIMS_DIR = "claims"
 CLAIMS_COMMAND = "lnsgd claims --size paper"
 #: Step-indexed variables averaged over seeds.
-SEED_VARS = ("w_norm_mean", "cos_abs_mean", "a_abs_mean", "w_rel_change", "ntk_rel_change",
-             "train_loss", "trace_G", "delta")
+SEED_VARS = (
+    "w_norm_mean",
+    "cos_abs_mean",
+    "a_abs_mean",
+    "w_rel_change",
+    "ntk_rel_change",
+    "train_loss",
+    "trace_G",
+    "delta",
+)
 #: Presets drawn by the figure (role of each), and those it cannot do without.
 FIGURE_PRESETS = {"two-phase": "label_noise", "lazy": "clean", "sam": "sam"}
 REQUIRED = ("two-phase", "lazy")
@@ -49,9 +57,11 @@ class MissingSeedsError(MissingResultError):
         self.command = CLAIMS_COMMAND
         have = "" if not found else " (found: " + ", ".join(f"{k} {v} seed(s)" for k, v in found.items()) + ")"
         FileNotFoundError.__init__(
-            self, f"missing multi-seed runs of {', '.join(repr(n) for n in self.names)} "
-                  f"(at least {MIN_SEEDS} seeds with the preset's config in {self.results_dir}/){have}: "
-                  f"make them with `{CLAIMS_COMMAND}`")
+            self,
+            f"missing multi-seed runs of {', '.join(repr(n) for n in self.names)} "
+            f"(at least {MIN_SEEDS} seeds with the preset's config in {self.results_dir}/){have}: "
+            f"make them with `{CLAIMS_COMMAND}`",
+        )
 
 
 def config_key(cfg: Mapping[str, Any]) -> str:
@@ -91,8 +101,9 @@ def aggregate(runs: Sequence[xr.Dataset], variables: Sequence[str] = SEED_VARS) 
         raise ValueError(f"aggregate: need at least 2 seeds for a standard deviation, got {len(runs)}")
     seeds = [int(config(d).get("seed", d.attrs.get("seed", i))) for i, d in enumerate(runs)]
     present = [v for v in variables if all(v in d for d in runs)]
-    stacked = xr.concat([d[present] for d in runs], dim="seed", join="inner",
-                        coords="minimal", compat="override").assign_coords(seed=seeds)
+    stacked = xr.concat(
+        [d[present] for d in runs], dim="seed", join="inner", coords="minimal", compat="override"
+    ).assign_coords(seed=seeds)
     out = xr.Dataset(coords={"step": stacked["step"], "seed": seeds})
     for v in present:
         out[v] = stacked[v].mean("seed")
@@ -100,14 +111,21 @@ def aggregate(runs: Sequence[xr.Dataset], variables: Sequence[str] = SEED_VARS) 
         out[f"{v}_seeds"] = stacked[v]
     for name in ("T_I", "T_II"):
         out[name + "_seeds"] = ("seed", [float(d[name]) if name in d else np.nan for d in runs])
-    out.attrs.update(n_seeds=len(runs), seeds=json.dumps(seeds), config=runs[0].attrs["config"],
-                     sources=json.dumps([d.encoding.get("source", "") for d in runs]))
+    out.attrs.update(
+        n_seeds=len(runs),
+        seeds=json.dumps(seeds),
+        config=runs[0].attrs["config"],
+        sources=json.dumps([d.encoding.get("source", "") for d in runs]),
+    )
     return out
 
 
-def load_seeds(results_dir: str | Path, names: Sequence[str] = tuple(FIGURE_PRESETS),
-               required: Sequence[str] = REQUIRED,
-               keys: Mapping[str, str] | None = None) -> dict[str, xr.Dataset]:
+def load_seeds(
+    results_dir: str | Path,
+    names: Sequence[str] = tuple(FIGURE_PRESETS),
+    required: Sequence[str] = REQUIRED,
+    keys: Mapping[str, str] | None = None,
+) -> dict[str, xr.Dataset]:
     """:func:`aggregate` of the runs in ``<results_dir>/claims`` whose config (without seed) equals
     each preset's (``keys``: name → :func:`config_key`, default :func:`preset_keys`). Presets with
     fewer than :data:`MIN_SEEDS` seeds are left out; a missing ``required`` one raises
@@ -138,5 +156,15 @@ def fig_seeds(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     return _save(build_seeds(load_seeds(results_dir)), out_dir, "seeds")
 
 
-__all__ = ["aggregate", "build_seeds", "config_key", "fig_seeds", "load_seeds", "preset_keys",
-           "seed_groups", "MissingSeedsError", "CLAIMS_COMMAND", "CLAIMS_DIR"]
+__all__ = [
+    "aggregate",
+    "build_seeds",
+    "config_key",
+    "fig_seeds",
+    "load_seeds",
+    "preset_keys",
+    "seed_groups",
+    "MissingSeedsError",
+    "CLAIMS_COMMAND",
+    "CLAIMS_DIR",
+]

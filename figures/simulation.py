@@ -52,6 +52,7 @@ def _save(fig: Figure, out_dir: str | Path, name: str) -> list[Path]:
 
 # --- two-phase ------------------------------------------------------------------------------------
 
+
 def build_two_phase(noisy: xr.Dataset, clean: xr.Dataset, prediction: xr.Dataset | None = None) -> Figure:
     """mean‖w_k‖ (± std over neurons) and mean|cos(w_k,β*)| vs step, δ = 4 against δ = 0, with the
     stored T_I/T_II of each run and, when given, the reduced-ODE prediction (``pred_w_norm_mean``,
@@ -61,8 +62,9 @@ def build_two_phase(noisy: xr.Dataset, clean: xr.Dataset, prediction: xr.Dataset
     return line_figure(runs, panels, prediction=prediction)
 
 
-def fig_two_phase(results_dir: str | Path, out_dir: str | Path,
-                  prediction: xr.Dataset | str | Path | None = None) -> list[Path]:
+def fig_two_phase(
+    results_dir: str | Path, out_dir: str | Path, prediction: xr.Dataset | str | Path | None = None
+) -> list[Path]:
     """Two-phase figure from results ``two-phase`` and ``lazy``; ``prediction``: optional Dataset
     (or NetCDF path) with ``pred_w_norm_mean``/``pred_cos_abs_mean`` to overlay."""
     if prediction is not None and not isinstance(prediction, xr.Dataset):
@@ -74,8 +76,8 @@ def fig_two_phase(results_dir: str | Path, out_dir: str | Path,
 
 # --- neuron picture -------------------------------------------------------------------------------
 
-def build_neurons(ds: xr.Dataset, n_snapshots: int = 4, max_neurons: int = 500,
-                  cos_bins: int = 5) -> Figure:
+
+def build_neurons(ds: xr.Dataset, n_snapshots: int = 4, max_neurons: int = 500, cos_bins: int = 5) -> Figure:
     """Per-neuron ‖w_k‖ vs |a_k| (log–log) at ``n_snapshots`` evenly spread snapshots, coloured by
     |cos(w_k,β*)| in ``cos_bins`` classes, with the balance line ‖w‖ = √τ|a| (τ from the run).
 
@@ -94,16 +96,29 @@ def build_neurons(ds: xr.Dataset, n_snapshots: int = 4, max_neurons: int = 500,
     cmap = mpl.colormaps["viridis"].resampled(cos_bins)
     norm = BoundaryNorm(np.linspace(0, 1, cos_bins + 1), cos_bins)
     with style.context():
-        fig, axes = style.new_figure(len(picks), width=style.DOUBLE_COLUMN, aspect=1.0,
-                                     sharex=True, sharey=True)
+        fig, axes = style.new_figure(len(picks), width=style.DOUBLE_COLUMN, aspect=1.0, sharex=True, sharey=True)
         for i, ax in enumerate(axes):
             for j in range(cos_bins):
                 sel = cls[i] == j
-                ax.plot(a[i, sel], w[i, sel], linestyle="none", marker="o", markersize=1.6,
-                        markeredgewidth=0, color=cmap(j), gid=f"neurons:{i}:{j}")
-            ax.plot([lo, hi], [sqrt_tau * lo, sqrt_tau * hi], color=style.ROLE_COLORS["theory"],
-                    linestyle=(0, (3, 1.5)), linewidth=0.8, gid="balance",
-                    label=r"balance $\|w_k\| = \sqrt{\tau}\,|a_k|$" if i == 0 else None)
+                ax.plot(
+                    a[i, sel],
+                    w[i, sel],
+                    linestyle="none",
+                    marker="o",
+                    markersize=1.6,
+                    markeredgewidth=0,
+                    color=cmap(j),
+                    gid=f"neurons:{i}:{j}",
+                )
+            ax.plot(
+                [lo, hi],
+                [sqrt_tau * lo, sqrt_tau * hi],
+                color=style.ROLE_COLORS["theory"],
+                linestyle=(0, (3, 1.5)),
+                linewidth=0.8,
+                gid="balance",
+                label=r"balance $\|w_k\| = \sqrt{\tau}\,|a_k|$" if i == 0 else None,
+            )
             ax.set_xscale("log")
             format_log_axis(ax, subs=(1.0,))
             ax.set_xlim(lo, hi)
@@ -111,8 +126,14 @@ def build_neurons(ds: xr.Dataset, n_snapshots: int = 4, max_neurons: int = 500,
             ax.set_xlabel(style.LABELS["a_abs_k"])
         axes[0].set_ylabel(style.LABELS["w_norm_k"])
         figure_legend(fig, axes)
-        fig.colorbar(ScalarMappable(norm, cmap), ax=axes, label=style.LABELS["cos_abs_k"],
-                     shrink=0.9, aspect=15, ticks=np.linspace(0, 1, cos_bins + 1))
+        fig.colorbar(
+            ScalarMappable(norm, cmap),
+            ax=axes,
+            label=style.LABELS["cos_abs_k"],
+            shrink=0.9,
+            aspect=15,
+            ticks=np.linspace(0, 1, cos_bins + 1),
+        )
     return fig
 
 
@@ -132,10 +153,11 @@ def build_periodic(ds: xr.Dataset, zoom: int = PERIODIC_ZOOM) -> Figure:
     on mean‖w_k‖ over the first ``zoom`` steps (y range fitted to them) shows the staircase."""
     run = make_run(ds, "periodic", "label_noise")
     zoom = min(zoom, int(ds["step"].values[-1]))
-    panels = [Panel("w_norm_mean", band="std", marks=()),
-              Panel("w_norm_mean", marks=(), xlim=(0, zoom),
-                    title=f"first {step_label(zoom)} steps"),
-              Panel("a_abs_mean", band="quantile", marks=())]
+    panels = [
+        Panel("w_norm_mean", band="std", marks=()),
+        Panel("w_norm_mean", marks=(), xlim=(0, zoom), title=f"first {step_label(zoom)} steps"),
+        Panel("a_abs_mean", band="quantile", marks=()),
+    ]
     return line_figure([run], panels, shade=run, aspect=1.3)
 
 
@@ -146,30 +168,38 @@ def fig_periodic(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
 
 # --- oscillation ----------------------------------------------------------------------------------
 
+
 def build_oscillation(ds: xr.Dataset, control: xr.Dataset) -> Figure:
     """GD with an oscillated second layer against the same GD with a still second layer (the
     control, ε = 0): mean‖w_k‖ (initial level dotted) and |a_k| vs step."""
     runs = [make_run(ds, "oscillation", "oscillation"), make_run(control, "oscillation-control", "gd")]
-    panels = [Panel("w_norm_mean", band="std", hline=float(ds["w_norm_mean"][0]), marks=("T_I",)),
-              Panel("a_abs_mean", band="quantile", marks=())]
+    panels = [
+        Panel("w_norm_mean", band="std", hline=float(ds["w_norm_mean"][0]), marks=("T_I",)),
+        Panel("a_abs_mean", band="quantile", marks=()),
+    ]
     return line_figure(runs, panels, ncols=1, width=style.SINGLE_COLUMN, aspect=2.0)
 
 
 def fig_oscillation(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     """Oscillation figure from results ``oscillation`` and ``oscillation-control``."""
-    return _save(build_oscillation(*load_results(results_dir, "oscillation", "oscillation-control")),
-                 out_dir, "oscillation")
+    return _save(
+        build_oscillation(*load_results(results_dir, "oscillation", "oscillation-control")), out_dir, "oscillation"
+    )
 
 
 # --- SAM ------------------------------------------------------------------------------------------
 
+
 def build_sam(sam: xr.Dataset, noisy: xr.Dataset, clean: xr.Dataset) -> Figure:
     """Two phases under SAM next to label-noise SGD, and sharpness tr G, λ_max(G) of SAM,
     label-noise SGD and clean SGD."""
-    runs = [make_run(noisy, "two-phase", "label_noise"), make_run(sam, "sam", "sam"),
-            make_run(clean, "lazy", "clean")]
-    panels = [Panel("w_norm_mean", band="std"), Panel("cos_abs_mean", band="std"),
-              Panel("trace_G", logy=True, marks=()), Panel("lambda_max_G", logy=True, marks=())]
+    runs = [make_run(noisy, "two-phase", "label_noise"), make_run(sam, "sam", "sam"), make_run(clean, "lazy", "clean")]
+    panels = [
+        Panel("w_norm_mean", band="std"),
+        Panel("cos_abs_mean", band="std"),
+        Panel("trace_G", logy=True, marks=()),
+        Panel("lambda_max_G", logy=True, marks=()),
+    ]
     return line_figure(runs, panels, ncols=2)
 
 
@@ -180,6 +210,7 @@ def fig_sam(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
 
 
 # --- laziness -------------------------------------------------------------------------------------
+
 
 def build_laziness(clean: xr.Dataset, noisy: xr.Dataset) -> Figure:
     """Relative change of W and of the NTK Gram matrix vs step (log scale), δ = 0 against δ = 4."""
@@ -194,6 +225,19 @@ def fig_laziness(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     return _save(fig, out_dir, "laziness")
 
 
-__all__ = ["build_two_phase", "fig_two_phase", "build_neurons", "fig_neurons", "build_periodic",
-           "fig_periodic", "build_oscillation", "fig_oscillation", "build_sam", "fig_sam",
-           "build_laziness", "fig_laziness", "make_run", "PERIODIC_ZOOM"]
+__all__ = [
+    "build_two_phase",
+    "fig_two_phase",
+    "build_neurons",
+    "fig_neurons",
+    "build_periodic",
+    "fig_periodic",
+    "build_oscillation",
+    "fig_oscillation",
+    "build_sam",
+    "fig_sam",
+    "build_laziness",
+    "fig_laziness",
+    "make_run",
+    "PERIODIC_ZOOM",
+]

@@ -91,8 +91,12 @@ RC = {
     "ytick.labelsize": 7,
     "axes.unicode_minus": False,
     "axes.linewidth": 0.6,
-    "axes.prop_cycle": mpl.cycler(color=[OKABE_ITO[c] for c in (
-        "blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue", "black")]),
+    "axes.prop_cycle": mpl.cycler(
+        color=[
+            OKABE_ITO[c]
+            for c in ("blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue", "black")
+        ]
+    ),
     "axes.spines.top": False,
     "axes.spines.right": False,
     "lines.linewidth": 1.0,
@@ -131,8 +135,9 @@ def panel_size(width: float, ncols: int, nrows: int = 1, aspect: float = GOLDEN)
     return width, nrows * (width / ncols) / aspect
 
 
-def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = SINGLE_COLUMN,
-               aspect: float = GOLDEN, **subplot_kw) -> tuple[Figure, mpl.axes.Axes | list]:
+def new_figure(
+    ncols: int = 1, nrows: int = 1, *, width: float = SINGLE_COLUMN, aspect: float = GOLDEN, **subplot_kw
+) -> tuple[Figure, mpl.axes.Axes | list]:
     """A constrained-layout figure with a panel grid; returns ``(fig, axes)`` (axes as a flat list).
 
     Call inside :func:`context` so the artists pick up :data:`RC`.
@@ -156,20 +161,32 @@ def save(fig: Figure, stem: str | Path, formats: tuple[str, ...] = ("pdf", "pgf"
     written: list[Path] = []
     with context():
         if not latex_available():
-            warnings.warn("pdflatex not found: writing PDF with mathtext only, no PGF "
-                          "(install TeX with tools/ensure-tex.sh)", stacklevel=2)
+            warnings.warn(
+                "pdflatex not found: writing PDF with mathtext only, no PGF (install TeX with tools/ensure-tex.sh)",
+                stacklevel=2,
+            )
             if "pdf" in formats:
-                written.append(atomic_write(stem.parent / f"{stem.name}.pdf",
-                                            lambda tmp: fig.savefig(tmp, format="pdf", backend="pdf")))
+                written.append(
+                    atomic_write(
+                        stem.parent / f"{stem.name}.pdf", lambda tmp: fig.savefig(tmp, format="pdf", backend="pdf")
+                    )
+                )
             return written
         for fmt in formats:
-            written.append(atomic_write(stem.parent / f"{stem.name}.{fmt}",
-                                        lambda tmp, fmt=fmt: _save_pgf_backend(fig, tmp, fmt)))
-    side_images = sorted([*stem.parent.glob(f"{stem.name}-img*.png"),  # also named after the temporary file
-                          *stem.parent.glob(f"{stem.name}.*.tmp-img*.png")])
+            written.append(
+                atomic_write(stem.parent / f"{stem.name}.{fmt}", lambda tmp, fmt=fmt: _save_pgf_backend(fig, tmp, fmt))
+            )
+    side_images = sorted(
+        [
+            *stem.parent.glob(f"{stem.name}-img*.png"),  # also named after the temporary file
+            *stem.parent.glob(f"{stem.name}.*.tmp-img*.png"),
+        ]
+    )
     if side_images:
-        raise RuntimeError(f"{stem}: the figure has raster artists ({[p.name for p in side_images]}); "
-                           "the PGF would only compile next to them. Draw them as vectors.")
+        raise RuntimeError(
+            f"{stem}: the figure has raster artists ({[p.name for p in side_images]}); "
+            "the PGF would only compile next to them. Draw them as vectors."
+        )
     return written
 
 
@@ -189,6 +206,8 @@ def _make_self_contained(path: Path) -> None:
     text = path.read_text()
     marker = "\\begingroup%\n"
     if marker not in text:
-        raise RuntimeError(f"{path}: no '\\begingroup' in matplotlib's PGF output; cannot add "
-                           "\\mathdefault (matplotlib PGF format changed?)")
+        raise RuntimeError(
+            f"{path}: no '\\begingroup' in matplotlib's PGF output; cannot add "
+            "\\mathdefault (matplotlib PGF format changed?)"
+        )
     path.write_text(text.replace(marker, marker + _PGF_DEFINITIONS, 1))

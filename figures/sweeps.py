@@ -36,8 +36,7 @@ class MissingSweepError(MissingResultError):
         self.results_dir = folder
         self.commands = [f"lnsgd sweep {SPEC_PATH} --out {folder}"]
         self.command = self.commands[0]
-        FileNotFoundError.__init__(self, f"missing sweep part {part!r} in {folder}/: make it with "
-                                         f"`{self.command}`")
+        FileNotFoundError.__init__(self, f"missing sweep part {part!r} in {folder}/: make it with `{self.command}`")
 
 
 def load_part(results_dir: str | Path, part: str) -> xr.Dataset:
@@ -65,8 +64,19 @@ def _edges(values: np.ndarray, log: bool) -> np.ndarray:
     return np.exp(mid) if log else mid
 
 
-def heatmap(ax, ds: xr.Dataset, var: str, x: str, y: str, *, logx=False, logy=False, lognorm=False,
-            cmap="viridis", label: str | None = None):
+def heatmap(
+    ax,
+    ds: xr.Dataset,
+    var: str,
+    x: str,
+    y: str,
+    *,
+    logx=False,
+    logy=False,
+    lognorm=False,
+    cmap="viridis",
+    label: str | None = None,
+):
     """``ds[var]`` over (x, y) as pcolormesh cells (NaN grey) with a colour bar; returns the mesh."""
     data = ds[var].transpose(y, x)
     xs, ys = ds[x].values.astype(float), ds[y].values.astype(float)
@@ -77,8 +87,9 @@ def heatmap(ax, ds: xr.Dataset, var: str, x: str, y: str, *, logx=False, logy=Fa
     else:
         norm = Normalize(*(finite.min(), finite.max()) if finite.size else (0, 1))
     ax.set_facecolor("0.85")
-    mesh = ax.pcolormesh(_edges(xs, logx), _edges(ys, logy), values, norm=norm, cmap=cmap,
-                         shading="flat", rasterized=False)
+    mesh = ax.pcolormesh(
+        _edges(xs, logx), _edges(ys, logy), values, norm=norm, cmap=cmap, shading="flat", rasterized=False
+    )
     if logx:
         ax.set_xscale("log")
     if logy:
@@ -94,8 +105,13 @@ def heatmap(ax, ds: xr.Dataset, var: str, x: str, y: str, *, logx=False, logy=Fa
 
 
 def _label(field: str) -> str:
-    return {"eta": r"step size $\eta$", "delta": r"label noise $\delta$", "m": r"width $m$",
-            "d": r"input dimension $d$", "rho": r"SAM radius $\rho$"}.get(field, field)
+    return {
+        "eta": r"step size $\eta$",
+        "delta": r"label noise $\delta$",
+        "m": r"width $m$",
+        "d": r"input dimension $d$",
+        "rho": r"SAM radius $\rho$",
+    }.get(field, field)
 
 
 def theory_constant(ds: xr.Dataset, var: str) -> float:
@@ -114,13 +130,19 @@ def build_phases(ds: xr.Dataset) -> Figure:
         delta_f = np.linspace(*_edges(ds["delta"].values.astype(float), False)[[0, -1]], 100)
         E, D = np.meshgrid(eta_f, delta_f)
         for ax, var in zip(axes, ("T_I", "T_II"), strict=True):
-            mesh = heatmap(ax, ds, var, "eta", "delta", logx=True, lognorm=True,
-                           label=style.LABELS[var] + " (steps)")
+            mesh = heatmap(ax, ds, var, "eta", "delta", logx=True, lognorm=True, label=style.LABELS[var] + " (steps)")
             c = theory_constant(ds, var)
             if np.isfinite(c) and mesh.norm.vmin > 0:  # no contours over an all-NaN map
                 levels = [lv for lv in np.geomspace(mesh.norm.vmin, mesh.norm.vmax, 5)]
-                cs = ax.contour(E, D, c * batch / (E**2 * np.maximum(D, 1e-12) ** 2), levels=levels,
-                                colors=style.ROLE_COLORS["theory"], linewidths=0.7, linestyles="--")
+                cs = ax.contour(
+                    E,
+                    D,
+                    c * batch / (E**2 * np.maximum(D, 1e-12) ** 2),
+                    levels=levels,
+                    colors=style.ROLE_COLORS["theory"],
+                    linewidths=0.7,
+                    linestyles="--",
+                )
                 ax.clabel(cs, fmt=lambda v: f"{v:.2g}", fontsize=5)
             ax.set_title(f"{style.LABELS[var]}; dashed: theory")
     return fig
@@ -130,10 +152,18 @@ def build_lazy_rich(ds: xr.Dataset) -> Figure:
     """Final mean|cos(w_k,β*)| and ‖W−W0‖_F/‖W0‖_F over (δ, m): the lazy (δ = 0) vs rich map."""
     with style.context():
         fig, axes = style.new_figure(2, 1, width=style.DOUBLE_COLUMN, aspect=1.3)
-        heatmap(axes[0], ds, "cos_final", "delta", "m", logy=True,
-                label=r"final " + style.LABELS["cos_abs_mean"])
-        heatmap(axes[1], ds, "w_rel_change_final", "delta", "m", logy=True, lognorm=True,
-                cmap="magma", label=r"final " + style.LABELS["w_rel_change"])
+        heatmap(axes[0], ds, "cos_final", "delta", "m", logy=True, label=r"final " + style.LABELS["cos_abs_mean"])
+        heatmap(
+            axes[1],
+            ds,
+            "w_rel_change_final",
+            "delta",
+            "m",
+            logy=True,
+            lognorm=True,
+            cmap="magma",
+            label=r"final " + style.LABELS["w_rel_change"],
+        )
     return fig
 
 
@@ -164,8 +194,13 @@ def build_collapse(ds: xr.Dataset) -> Figure:
         for ax, var in zip(axes, ("T_I", "T_II"), strict=True):
             for i, delta in enumerate(ds["delta"].values):
                 row = ds.sel(delta=delta)
-                ax.plot(1 / row["time_scale"], row[var] / row["time_scale"], "o-", color=f"C{i % 7}",
-                        label=rf"$\delta = {float(delta):g}$")
+                ax.plot(
+                    1 / row["time_scale"],
+                    row[var] / row["time_scale"],
+                    "o-",
+                    color=f"C{i % 7}",
+                    label=rf"$\delta = {float(delta):g}$",
+                )
             c = theory_constant(ds, var)
             if np.isfinite(c):
                 ax.axhline(c, color=style.ROLE_COLORS["theory"], ls="--", lw=0.8, label="theory")
@@ -187,20 +222,41 @@ def build_sam(ds: xr.Dataset) -> Figure:
         heatmap(axes[0], ds, "T_I", "rho", "delta", lognorm=True, label=style.LABELS["T_I"] + " (steps)")
         lam = ds["lambda_implicit"].transpose("delta", "rho")
         if np.isfinite(lam.values).sum() >= 4:
-            axes[0].contour(ds["rho"].values, ds["delta"].values, lam.values, levels=5,
-                            colors=style.ROLE_COLORS["theory"], linewidths=0.7, linestyles="--")
+            axes[0].contour(
+                ds["rho"].values,
+                ds["delta"].values,
+                lam.values,
+                levels=5,
+                colors=style.ROLE_COLORS["theory"],
+                linewidths=0.7,
+                linestyles="--",
+            )
         axes[0].set_title(r"dashed: equal $\lambda = \eta\delta^2/4B + \lambda_{\mathrm{SAM}}$")
         eta = _base_value(ds, "eta", 1e-3)
         flat = ds[["T_I", "T_I_theory", "lambda_implicit"]].stack(point=("delta", "rho"))
         rho, delta = flat["rho"].values, flat["delta"].values
-        groups = (("label-noise SGD", rho == 0, "label_noise"), ("SAM, $\\delta = 0$", delta == 0, "sam"),
-                  ("SAM + label noise", (rho > 0) & (delta > 0), "usam"))
+        groups = (
+            ("label-noise SGD", rho == 0, "label_noise"),
+            ("SAM, $\\delta = 0$", delta == 0, "sam"),
+            ("SAM + label noise", (rho > 0) & (delta > 0), "usam"),
+        )
         for label, mask, role in groups:
-            axes[1].plot(flat["lambda_implicit"].values[mask], eta * flat["T_I"].values[mask], "o",
-                         color=style.ROLE_COLORS[role], label=label)
+            axes[1].plot(
+                flat["lambda_implicit"].values[mask],
+                eta * flat["T_I"].values[mask],
+                "o",
+                color=style.ROLE_COLORS[role],
+                label=label,
+            )
         order = np.argsort(flat["lambda_implicit"].values)
-        axes[1].plot(flat["lambda_implicit"].values[order], eta * flat["T_I_theory"].values[order], "--",
-                     color=style.ROLE_COLORS["theory"], lw=0.8, label="theory")
+        axes[1].plot(
+            flat["lambda_implicit"].values[order],
+            eta * flat["T_I_theory"].values[order],
+            "--",
+            color=style.ROLE_COLORS["theory"],
+            lw=0.8,
+            label="theory",
+        )
         plots.format_log_axis(axes[1], axis="x")
         plots.format_log_axis(axes[1], axis="y")
         axes[1].set_xlabel(r"$\lambda$ (SAM: equivalent at initialisation)")

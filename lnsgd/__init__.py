@@ -3,6 +3,7 @@
 The sub-packages live in the repository's top-level folders (theory/, solvers/, experiments/,
 figures/) and are mapped into this namespace by pyproject.toml (docs/packaging.md).
 """
+
 import os
 
 # Parallelism lives at the level of processes (sweeps) and numba kernels; multithreaded BLAS on

@@ -6,6 +6,7 @@
 Bad input (an invalid option value, a missing or unreadable file) is reported as one sentence on
 stderr with exit status 2, never as a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,7 @@ from lnsgd.experiments.validation import ConfigError
 COMMANDS = ("list", "run", "show", "theory", "sweep", "claims", "check", "figures", "summary")
 
 #: Errors that mean "the input is wrong", reported as one sentence with exit status 2.
-BAD_INPUT = (ConfigError, ResultFileError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
-             PermissionError)
+BAD_INPUT = (ConfigError, ResultFileError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,6 +31,7 @@ Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" r
 theory/finite_eta.py), evaluated on the current state. The SDE carries the full sampling noise by itself.
 Every derived formula comes from `solvers.generated_rhs` (codegen of theory/); nothing is re-typed.
 """
+
 from __future__ import annotations
 
 import math
@@ -96,11 +97,33 @@ class EffectiveSetup:
             raise ValueError(f"delta = {self.delta}; valid: >= 0")
 
     @classmethod
-    def from_problem(cls, problem: Problem, s: float, eta: float, delta: float, batch_size: int,
-                     correction: str = "first-order", *, algorithm: str = "sgd", rho: float = 0.0,
-                     noise: str = "gaussian", replacement: bool = True) -> EffectiveSetup:
-        return cls(np.ascontiguousarray(problem.X), np.ascontiguousarray(problem.beta_star), float(s),
-                   float(eta), float(delta), int(batch_size), correction, algorithm, float(rho), noise, replacement)
+    def from_problem(
+        cls,
+        problem: Problem,
+        s: float,
+        eta: float,
+        delta: float,
+        batch_size: int,
+        correction: str = "first-order",
+        *,
+        algorithm: str = "sgd",
+        rho: float = 0.0,
+        noise: str = "gaussian",
+        replacement: bool = True,
+    ) -> EffectiveSetup:
+        return cls(
+            np.ascontiguousarray(problem.X),
+            np.ascontiguousarray(problem.beta_star),
+            float(s),
+            float(eta),
+            float(delta),
+            int(batch_size),
+            correction,
+            algorithm,
+            float(rho),
+            noise,
+            replacement,
+        )
 
     @property
     def d(self) -> int:
@@ -155,10 +178,10 @@ def unpack_reduced(y: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.nd
     lead = y.shape[:-1]
     off = d + d * d + 1
     beta = y[..., :d]
-    S = y[..., d:d + d * d].reshape(*lead, d, d)
+    S = y[..., d : d + d * d].reshape(*lead, d, d)
     A = y[..., d + d * d]
-    P_W = y[..., off:off + (d + 1) * d].reshape(*lead, d + 1, d)
-    Psi = np.concatenate([P_W, y[..., off + (d + 1) * d:, None]], axis=-1)
+    P_W = y[..., off : off + (d + 1) * d].reshape(*lead, d + 1, d)
+    Psi = np.concatenate([P_W, y[..., off + (d + 1) * d :, None]], axis=-1)
     return beta, S, A, np.swapaxes(Psi, -1, -2)
 
 
@@ -174,7 +197,7 @@ def pack_full(W: np.ndarray, a: np.ndarray) -> np.ndarray:
 def unpack_full(y: np.ndarray, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     """(W, a) from y; leading axes kept: W (..., m, d), a (..., m)."""
     y = np.asarray(y)
-    return y[..., :m * d].reshape(*y.shape[:-1], m, d), y[..., m * d:]
+    return y[..., : m * d].reshape(*y.shape[:-1], m, d), y[..., m * d :]
 
 
 # ---------------------------------------------------------------- right-hand sides (jitted)
@@ -212,7 +235,7 @@ def _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, Omega):
     C = C_label.copy()
     P = np.zeros((d, d))
     for _ in range(3):
-        Qt = T @ (K @ C @ K) @ T.T * (eta * eta * s ** 4)
+        Qt = T @ (K @ C @ K) @ T.T * (eta * eta * s**4)
         Pt = np.empty((d, d))
         for i in range(d):
             for j in range(d):
@@ -227,7 +250,7 @@ def _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, Omega):
                     M4[j, k] += wgt * X[i, j] * X[i, k]
         C = C_label + c_B * (M4 - Sigma_hat @ P @ Sigma_hat) / B
     H = s * s * K @ Sigma_hat
-    Z = eta * s ** 3 * C @ K - s * Sigma_hat @ P @ (np.eye(d) - eta * H).T
+    Z = eta * s**3 * C @ K - s * Sigma_hat @ P @ (np.eye(d) - eta * H).T
     Yt = np.linalg.solve(H, Z.T)  # Y Hᵀ = Z
     Omega[:, :] = (s / 2.0) * Sigma_hat @ Yt
     return (s / 2.0) * np.trace(Sigma_hat @ Yt)
@@ -309,16 +332,18 @@ def reduced_rhs(t, y, args, out):
     off = d + dd + 1
     offa = off + (d + 1) * d
     beta = y[:d]
-    S = y[d:d + dd].reshape((d, d))
+    S = y[d : d + dd].reshape((d, d))
     A = y[d + dd]
     Omega = np.empty((d, d))
     omega = _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega)
-    out[d + dd] = gen.reduced_flow(beta, S, A, Sigma_hat, beta_star, Omega, omega, s, out[:d],
-                                   out[d:d + dd].reshape((d, d)))
+    out[d + dd] = gen.reduced_flow(
+        beta, S, A, Sigma_hat, beta_star, Omega, omega, s, out[:d], out[d : d + dd].reshape((d, d))
+    )
     g = np.empty(d)
     gen.residual_gradient(beta, Sigma_hat, beta_star, g)
-    gen.neuron_propagator_block(y[off:offa].reshape((d + 1, d)), y[offa:], g, Omega, omega, s,
-                                out[off:offa].reshape((d + 1, d)), out[offa:])
+    gen.neuron_propagator_block(
+        y[off:offa].reshape((d + 1, d)), y[offa:], g, Omega, omega, s, out[off:offa].reshape((d + 1, d)), out[offa:]
+    )
 
 
 @numba.njit(cache=True)
@@ -328,7 +353,7 @@ def reduced_jac(t, y, args, J):
     Sigma_hat, beta_star, X, xn2, R, p = args
     d = beta_star.shape[0]
     beta = y[:d]
-    S = y[d:d + d * d].reshape((d, d))
+    S = y[d : d + d * d].reshape((d, d))
     A = y[d + d * d]
     Omega = np.empty((d, d))
     omega = _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega)
@@ -341,8 +366,8 @@ def full_flow_rhs(t, y, args, out):
     Sigma_hat, beta_star, X, xn2, R, p = args
     d = beta_star.shape[0]
     m = y.shape[0] // (d + 1)
-    W = y[:m * d].reshape((m, d))
-    a = y[m * d:]
+    W = y[: m * d].reshape((m, d))
+    a = y[m * d :]
     XW = X @ W.T
     A = np.dot(a, a)
     q = np.empty(X.shape[0])
@@ -357,8 +382,8 @@ def full_flow_rhs(t, y, args, out):
     dW = np.empty((m, d))
     da = np.empty(m)
     gen.regularized_flow_full(W, a, Sigma_hat, beta_star, Omega, omega, p[P_S], dW, da)
-    out[:m * d] = dW.ravel()
-    out[m * d:] = da
+    out[: m * d] = dW.ravel()
+    out[m * d :] = da
 
 
 # ---------------------------------------------------------------- solves
@@ -391,9 +416,18 @@ def _check_times(t_eval) -> np.ndarray:
 REDUCED_METHODS = {"ros34pw2": (1e-5, 1e-7), "dopri5": (1e-9, 1e-11)}
 
 
-def solve_reduced(setup: EffectiveSetup, W0: np.ndarray, a0: np.ndarray, t_eval: np.ndarray, *,
-                  method: str = "ros34pw2", rtol: float | None = None, atol: float | None = None,
-                  dt: float | None = None, max_steps: int = 2_000_000) -> ReducedSolution:
+def solve_reduced(
+    setup: EffectiveSetup,
+    W0: np.ndarray,
+    a0: np.ndarray,
+    t_eval: np.ndarray,
+    *,
+    method: str = "ros34pw2",
+    rtol: float | None = None,
+    atol: float | None = None,
+    dt: float | None = None,
+    max_steps: int = 2_000_000,
+) -> ReducedSolution:
     """Solve (β, S, A, Φ) from the reduced state of (W0, a0); cost independent of m (beyond forming
     S(0) = W0ᵀW0 once). Truncated at a failure (see `.ode.status/.message`).
 
@@ -409,19 +443,47 @@ def solve_reduced(setup: EffectiveSetup, W0: np.ndarray, a0: np.ndarray, t_eval:
     t_eval = _check_times(t_eval)
     d = setup.d
     y0 = reduced_from_params(W0, a0, setup.s)
-    sol = solve_ode(reduced_rhs, y0, (0.0, float(t_eval[-1])), setup.args(), method=method,
-                    t_eval=t_eval, rtol=rtol, atol=atol, dt=dt, max_steps=max_steps,
-                    jac=reduced_jac, jac_size=d)
+    sol = solve_ode(
+        reduced_rhs,
+        y0,
+        (0.0, float(t_eval[-1])),
+        setup.args(),
+        method=method,
+        t_eval=t_eval,
+        rtol=rtol,
+        atol=atol,
+        dt=dt,
+        max_steps=max_steps,
+        jac=reduced_jac,
+        jac_size=d,
+    )
     beta, S, A, Phi = unpack_reduced(sol.y, d)
     return ReducedSolution(sol.t, beta, S, A, Phi, sol)
 
 
-def solve_full_flow(setup: EffectiveSetup, W0: np.ndarray, a0: np.ndarray, t_eval: np.ndarray, *,
-                    rtol: float = 1e-9, atol: float = 1e-11, max_steps: int = 2_000_000) -> OdeSolution:
+def solve_full_flow(
+    setup: EffectiveSetup,
+    W0: np.ndarray,
+    a0: np.ndarray,
+    t_eval: np.ndarray,
+    *,
+    rtol: float = 1e-9,
+    atol: float = 1e-11,
+    max_steps: int = 2_000_000,
+) -> OdeSolution:
     """Solve the regularized flow on the full (W, a) ∈ R^{m(d+1)}; unpack with `unpack_full`."""
     t_eval = _check_times(t_eval)
-    return solve_ode(full_flow_rhs, pack_full(W0, a0), (0.0, float(t_eval[-1])), setup.args(),
-                     method="dopri5", t_eval=t_eval, rtol=rtol, atol=atol, max_steps=max_steps)
+    return solve_ode(
+        full_flow_rhs,
+        pack_full(W0, a0),
+        (0.0, float(t_eval[-1])),
+        setup.args(),
+        method="dopri5",
+        t_eval=t_eval,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+    )
 
 
 # ---------------------------------------------------------------- observables
@@ -446,8 +508,9 @@ def _neuron_means(W, a, beta_star):
     return sw / m, sc / m, np.mean(np.abs(a))
 
 
-def reduced_observables(sol: ReducedSolution, W0: np.ndarray, a0: np.ndarray,
-                        beta_star: np.ndarray) -> dict[str, np.ndarray]:
+def reduced_observables(
+    sol: ReducedSolution, W0: np.ndarray, a0: np.ndarray, beta_star: np.ndarray
+) -> dict[str, np.ndarray]:
     """Curves on the solution's samples: w_norm_mean, cos_abs_mean, a_abs_mean (from Φ and the m
     initial neurons, O(m d²) per sample), test_loss = ½‖β − β*‖² and trace_G-free reduced ones."""
     nt = sol.t.size
@@ -457,7 +520,8 @@ def reduced_observables(sol: ReducedSolution, W0: np.ndarray, a0: np.ndarray,
         for i in range(nt):
             Z = Z0 @ sol.Phi[i].T
             out["w_norm_mean"][i], out["cos_abs_mean"][i], out["a_abs_mean"][i] = _neuron_means(
-                np.ascontiguousarray(Z[:, :-1]), np.ascontiguousarray(Z[:, -1]), beta_star)
+                np.ascontiguousarray(Z[:, :-1]), np.ascontiguousarray(Z[:, -1]), beta_star
+            )
     out["test_loss"] = 0.5 * np.sum((sol.beta - beta_star) ** 2, axis=1)
     return out
 
@@ -552,9 +616,20 @@ class SdeEnsemble:
     message: str
 
 
-def solve_sde_ensemble(problem: Problem, s: float, eta: float, delta: float, batch_size: int,
-                       W0: np.ndarray, a0: np.ndarray, t_eval: np.ndarray, *, dt: float | None = None,
-                       n_paths: int = 4, seed: int = 0) -> SdeEnsemble:
+def solve_sde_ensemble(
+    problem: Problem,
+    s: float,
+    eta: float,
+    delta: float,
+    batch_size: int,
+    W0: np.ndarray,
+    a0: np.ndarray,
+    t_eval: np.ndarray,
+    *,
+    dt: float | None = None,
+    n_paths: int = 4,
+    seed: int = 0,
+) -> SdeEnsemble:
     """Euler–Maruyama ensemble of the label-noise SDE from (W0, a0), observed at `t_eval`.
 
     dt defaults to η (one SDE step per SGD step); each interval between output times is split into
@@ -594,11 +669,18 @@ def solve_sde_ensemble(problem: Problem, s: float, eta: float, delta: float, bat
             _sde_chunk(W, a, X, bstar, dB, h, s, coef, delta, status)
         observe(i)
     ok = status == 0
-    curves = {k: np.nanmean(per_path[:, ok, j], axis=1) if ok.any() else np.full(len(t_eval), np.nan)
-              for j, k in enumerate(names)}
-    spread = {k: np.nanstd(per_path[:, ok, j], axis=1) if ok.any() else np.full(len(t_eval), np.nan)
-              for j, k in enumerate(names)}
+    curves = {
+        k: np.nanmean(per_path[:, ok, j], axis=1) if ok.any() else np.full(len(t_eval), np.nan)
+        for j, k in enumerate(names)
+    }
+    spread = {
+        k: np.nanstd(per_path[:, ok, j], axis=1) if ok.any() else np.full(len(t_eval), np.nan)
+        for j, k in enumerate(names)
+    }
     n_bad = int((~ok).sum())
-    msg = (f"{P} paths, dt = {dt:.3g}: all finite" if n_bad == 0
-           else f"{n_bad} of {P} paths became non-finite (dt = {dt:.3g}); means over the rest")
+    msg = (
+        f"{P} paths, dt = {dt:.3g}: all finite"
+        if n_bad == 0
+        else f"{n_bad} of {P} paths became non-finite (dt = {dt:.3g}); means over the rest"
+    )
     return SdeEnsemble(t_eval, curves, spread, P, dt, Status.COMPLETED if n_bad == 0 else Status.DIVERGED, msg)

@@ -17,6 +17,7 @@ spend one extra matrix–vector pass on W g. Vectorised equivalent of one miniba
     W -= eta * s * np.outer(a, g);  a -= da;  H = X[S_next] @ W.T
 Kernels take Wt = Wᵀ (d × m, C order) so that every inner loop runs over the m neurons.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -285,8 +286,7 @@ def oscillation_step(t, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, 
 # argument (loading such an entry fails with "underlying object has vanished"); the steps it calls
 # are cached, so compiling the driver costs about a second per process and step.
 @njit(nogil=True)
-def run_chunk(step, n_steps, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, wd, wq,
-              loss_bound):
+def run_chunk(step, n_steps, Wt, a, H, beta, X, y, idx, xi, delta, zeta, params, wm, wd, wq, loss_bound):
     """Advance `step` n_steps times. Returns (steps done, summed batch loss, offending loss).
 
     Stops at the first step whose batch loss is non-finite or above `loss_bound`; that step has

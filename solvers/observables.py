@@ -19,6 +19,7 @@ numpy calls costs about a millisecond, a fifth of a direct run at the default ca
 exact (numpy's 'linear' definition) from a histogram pass and a sort of the few values in the bins
 that hold the wanted ranks: O(m), not O(m log m).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,18 @@ from lnsgd.solvers.problem import Problem
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 NEURON_FIELDS = ("w_norm_mean", "w_norm_std", "a_abs_mean", "a_abs_std", "cos_abs_mean", "cos_abs_std")
-GRAM_FIELDS = ("beta_cos", "scale_product", "w_rel_change", "ntk_rel_change", "kernel_target_alignment",
-               "train_loss", "test_loss", "trace_G", "lambda_max_G", "balance_drift")
+GRAM_FIELDS = (
+    "beta_cos",
+    "scale_product",
+    "w_rel_change",
+    "ntk_rel_change",
+    "kernel_target_alignment",
+    "train_loss",
+    "test_loss",
+    "trace_G",
+    "lambda_max_G",
+    "balance_drift",
+)
 QUANTILE_FIELDS = ("w_norm_q", "a_abs_q")
 HISTOGRAM_BINS = 4096  # at most; m/8 for smaller widths
 
@@ -58,7 +69,11 @@ class Reference:
         N0 = symmetric(Z0t @ Z0t.T)
         EN0 = balance_sign(N0.shape[0]) @ N0
         return cls(
-            problem=problem, s=s, Z0t=Z0t, N0=N0, root_sigma=root,
+            problem=problem,
+            s=s,
+            Z0t=Z0t,
+            N0=N0,
+            root_sigma=root,
             M0_norm=float(np.linalg.norm(root @ kernel_matrix(N0) @ root)),
             D0_norm=float(np.sqrt(max(np.sum(EN0 * EN0.T), 0.0))),
             beta_star_unit=problem.beta_star / np.linalg.norm(problem.beta_star),
@@ -177,7 +192,7 @@ def exact_quantiles(x, qs, counts, out):
             members[fill[slot]] = x[k]
             fill[slot] += 1
     for slot in range(n_slots):
-        members[starts[slot]:starts[slot + 1]].sort()
+        members[starts[slot] : starts[slot + 1]].sort()
     for j in range(nq):
         vals = np.empty(2)
         for i in range(2):
@@ -293,24 +308,40 @@ def gram_observables(grams: Grams, ref: Reference, m: int) -> dict[str, float]:
     """GRAM_FIELDS of a state from its Grams (O(d³)), and balance_mean = (A − tr S)/m."""
     p = ref.problem
     out = np.empty(len(GRAM_FIELDS))
-    gram_statistics(grams.P, grams.X, grams.Q, ref.N0, ref.root_sigma, ref.M0_norm,
-                    p.Sigma_hat, p.beta_star, ref.Xty, float(p.y @ p.y), float(p.n), p.tau, ref.s,
-                    ref.D0_norm, out)
+    gram_statistics(
+        grams.P,
+        grams.X,
+        grams.Q,
+        ref.N0,
+        ref.root_sigma,
+        ref.M0_norm,
+        p.Sigma_hat,
+        p.beta_star,
+        ref.Xty,
+        float(p.y @ p.y),
+        float(p.n),
+        p.tau,
+        ref.s,
+        ref.D0_norm,
+        out,
+    )
     row = dict(zip(GRAM_FIELDS, out.tolist(), strict=True))
     row["balance_mean"] = (float(grams.P[0, 0]) - float(np.trace(grams.P[1:, 1:]))) / m
     return row
 
 
-def observe(grams: Grams, Wt: np.ndarray, a: np.ndarray, ref: Reference,
-            snapshot: dict[str, np.ndarray] | None = None) -> dict[str, object]:
+def observe(
+    grams: Grams, Wt: np.ndarray, a: np.ndarray, ref: Reference, snapshot: dict[str, np.ndarray] | None = None
+) -> dict[str, object]:
     """Every per-record observable (docs/results-schema.md): per-neuron statistics of (Wᵀ, a) and
     `gram_observables(grams)`. `snapshot` (`neuron_snapshot` of the same state) saves the pass."""
     snap = neuron_snapshot(Wt, a, ref) if snapshot is None else snapshot
     out = np.empty(len(NEURON_FIELDS))
     out_q = np.empty((2, len(QUANTILES)))
     bins = min(HISTOGRAM_BINS, max(64, a.shape[0] // 8))
-    neuron_statistics(snap["w_norm_k"], snap["cos_k"], snap["a_k"], np.asarray(QUANTILES),
-                      np.empty(bins, dtype=np.int64), out, out_q)
+    neuron_statistics(
+        snap["w_norm_k"], snap["cos_k"], snap["a_k"], np.asarray(QUANTILES), np.empty(bins, dtype=np.int64), out, out_q
+    )
     row: dict[str, object] = dict(zip(NEURON_FIELDS, out.tolist(), strict=True))
     row.update(zip(QUANTILE_FIELDS, out_q.copy(), strict=True))
     row.update(gram_observables(grams, ref, a.shape[0]))

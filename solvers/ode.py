@@ -47,8 +47,13 @@ _MESSAGES = {
     MAX_STEPS: "max_steps = {max_steps} steps taken before reaching the end, at t = {t:.17g}.",
     SINGULAR: "I − hγJ became singular at t = {t:.17g} (fixed step too large); samples up to there are kept.",
 }
-_STATUS = {SUCCESS: Status.COMPLETED, NON_FINITE: Status.DIVERGED, STEP_TOO_SMALL: Status.STEP_TOO_SMALL,
-           MAX_STEPS: Status.MAX_STEPS, SINGULAR: Status.SINGULAR}  # codes of the compiled loop → Status
+_STATUS = {
+    SUCCESS: Status.COMPLETED,
+    NON_FINITE: Status.DIVERGED,
+    STEP_TOO_SMALL: Status.STEP_TOO_SMALL,
+    MAX_STEPS: Status.MAX_STEPS,
+    SINGULAR: Status.SINGULAR,
+}  # codes of the compiled loop → Status
 METHODS = tuple(TABLEAUS) + tuple(ROSW_TABLEAUS)
 
 
@@ -128,9 +133,33 @@ class OdeSolution:
 # argument (see `kernels.run_chunk`); the steps it calls are cached, so it compiles once per process
 # for each (rhs, method) pair.
 @njit
-def _integrate(step, interp, rhs, jac, y0, t0, t1, args, t_eval, coeffs, work, fsal, evals_per_step,
-               adaptive, h_fixed, h_first, error_order, rtol, atol, safety, min_factor, max_factor,
-               pi_beta, max_steps, ys):
+def _integrate(
+    step,
+    interp,
+    rhs,
+    jac,
+    y0,
+    t0,
+    t1,
+    args,
+    t_eval,
+    coeffs,
+    work,
+    fsal,
+    evals_per_step,
+    adaptive,
+    h_fixed,
+    h_first,
+    error_order,
+    rtol,
+    atol,
+    safety,
+    min_factor,
+    max_factor,
+    pi_beta,
+    max_steps,
+    ys,
+):
     """The loop of every method: take `step`, control its size (adaptive), sample t_eval by `interp`.
 
     ``step``, ``interp``, ``coeffs``, ``work``, ``fsal``, ``evals_per_step`` come from the method's
@@ -189,7 +218,7 @@ def _integrate(step, interp, rhs, jac, y0, t0, t1, args, t_eval, coeffs, work, f
         if adaptive:
             err = error_norm(y, y_new, err_vec, rtol, atol)
             if not (err <= 1.0):  # also catches NaN from a non-finite stage
-                factor = min_factor if not np.isfinite(err) else max(min_factor, safety * err ** -expo)
+                factor = min_factor if not np.isfinite(err) else max(min_factor, safety * err**-expo)
                 h *= factor
                 n_rejected += 1
                 last_rejected = True
@@ -197,7 +226,7 @@ def _integrate(step, interp, rhs, jac, y0, t0, t1, args, t_eval, coeffs, work, f
             if err == 0.0:
                 factor = max_factor
             else:
-                factor = safety * err ** -(expo - 0.75 * pi_beta) * err_prev ** pi_beta
+                factor = safety * err ** -(expo - 0.75 * pi_beta) * err_prev**pi_beta
                 factor = min(max_factor, max(min_factor, factor))
             if last_rejected:
                 factor = min(factor, 1.0)
@@ -249,8 +278,9 @@ def solve_ode(
     jitted ``jac(t, y, args, J_out)`` writing the Jacobian ∂f_{0:k}/∂y_{0:k} of the leading
     ``jac_size`` = k components (the stiff block); the other methods ignore it.
     """
-    opts = OdeOptions(method=method, rtol=rtol, atol=atol, dt=dt, first_step=first_step,
-                      max_steps=max_steps, pi_beta=pi_beta)
+    opts = OdeOptions(
+        method=method, rtol=rtol, atol=atol, dt=dt, first_step=first_step, max_steps=max_steps, pi_beta=pi_beta
+    )
     y0 = np.ascontiguousarray(y0, dtype=np.float64)
     if y0.ndim != 1 or y0.size == 0 or not np.all(np.isfinite(y0)):
         raise ValueError(f"y0 must be a finite non-empty 1-d float array; got shape {y0.shape}")
@@ -270,17 +300,48 @@ def solve_ode(
     ys = np.empty((t_eval.size, y0.size))
     if opts.implicit:
         if jac is None or jac_size is None or not (1 <= jac_size <= y0.size):
-            raise ValueError(f"method = {method!r} needs jac and 1 <= jac_size <= {y0.size}; got "
-                             f"jac = {jac}, jac_size = {jac_size}")
+            raise ValueError(
+                f"method = {method!r} needs jac and 1 <= jac_size <= {y0.size}; got jac = {jac}, jac_size = {jac_size}"
+            )
         parts = rosw_parts(tab, y0.size, int(jac_size))
     else:
         parts, jac = rk_parts(tab, y0.size, adaptive), None
     status, n_saved, n_steps, n_rej, n_rhs, t_reached = _integrate(
-        parts.step, parts.interp, rhs, jac, y0, t0, t1, args, t_eval, parts.coeffs, parts.work,
-        parts.fsal, parts.evals_per_step, adaptive, h_fixed, opts.first_step or 0.0, parts.error_order,
-        opts.rtol, atol_vec, opts.safety, opts.min_factor, opts.max_factor, opts.pi_beta,
-        opts.max_steps, ys)
+        parts.step,
+        parts.interp,
+        rhs,
+        jac,
+        y0,
+        t0,
+        t1,
+        args,
+        t_eval,
+        parts.coeffs,
+        parts.work,
+        parts.fsal,
+        parts.evals_per_step,
+        adaptive,
+        h_fixed,
+        opts.first_step or 0.0,
+        parts.error_order,
+        opts.rtol,
+        atol_vec,
+        opts.safety,
+        opts.min_factor,
+        opts.max_factor,
+        opts.pi_beta,
+        opts.max_steps,
+        ys,
+    )
     message = _MESSAGES[status].format(t=t_reached, max_steps=opts.max_steps)
-    return OdeSolution(t=t_eval[:n_saved].copy(), y=ys[:n_saved], status=_STATUS[int(status)], message=message,
-                       n_steps=int(n_steps), n_rejected=int(n_rej), n_rhs=int(n_rhs),
-                       t_final=float(t_reached), options=opts)
+    return OdeSolution(
+        t=t_eval[:n_saved].copy(),
+        y=ys[:n_saved],
+        status=_STATUS[int(status)],
+        message=message,
+        n_steps=int(n_steps),
+        n_rejected=int(n_rej),
+        n_rhs=int(n_rhs),
+        t_final=float(t_reached),
+        options=opts,
+    )

@@ -80,14 +80,22 @@ ROS34PW2 = RosenbrockTableau(
     name="ros34pw2",
     order=3,
     error_order=2,
-    alpha=np.array([[0.0, 0.0, 0.0, 0.0],
-                    [0.87173304301691801, 0.0, 0.0, 0.0],
-                    [0.84457060015369423, -0.11299064236484185, 0.0, 0.0],
-                    [0.0, 0.0, 1.0, 0.0]]),
-    gamma=np.array([[_G, 0.0, 0.0, 0.0],
-                    [-0.87173304301691801, _G, 0.0, 0.0],
-                    [-0.90338057013044082, 0.054180672388095326, _G, 0.0],
-                    [0.24212380706095346, -1.2232505839045147, 0.54526025533510214, _G]]),
+    alpha=np.array(
+        [
+            [0.0, 0.0, 0.0, 0.0],
+            [0.87173304301691801, 0.0, 0.0, 0.0],
+            [0.84457060015369423, -0.11299064236484185, 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+        ]
+    ),
+    gamma=np.array(
+        [
+            [_G, 0.0, 0.0, 0.0],
+            [-0.87173304301691801, _G, 0.0, 0.0],
+            [-0.90338057013044082, 0.054180672388095326, _G, 0.0],
+            [0.24212380706095346, -1.2232505839045147, 0.54526025533510214, _G],
+        ]
+    ),
     b=np.array([0.24212380706095346, -1.2232505839045147, 1.545260255335102, _G]),
     b_hat=np.array([0.37810903145819369, -0.096042292212423178, 0.5, 0.2179332607542295]),
 )
@@ -102,8 +110,7 @@ def rosw_parts(tab: RosenbrockTableau, n: int, kb: int) -> StepParts:
     s = tab.n_stages
     coeffs = (tab.alpha, tab.c, tab.gamma_offdiag, tab.diag, tab.b, tab.b - tab.b_hat)
     # stages k, J_k, inv(I − hγJ_k), stage state, stage f, block vector
-    work = (np.empty((s, n)), np.empty((kb, kb)), np.empty((kb, kb)), np.empty(n), np.empty(n),
-            np.empty(max(kb, 1)))
+    work = (np.empty((s, n)), np.empty((kb, kb)), np.empty((kb, kb)), np.empty(n), np.empty(n), np.empty(max(kb, 1)))
     return StepParts(rosw_step, hermite, coeffs, work, False, s - 1, tab.error_order)
 
 

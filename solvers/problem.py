@@ -3,6 +3,7 @@
 Data X ∈ R^{n×d} with rows x_i ~ N(0, I_d), teacher β* ~ N(0, I_d), clean labels y = Xβ*,
 Σ̂ = XᵀX/n, τ = tr Σ̂. Network f_θ(x) = s·aᵀWx with W ∈ R^{m×d}, a ∈ R^m.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -26,6 +26,7 @@ P stays exactly symmetric (every entry (i, j) is computed by the same expression
 Randomness is pre-drawn by the caller, the same arrays as the direct engine's, so both engines give
 the same trajectory to rounding for the same config and seed (tests/test_propagator.py).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ SeedSequence(seed)); `noise_seed` fixes one noise path, streams batches, labels 
 other, so two runs that differ only in δ (or in the algorithm) see the same data, initialisation,
 minibatches and ξ: common random numbers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,9 +71,7 @@ def label_noise(rng: np.random.Generator, kind: str, shape: tuple[int, ...]) -> 
     return 2.0 * rng.integers(0, 2, size=shape).astype(np.float64) - 1.0
 
 
-def oscillation_drive(
-    rng: np.random.Generator, kind: str, steps: np.ndarray, m: int, period: int
-) -> np.ndarray:
+def oscillation_drive(rng: np.random.Generator, kind: str, steps: np.ndarray, m: int, period: int) -> np.ndarray:
     """ζ_t ∈ R^m for the steps given, shape (len(steps), m).
 
     gaussian: i.i.d. N(0, 1) per neuron and step. sine: ζ_{t,k} = √2 sin(2πt/P_k) with per-neuron

@@ -152,12 +152,19 @@ def solve_sde(
     needs ``ito_correction`` (`sde_step.zero_ito_correction` for additive noise). ``save_every``
     must divide N.
     """
-    opts = SdeOptions(method=method, n_paths=n_paths, seed=None if dW is not None else seed,
-                      save_every=save_every, chunk_bytes=chunk_bytes)
+    opts = SdeOptions(
+        method=method,
+        n_paths=n_paths,
+        seed=None if dW is not None else seed,
+        save_every=save_every,
+        chunk_bytes=chunk_bytes,
+    )
     scheme = opts.scheme
     if scheme.needs_ito_correction and ito_correction is None:
-        raise ValueError(f"method = {method!r} integrates the Stratonovich form: give ito_correction "
-                         "(c = Σ_j (∂b_j/∂y) b_j; zero_ito_correction for additive noise)")
+        raise ValueError(
+            f"method = {method!r} integrates the Stratonovich form: give ito_correction "
+            "(c = Σ_j (∂b_j/∂y) b_j; zero_ito_correction for additive noise)"
+        )
     if not scheme.needs_ito_correction and ito_correction is not None:
         raise ValueError(f"method = {method!r} does not use ito_correction; pass None")
     grid = _time_grid(time)
@@ -188,16 +195,37 @@ def solve_sde(
         warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
         for start in range(0, n_steps, chunk):
             stop = min(start + chunk, n_steps)
-            t_chunk = grid[start:stop + 1]
+            t_chunk = grid[start : stop + 1]
             dW_chunk = dW[start:stop] if rng is None else brownian_increments(rng, np.diff(t_chunk), n_paths, q)
-            _run_chunk(scheme.step, terms, t_chunk, y, dW_chunk, args, start, save_every, scheme.n_vec,
-                       scheme.n_mat, saves, failed_step)
+            _run_chunk(
+                scheme.step,
+                terms,
+                t_chunk,
+                y,
+                dW_chunk,
+                args,
+                start,
+                save_every,
+                scheme.n_vec,
+                scheme.n_mat,
+                saves,
+                failed_step,
+            )
     n_failed = int(np.sum(failed_step >= 0))
     if n_failed:
         first = int(failed_step[failed_step >= 0].min())
-        message = (f"{n_failed} of {n_paths} paths became non-finite, the first at step {first} "
-                   f"(t = {grid[first]:.17g}); their samples after failed_step are NaN.")
+        message = (
+            f"{n_failed} of {n_paths} paths became non-finite, the first at step {first} "
+            f"(t = {grid[first]:.17g}); their samples after failed_step are NaN."
+        )
     else:
         message = f"All {n_paths} paths reached t = {grid[-1]:.17g}."
-    return SdeSolution(t=grid[::save_every].copy(), y=saves, status=Status.DIVERGED if n_failed else Status.COMPLETED,
-                       message=message, failed_step=failed_step, n_steps=n_steps, options=opts)
+    return SdeSolution(
+        t=grid[::save_every].copy(),
+        y=saves,
+        status=Status.DIVERGED if n_failed else Status.COMPLETED,
+        message=message,
+        failed_step=failed_step,
+        n_steps=n_steps,
+        options=opts,
+    )

@@ -7,6 +7,7 @@ Its image lies in the (≤ 3d + 2)-dimensional span of (a pᵀ + r gᵀ, b′) w
 space of Z = [a | W], so λ_max(∇²L) is an eigenvalue problem of that size (`hessian_lambda_max_gram`).
 GD is stable for η < 2/λ_max(∇²L); single-sample SGD is mean-square stable for η·tr G < 2B.
 """
+
 from __future__ import annotations
 
 import numpy as np

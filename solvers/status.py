@@ -1,6 +1,7 @@
 """How a computation ended: one vocabulary for ODE and SDE solutions, path ensembles, the runner,
 the real-data experiment and sweep points. The value is what results store (attrs['status'],
 sweep failure records); each producer pairs it with a one-sentence `message`."""
+
 from __future__ import annotations
 
 import enum

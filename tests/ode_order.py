@@ -62,6 +62,10 @@ def ode_convergence(
             "expected_order": ("scheme", [TABLEAUS[m].order for m in methods]),
         },
         coords={"scheme": list(methods), "dt": dts},
-        attrs={"problem": "y' = M y, exact expm(M t) y0", "t1": t1, "matrix": str(matrix.tolist()),
-               "y0": str(y0.tolist())},
+        attrs={
+            "problem": "y' = M y, exact expm(M t) y0",
+            "t1": t1,
+            "matrix": str(matrix.tolist()),
+            "y0": str(y0.tolist()),
+        },
     )

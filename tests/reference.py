@@ -2,6 +2,7 @@
 
 Loss on a batch S with noisy labels ỹ: L_S(W, a) = (1/2B) Σ_{i∈S} (s·aᵀW x_i − ỹ_i)².
 """
+
 from __future__ import annotations
 
 import numpy as np

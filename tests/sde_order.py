@@ -59,8 +59,14 @@ def _gbm_correction(t, y, args, out):
 def gbm(mu: float = 1.0, sigma: float = 0.5, y0: float = 1.0, t1: float = 1.0) -> SdeTestProblem:
     """dX = μX dt + σX dW; X(t) = X0 exp((μ − σ²/2)t + σW(t)); Itô correction c = σ²X."""
     return SdeTestProblem(
-        f"gbm(mu={mu}, sigma={sigma})", _gbm_drift, _gbm_diffusion, _gbm_correction,
-        np.array([y0]), t1, (mu, sigma), 1,
+        f"gbm(mu={mu}, sigma={sigma})",
+        _gbm_drift,
+        _gbm_diffusion,
+        _gbm_correction,
+        np.array([y0]),
+        t1,
+        (mu, sigma),
+        1,
         lambda w: y0 * np.exp((mu - sigma**2 / 2) * t1 + sigma * w),
     )
 
@@ -75,11 +81,19 @@ def _ou_diffusion(t, y, args, out):
     out[0, 0] = args[2]
 
 
-def ou(theta: float = 1.0, mean: float = 0.5, sigma: float = 0.8, y0: float = 2.0, t1: float = 1.0
-       ) -> SdeTestProblem:
+def ou(theta: float = 1.0, mean: float = 0.5, sigma: float = 0.8, y0: float = 2.0, t1: float = 1.0) -> SdeTestProblem:
     """dX = θ(m − X) dt + σ dW (additive noise). Pathwise solution needs ∫e^{−θ(t−s)}dW: reference run."""
-    return SdeTestProblem(f"ou(theta={theta}, mean={mean}, sigma={sigma})", _ou_drift, _ou_diffusion,
-                          zero_ito_correction, np.array([y0]), t1, (theta, mean, sigma), 1, None)
+    return SdeTestProblem(
+        f"ou(theta={theta}, mean={mean}, sigma={sigma})",
+        _ou_drift,
+        _ou_diffusion,
+        zero_ito_correction,
+        np.array([y0]),
+        t1,
+        (theta, mean, sigma),
+        1,
+        None,
+    )
 
 
 def ou_moments(theta: float, mean: float, sigma: float, y0: float, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,16 +117,24 @@ def _levy_diffusion(t, y, args, out):
 
 def levy_area() -> SdeTestProblem:
     """dX1 = dW1, dX2 = X1 dW2: X2(1) = ∫W1 dW2 needs the Lévy area; non-commutative noise, c = 0."""
-    return SdeTestProblem("levy_area", _levy_drift, _levy_diffusion, zero_ito_correction,
-                          np.zeros(2), 1.0, (), 2, None)
+    return SdeTestProblem("levy_area", _levy_drift, _levy_diffusion, zero_ito_correction, np.zeros(2), 1.0, (), 2, None)
 
 
 def _final_states(problem: SdeTestProblem, method: str, dW: np.ndarray) -> np.ndarray:
     scheme = SCHEMES[method]
     n_steps, n_paths = dW.shape[:2]
-    sol = solve_sde(problem.drift, problem.diffusion, problem.y0, (0.0, problem.t1, n_steps), problem.args,
-                    method=method, ito_correction=problem.ito_correction if scheme.needs_ito_correction else None,
-                    n_paths=n_paths, dW=dW, save_every=n_steps)
+    sol = solve_sde(
+        problem.drift,
+        problem.diffusion,
+        problem.y0,
+        (0.0, problem.t1, n_steps),
+        problem.args,
+        method=method,
+        ito_correction=problem.ito_correction if scheme.needs_ito_correction else None,
+        n_paths=n_paths,
+        dW=dW,
+        save_every=n_steps,
+    )
     if not sol.success:
         raise RuntimeError(f"{problem.name}, {method}, {n_steps} steps: {sol.message}")
     return sol.y[-1]
@@ -162,6 +184,12 @@ def sde_convergence(
             "expected_weak_order": ("scheme", [SCHEMES[m].weak_order for m in methods]),
         },
         coords={"scheme": list(methods), "dt": dts},
-        attrs={"problem": problem.name, "reference": reference, "n_paths": n_paths, "seed": seed,
-               "t1": problem.t1, "numpy": np.__version__},
+        attrs={
+            "problem": problem.name,
+            "reference": reference,
+            "n_paths": n_paths,
+            "seed": seed,
+            "t1": problem.t1,
+            "numpy": np.__version__,
+        },
     )

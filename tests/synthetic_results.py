@@ -22,8 +22,7 @@ from lnsgd.solvers.observables import QUANTILES
 PRESETS = {
     "two-phase": dict(steps=100_000, delta=4.0, shrink=6.0, align=10.0, algorithm="label_noise_sgd"),
     "lazy": dict(steps=100_000, delta=0.0, shrink=0.0, align=0.0, algorithm="label_noise_sgd"),
-    "periodic": dict(steps=40_000, delta=4.0, shrink=8.0, align=6.0, algorithm="label_noise_sgd",
-                     period=5_000),
+    "periodic": dict(steps=40_000, delta=4.0, shrink=8.0, align=6.0, algorithm="label_noise_sgd", period=5_000),
     "oscillation": dict(steps=100_000, delta=0.0, shrink=3.0, align=4.0, algorithm="oscillation"),
     "oscillation-control": dict(steps=100_000, delta=0.0, shrink=0.0, align=0.0, algorithm="oscillation"),
     "sam": dict(steps=100_000, delta=4.0, shrink=5.0, align=8.0, algorithm="sam"),
@@ -44,8 +43,9 @@ def _first_step(step: np.ndarray, reached: np.ndarray, what: str) -> xr.DataArra
     return xr.DataArray(np.nan, attrs={"reason": f"{what} not reached within {int(step[-1])} steps"})
 
 
-def make_result(name: str, *, n_records: int = 81, m: int = 40, d: int = 20, seed: int = 0,
-                created: datetime | None = None) -> xr.Dataset:
+def make_result(
+    name: str, *, n_records: int = 81, m: int = 40, d: int = 20, seed: int = 0, created: datetime | None = None
+) -> xr.Dataset:
     """A synthetic Dataset for preset ``name`` (one of :data:`PRESETS`) in the stored schema."""
     if name not in PRESETS:
         raise ValueError(f"make_result: name={name!r} is not one of {sorted(PRESETS)}")
@@ -105,33 +105,45 @@ def make_result(name: str, *, n_records: int = 81, m: int = 40, d: int = 20, see
     w_norm_k = balance + (w_init[None, :] - balance) * s
     cos_k = np.clip(rng.normal(cos_abs_mean[snap_idx, None], 0.05, (snap_idx.size, m)), -1, 1)
     cos_k *= rng.choice([-1.0, 1.0], m)
-    ds = ds.assign_coords(snapshot=np.arange(snap_idx.size), neuron=np.arange(m),
-                          snapshot_step=("snapshot", step[snap_idx]))
+    ds = ds.assign_coords(
+        snapshot=np.arange(snap_idx.size), neuron=np.arange(m), snapshot_step=("snapshot", step[snap_idx])
+    )
     ds["w_norm_k"] = (("snapshot", "neuron"), w_norm_k)
     ds["a_k"] = (("snapshot", "neuron"), a_k)
     ds["cos_k"] = (("snapshot", "neuron"), cos_k)
-    plateau_est = float(np.median(w_norm_mean[-max(n_records // 10, 1):]))
-    ds["T_I"] = _first_step(step, np.abs(w_norm_mean - plateau_est) <= 0.1 * plateau_est
-                            if spec["shrink"] else np.zeros(n_records, bool), "plateau of mean|w_k|")
+    plateau_est = float(np.median(w_norm_mean[-max(n_records // 10, 1) :]))
+    ds["T_I"] = _first_step(
+        step,
+        np.abs(w_norm_mean - plateau_est) <= 0.1 * plateau_est if spec["shrink"] else np.zeros(n_records, bool),
+        "plateau of mean|w_k|",
+    )
     ds["T_II"] = _first_step(step, cos_abs_mean >= 0.9, "mean|cos(w_k, beta*)| >= 0.9")
-    cfg = {"preset": name, "algorithm": spec["algorithm"],
-           "model": {"n": 200, "d": d, "m": m, "parametrization": "standard", "alpha": 1.0},
-           "optimizer": {"eta": eta, "batch_size": 1, "delta": spec["delta"],
-                         "period": spec.get("period")},
-           "run": {"steps": steps, "record_every": int(step[1] - step[0]), "seed": seed},
-           "tau": tau}
+    cfg = {
+        "preset": name,
+        "algorithm": spec["algorithm"],
+        "model": {"n": 200, "d": d, "m": m, "parametrization": "standard", "alpha": 1.0},
+        "optimizer": {"eta": eta, "batch_size": 1, "delta": spec["delta"], "period": spec.get("period")},
+        "run": {"steps": steps, "record_every": int(step[1] - step[0]), "seed": seed},
+        "tau": tau,
+    }
     cfg_json = json.dumps(cfg, sort_keys=True)
     created = created or datetime.now(timezone.utc)
     ds.attrs.update(
-        config=cfg_json, config_hash=values_digest(json.loads(cfg_json)), seed=seed,
-        status="completed", message="synthetic result (tests.synthetic_results), not a simulation",
-        steps_done=steps, lnsgd_version="0.1.0", git_commit="synthetic",
-        versions=json.dumps({"python": "", "numpy": np.__version__}), created=created.isoformat())
+        config=cfg_json,
+        config_hash=values_digest(json.loads(cfg_json)),
+        seed=seed,
+        status="completed",
+        message="synthetic result (tests.synthetic_results), not a simulation",
+        steps_done=steps,
+        lnsgd_version="0.1.0",
+        git_commit="synthetic",
+        versions=json.dumps({"python": "", "numpy": np.__version__}),
+        created=created.isoformat(),
+    )
     return ds
 
 
-def write_results(results_dir: str | Path, names: tuple[str, ...] = tuple(PRESETS),
-                  **kwargs) -> list[Path]:
+def write_results(results_dir: str | Path, names: tuple[str, ...] = tuple(PRESETS), **kwargs) -> list[Path]:
     """Write :func:`make_result` of each name as ``<results_dir>/<name>-<hash12>.nc``."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -146,8 +158,10 @@ def write_results(results_dir: str | Path, names: tuple[str, ...] = tuple(PRESET
 
 # --- real data, multi-seed runs, a tiny sweep -------------------------------------------------------
 
-def make_real_result(name: str = "real-digits", *, n_records: int = 41, steps: int = 20_000,
-                     flips: tuple[float, ...] = (0.5, 0.0)) -> xr.Dataset:
+
+def make_real_result(
+    name: str = "real-digits", *, n_records: int = 41, steps: int = 20_000, flips: tuple[float, ...] = (0.5, 0.0)
+) -> xr.Dataset:
     """A synthetic real-data Dataset (dims ``noise`` × ``step``, docs/real-data.md): with flips the
     network leaves its linearization and its neuron norms shrink and spread; without, it tracks it."""
     step = np.linspace(0, steps, n_records).round().astype(np.int64)
@@ -156,23 +170,37 @@ def make_real_result(name: str = "real-digits", *, n_records: int = 41, steps: i
     for p in flips:
         lin_train = 0.1 * p + 5.0 * np.exp(-30 * x) + 1e-3
         values = {
-            "lin_train_loss": lin_train, "lin_test_loss": lin_train + 0.2,
+            "lin_train_loss": lin_train,
+            "lin_test_loss": lin_train + 0.2,
             "train_loss": lin_train * (1 + 4 * p * x) + 0.5 * p * x,
             "test_loss": lin_train + 0.2 + 0.6 * p * x,
-            "lin_train_acc": 0.9 - 0.1 * p + 0 * x, "lin_test_acc": 0.85 - 0.1 * p + 0 * x,
-            "train_acc": 0.9 - 0.5 * p * x, "test_acc": 0.85 - 0.6 * p * x,
-            "dist_train": (0.1 + 2 * p) * (1 - np.exp(-20 * x)), "dist_test": (0.1 + 2 * p) * (1 - np.exp(-20 * x)),
-            "w_norm_mean": 0.995 * (1 - 0.04 * p * x - 0.002 * x), "w_norm_std": 0.0864 * (1 + 0.3 * p * x),
-            "w_rel_change": (0.01 + 0.3 * p) * x, "ntk_rel_change": (0.02 + 0.3 * p) * np.sqrt(x),
+            "lin_train_acc": 0.9 - 0.1 * p + 0 * x,
+            "lin_test_acc": 0.85 - 0.1 * p + 0 * x,
+            "train_acc": 0.9 - 0.5 * p * x,
+            "test_acc": 0.85 - 0.6 * p * x,
+            "dist_train": (0.1 + 2 * p) * (1 - np.exp(-20 * x)),
+            "dist_test": (0.1 + 2 * p) * (1 - np.exp(-20 * x)),
+            "w_norm_mean": 0.995 * (1 - 0.04 * p * x - 0.002 * x),
+            "w_norm_std": 0.0864 * (1 + 0.3 * p * x),
+            "w_rel_change": (0.01 + 0.3 * p) * x,
+            "ntk_rel_change": (0.02 + 0.3 * p) * np.sqrt(x),
         }
         for k, v in values.items():
             data.setdefault(k, []).append(np.asarray(v, float))
-    ds = xr.Dataset({k: (("noise", "step"), np.stack(v)) for k, v in data.items()},
-                    coords={"noise": list(flips), "step": step, "time": ("step", 5e-3 * step)})
+    ds = xr.Dataset(
+        {k: (("noise", "step"), np.stack(v)) for k, v in data.items()},
+        coords={"noise": list(flips), "step": step, "time": ("step", 5e-3 * step)},
+    )
     cfg = json.dumps({"dataset": name.removeprefix("real-"), "steps": steps, "flip_prob": max(flips)})
-    ds.attrs.update(config=cfg, config_hash=values_digest(json.loads(cfg)), seed=0,
-                    status="completed", preset=name, created=datetime.now(timezone.utc).isoformat(),
-                    message="synthetic result (tests.synthetic_results), not a simulation")
+    ds.attrs.update(
+        config=cfg,
+        config_hash=values_digest(json.loads(cfg)),
+        seed=0,
+        status="completed",
+        preset=name,
+        created=datetime.now(timezone.utc).isoformat(),
+        message="synthetic result (tests.synthetic_results), not a simulation",
+    )
     return ds
 
 
@@ -185,8 +213,12 @@ def write_real_result(results_dir: str | Path, name: str = "real-digits", **kwar
     return path
 
 
-def write_claims(results_dir: str | Path, presets: tuple[str, ...] = ("two-phase", "lazy", "sam"),
-                 seeds: tuple[int, ...] = (0, 1, 2, 3, 4), configs: dict | None = None) -> list[Path]:
+def write_claims(
+    results_dir: str | Path,
+    presets: tuple[str, ...] = ("two-phase", "lazy", "sam"),
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+    configs: dict | None = None,
+) -> list[Path]:
     """Synthetic multi-seed runs as ``lnsgd claims`` stores them: ``<results_dir>/claims/<hash>.nc``
     with ``attrs['config']`` = the preset's config (``configs[name]``, default its default
     SimulationConfig) with the seed replaced, and no ``preset`` attribute. The curves of seed s are
@@ -220,15 +252,25 @@ def write_tiny_sweep(results_dir: str | Path, workers: int = 1) -> Path:
     from lnsgd.experiments.sweep.spec import spec_from_dict
     from lnsgd.figures.sweeps import SWEEP
 
-    tiny = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 4000, "record_every": 200,
-            "snapshots": 2}
-    spec = spec_from_dict({"name": SWEEP, "base": tiny, "sweeps": {
-        "phases": {"base": {"steps": 20000, "record_every": 500},
-                   "grid": {"eta": [0.01, 0.02], "delta": [2.0, 4.0]}},
-        "lazy-rich": {"grid": {"delta": [0.0, 4.0], "m": [10, 20, 40]}},
-        "plateau": {"grid": {"m": [10, 20], "d": [3, 5]}},
-        "sam": {"base": {"algorithm": "sam", "steps": 20000, "record_every": 500},
-                "grid": {"rho": [0.0, 0.2], "delta": [0.0, 2.0]}}}})
+    tiny = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 4000, "record_every": 200, "snapshots": 2}
+    spec = spec_from_dict(
+        {
+            "name": SWEEP,
+            "base": tiny,
+            "sweeps": {
+                "phases": {
+                    "base": {"steps": 20000, "record_every": 500},
+                    "grid": {"eta": [0.01, 0.02], "delta": [2.0, 4.0]},
+                },
+                "lazy-rich": {"grid": {"delta": [0.0, 4.0], "m": [10, 20, 40]}},
+                "plateau": {"grid": {"m": [10, 20], "d": [3, 5]}},
+                "sam": {
+                    "base": {"algorithm": "sam", "steps": 20000, "record_every": 500},
+                    "grid": {"rho": [0.0, 0.2], "delta": [0.0, 2.0]},
+                },
+            },
+        }
+    )
     folder = Path(results_dir) / "sweeps" / SWEEP
     run_sweep(spec, folder, workers=workers, progress=False)
     return folder

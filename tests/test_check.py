@@ -1,5 +1,6 @@
 """`lnsgd check`: the measures on synthetic curves, the target bookkeeping, path statistics, and one
 configuration end to end through the command line."""
+
 import argparse
 import dataclasses
 
@@ -62,8 +63,9 @@ def small_check(tmp_path_factory):
     out = tmp_path_factory.mktemp("check")
     parser = argparse.ArgumentParser()
     cli_check.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["check", "two-phase", "--set", "m=200", "--set", "steps=200000", "--paths", "2",
-                              "--out", str(out)])
+    args = parser.parse_args(
+        ["check", "two-phase", "--set", "m=200", "--set", "steps=200000", "--paths", "2", "--out", str(out)]
+    )
     return out, args.func(args)
 
 

@@ -1,4 +1,5 @@
 """Every subcommand reports bad input as one sentence on stderr, exit status 2, no traceback."""
+
 import pytest
 
 from lnsgd.cli import COMMANDS, main
@@ -15,8 +16,12 @@ CASES = {
     "run": lambda tmp: ["run", "two-phase", "--set", "eta=-1", "--quiet", "--out", str(tmp)],
     "show": lambda tmp: ["show", str(_garbage(tmp))],
     "theory": lambda tmp: ["theory"],
-    "sweep": lambda tmp: ["sweep", str(_garbage(tmp, "bad.yaml", "name: bad\ngrid: {no_such_field: [1, 2]}\n")),
-                          "--out", str(tmp / "out")],
+    "sweep": lambda tmp: [
+        "sweep",
+        str(_garbage(tmp, "bad.yaml", "name: bad\ngrid: {no_such_field: [1, 2]}\n")),
+        "--out",
+        str(tmp / "out"),
+    ],
     "claims": lambda tmp: ["claims", "--seeds", "1", "--out", str(tmp)],
     "check": lambda tmp: ["check", "--quick", "--workers", "0", "--out", str(tmp)],
     "figures": lambda tmp: ["figures", "no-such-figure", "--results", str(tmp), "--out", str(tmp / "f")],
@@ -58,4 +63,3 @@ def test_show_rejects_a_netcdf_that_is_not_a_run(tmp_path, capsys):
     xr.Dataset({"v": ("x", [1.0, 2.0])}).to_netcdf(path)
     assert main(["show", str(path)]) == 2
     assert "is not an lnsgd run result (no status, config, step)" in capsys.readouterr().err
-

@@ -1,4 +1,5 @@
 """`lnsgd summary`: what was computed, where each output is, and every missed target."""
+
 import json
 
 from lnsgd.cli import main
@@ -10,9 +11,16 @@ def test_summary_lists_results_outputs_and_missed_targets(tmp_path, capsys):
     synthetic_results.write_results(results, ("two-phase",))
     (results / "broken-0123456789ab.nc").write_text("truncated")
     (results / "check").mkdir()
-    (results / "check" / "check_verdict.json").write_text(json.dumps(
-        {"judged": "flow_eff", "configurations": 2, "skipped": 0,
-         "missed": [{"config": "delta=4 eta=0.001", "misses": "T_II 0.103 > 0.1"}]}))
+    (results / "check" / "check_verdict.json").write_text(
+        json.dumps(
+            {
+                "judged": "flow_eff",
+                "configurations": 2,
+                "skipped": 0,
+                "missed": [{"config": "delta=4 eta=0.001", "misses": "T_II 0.103 > 0.1"}],
+            }
+        )
+    )
     build.mkdir()
     (build / "main.pdf").write_bytes(b"%PDF")
     assert main(["summary", str(results), "--build", str(build)]) == 0

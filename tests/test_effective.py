@@ -68,8 +68,9 @@ def test_long_time_is_the_isotropic_fixed_point():
     assert red.ode.success, red.ode.message
     res = np.linalg.norm(beta_star - red.beta[-1])
     assert res == pytest.approx(gen.isotropic_residual_norm(lam, tau, 1.0), rel=FIXED_POINT)
-    assert red.A[-1] == pytest.approx(gen.isotropic_fixed_point_A(np.linalg.norm(beta_star), lam, tau, 1.0),
-                                      rel=FIXED_POINT)
+    assert red.A[-1] == pytest.approx(
+        gen.isotropic_fixed_point_A(np.linalg.norm(beta_star), lam, tau, 1.0), rel=FIXED_POINT
+    )
     obs = eff.reduced_observables(red, W0, a0, beta_star)
     assert obs["cos_abs_mean"][-1] == pytest.approx(1.0, abs=FIXED_POINT)
     # balanced: ‖w_k‖ = √τ |a_k|

@@ -1,6 +1,7 @@
 """The default reduced solver (Rosenbrock-W ros34pw2, implicit in the β-relaxation): its Jacobian block
 is ∂β̇/∂β, its measured order on the reduced system is 3, and at the paper config (m = 1000) its
 observables stay within 1e-3 of dopri5 at rtol 1e-8 at every recorded step, for both corrections."""
+
 import numpy as np
 import pytest
 import sympy as sp

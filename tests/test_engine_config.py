@@ -1,4 +1,5 @@
 """Config validation, --set parsing, schedules, minibatch sampling and the CLI's error path."""
+
 import dataclasses
 
 import numpy as np
@@ -11,11 +12,32 @@ from lnsgd.experiments.validation import ConfigError
 from lnsgd.solvers.sampling import BatchSampler
 
 INVALID = {
-    "n": 0, "d": -1, "m": 2.5, "parametrization": "lazy", "alpha": 0.0, "algorithm": "adam",
-    "eta": -1e-3, "batch_size": 201, "replacement": "yes", "delta": float("nan"), "noise": "uniform",
-    "schedule": "cosine", "period": 0, "breakpoints": [[5, 1.0], [2, 0.0]], "rho": -0.1,
-    "osc_eps": -1.0, "osc_kind": "square", "osc_period": 1, "steps": 0, "record_every": 2_000_000,
-    "snapshots": -1, "seed": -3, "noise_seed": -1, "paths": 0, "engine": "gpu", "loss_bound": 0.0,
+    "n": 0,
+    "d": -1,
+    "m": 2.5,
+    "parametrization": "lazy",
+    "alpha": 0.0,
+    "algorithm": "adam",
+    "eta": -1e-3,
+    "batch_size": 201,
+    "replacement": "yes",
+    "delta": float("nan"),
+    "noise": "uniform",
+    "schedule": "cosine",
+    "period": 0,
+    "breakpoints": [[5, 1.0], [2, 0.0]],
+    "rho": -0.1,
+    "osc_eps": -1.0,
+    "osc_kind": "square",
+    "osc_period": 1,
+    "steps": 0,
+    "record_every": 2_000_000,
+    "snapshots": -1,
+    "seed": -3,
+    "noise_seed": -1,
+    "paths": 0,
+    "engine": "gpu",
+    "loss_bound": 0.0,
 }
 
 
@@ -47,8 +69,11 @@ def test_auto_engine_resolution():
 
 
 def test_set_strings_are_parsed_by_field_type():
-    cfg = build_config(SimulationConfig, {}, ["eta=5e-4", "steps=1e5", "replacement=false",
-                                              "breakpoints=[[0, 4], [100, 0]]", "noise=rademacher"])
+    cfg = build_config(
+        SimulationConfig,
+        {},
+        ["eta=5e-4", "steps=1e5", "replacement=false", "breakpoints=[[0, 4], [100, 0]]", "noise=rademacher"],
+    )
     assert (cfg.eta, cfg.steps, cfg.replacement, cfg.noise) == (5e-4, 100_000, False, "rademacher")
     assert cfg.breakpoints == ((0, 4), (100, 0))
     with pytest.raises(ConfigError, match="unknown config field"):
@@ -85,8 +110,19 @@ def test_cli_reports_bad_input_without_traceback(capsys):
 
 
 def test_cli_run_and_show(tmp_path, capsys):
-    args = ["run", "two-phase", "--set", "m=30", "--set", "steps=2000", "--set", "record_every=500",
-            "--out", str(tmp_path), "--quiet"]
+    args = [
+        "run",
+        "two-phase",
+        "--set",
+        "m=30",
+        "--set",
+        "steps=2000",
+        "--set",
+        "record_every=500",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "wrote" in out and "mean||w_k||" in out and "T_I" in out

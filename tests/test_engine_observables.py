@@ -1,5 +1,6 @@
 """Observables against explicit (m × m, n × n, parameter-space) constructions, and phase times on
 curves with known answers."""
+
 import numpy as np
 import pytest
 
@@ -44,8 +45,9 @@ def test_kernel_observables_match_explicit_jacobian(parametrization):
     assert obs["w_rel_change"] == pytest.approx(np.linalg.norm(W - W0) / np.linalg.norm(W0), rel=1e-12)
     assert obs["scale_product"] == pytest.approx(s * np.linalg.norm(a) * np.linalg.norm(W), rel=1e-12)
     assert obs["balance_mean"] == pytest.approx(np.mean(a**2 - np.sum(W**2, axis=1)), rel=1e-12)
-    np.testing.assert_allclose(obs["w_norm_q"], np.quantile(np.linalg.norm(W, axis=1), [.05, .25, .5, .75, .95]),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        obs["w_norm_q"], np.quantile(np.linalg.norm(W, axis=1), [0.05, 0.25, 0.5, 0.75, 0.95]), rtol=1e-14
+    )
 
 
 def test_changes_are_accurate_when_tiny():
@@ -62,17 +64,31 @@ def test_changes_are_accurate_when_tiny():
     Wt = np.ascontiguousarray(W.T)
     obs = observe(Grams.of_state(Wt, a, ref), Wt, a, ref)
     D, D0 = np.outer(a, a) - W @ W.T, np.outer(a0, a0) - W0 @ W0.T
-    dD = (np.outer(a - a0, a0) + np.outer(a0, a - a0) + np.outer(a - a0, a - a0)
-          - (W - W0) @ W0.T - W0 @ (W - W0).T - (W - W0) @ (W - W0).T)  # D − D0 without cancellation
+    dD = (
+        np.outer(a - a0, a0)
+        + np.outer(a0, a - a0)
+        + np.outer(a - a0, a - a0)
+        - (W - W0) @ W0.T
+        - W0 @ (W - W0).T
+        - (W - W0) @ (W - W0).T
+    )  # D − D0 without cancellation
     assert obs["balance_drift"] == pytest.approx(np.linalg.norm(dD) / np.linalg.norm(D0), rel=1e-8)
     assert obs["w_rel_change"] == pytest.approx(np.linalg.norm(W - W0) / np.linalg.norm(W0), rel=1e-10)
     assert np.linalg.norm(D - D0) > 0  # (the naive difference is nonzero but inaccurate)
 
 
-@pytest.mark.parametrize("x", [np.random.default_rng(0).random(100_001), np.random.default_rng(1).standard_normal(999),
-                               np.r_[np.zeros(500), np.arange(7.0)], np.ones(10), np.array([3.0]),
-                               np.abs(np.random.default_rng(2).standard_cauchy(20_000)),
-                               np.arange(1000.0)[::-1].copy()])
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.random.default_rng(0).random(100_001),
+        np.random.default_rng(1).standard_normal(999),
+        np.r_[np.zeros(500), np.arange(7.0)],
+        np.ones(10),
+        np.array([3.0]),
+        np.abs(np.random.default_rng(2).standard_cauchy(20_000)),
+        np.arange(1000.0)[::-1].copy(),
+    ],
+)
 def test_exact_quantiles_equal_numpy(x):
     """The O(m) histogram selection returns numpy's 'linear' quantiles bit for bit, also for ties,
     heavy tails and sorted input; non-finite input gives NaN instead of an out-of-range bin."""
@@ -95,7 +111,7 @@ def test_hessian_lambda_max_matches_dense_hessian():
     W, a = init_params(m, d, "standard", 1.0, rng)
 
     def grad(theta):
-        Wm, am = theta[: m * d].reshape(m, d), theta[m * d:]
+        Wm, am = theta[: m * d].reshape(m, d), theta[m * d :]
         g = p.Sigma_hat @ (Wm.T @ am - p.beta_star)
         return np.concatenate([np.outer(am, g).ravel(), Wm @ g])
 

@@ -1,4 +1,5 @@
 """Whole runs: the paper's two regimes, reproducibility, divergence and the stored result."""
+
 import dataclasses
 import json
 
@@ -41,9 +42,16 @@ def test_common_random_numbers(lazy_and_noisy):
     np.testing.assert_array_equal(lazy.w_norm_k[0], noisy.w_norm_k[0])
 
 
-@pytest.mark.parametrize("changes", [{}, {"algorithm": "sam"}, {"batch_size": 200, "algorithm": "usam", "rho": 1e-3},
-                                     {"algorithm": "oscillation", "batch_size": 200, "osc_kind": "sine"},
-                                     {"replacement": False, "batch_size": 3, "noise": "rademacher"}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"algorithm": "sam"},
+        {"batch_size": 200, "algorithm": "usam", "rho": 1e-3},
+        {"algorithm": "oscillation", "batch_size": 200, "osc_kind": "sine"},
+        {"replacement": False, "batch_size": 3, "noise": "rademacher"},
+    ],
+)
 def test_same_config_and_seed_give_identical_arrays(changes):
     cfg = SimulationConfig(m=50, steps=3000, record_every=500, **changes)
     first, second = simulate(cfg, progress=False), simulate(cfg, progress=False)

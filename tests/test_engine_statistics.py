@@ -1,4 +1,5 @@
 """Statistical and structural properties of the engine (docs/model.md §3; moments: docs/theory.md §2)."""
+
 import numpy as np
 import pytest
 
@@ -38,8 +39,9 @@ def test_label_noise_sgd_increment_moments():
     rows_all = rng.integers(0, n, N)
     xi_all = rng.standard_normal(N)
     for t in range(N):
-        W1, a1, _, _, _ = one_step(kernels.sgd_minibatch_step, W, a, X, y, rows_all[t:t + 1],
-                                   delta * xi_all[t:t + 1], s, eta)
+        W1, a1, _, _, _ = one_step(
+            kernels.sgd_minibatch_step, W, a, X, y, rows_all[t : t + 1], delta * xi_all[t : t + 1], s, eta
+        )
         incs[t] = np.concatenate([W1.ravel(), a1]) - theta0
     mean = incs.mean(0)
     se_mean = incs.std(0) / np.sqrt(N)
@@ -62,8 +64,9 @@ def test_gd_conserves_balancedness_to_second_order():
     changes, moves = [], []
     etas = np.array([4e-3, 2e-3, 1e-3, 5e-4])
     for eta in etas:
-        W1, a1, _, _, _ = one_step(kernels.gd_full_batch_step, W, a, X, y, rows, np.zeros(len(y)),
-                                   1.0, eta, full_batch=True)
+        W1, a1, _, _, _ = one_step(
+            kernels.gd_full_batch_step, W, a, X, y, rows, np.zeros(len(y)), 1.0, eta, full_batch=True
+        )
         changes.append(np.linalg.norm(_balance(W1, a1) - _balance(W, a)))
         moves.append(np.linalg.norm(W1 - W))
     slope = np.polyfit(np.log(etas), np.log(changes), 1)[0]

@@ -2,6 +2,7 @@
 differences (algorithms: docs/model.md §3). Tolerances: the reference gradient vs central differences with
 h = 1e-6 has truncation O(h²·‖∇³L‖) + rounding O(ε/h) ≈ 1e-9 relative; kernel vs reference differ by
 rounding only (1e-12)."""
+
 import numpy as np
 import pytest
 
@@ -55,8 +56,9 @@ def test_sam_minibatch_step_matches_definition(state, normalize, rows):
     X, y, W, a, rng = state
     rows = np.array(rows)
     noise = rng.standard_normal(len(rows))
-    W1, a1, _, _, _ = one_step(kernels.sam_minibatch_step, W, a, X, y, rows, noise, 1.0, 0.05,
-                               rho=0.1, normalize=normalize)
+    W1, a1, _, _, _ = one_step(
+        kernels.sam_minibatch_step, W, a, X, y, rows, noise, 1.0, 0.05, rho=0.1, normalize=normalize
+    )
     Wr, ar = ref.sam_step(W, a, X[rows], y[rows] + noise, 1.0, 0.05, 0.1, normalize)
     np.testing.assert_allclose(W1, Wr, rtol=RTOL_EXACT)
     np.testing.assert_allclose(a1, ar, rtol=RTOL_EXACT)
@@ -70,8 +72,9 @@ def test_sam_ascent_uses_finite_difference_gradient(state):
     gW, ga = ref.fd_grad(W, a, X[rows], yb, 1.0)
     c = 0.1 / np.sqrt(np.sum(gW**2) + np.sum(ga**2))
     gW2, ga2 = ref.fd_grad(W + c * gW, a + c * ga, X[rows], yb, 1.0)
-    W1, a1, _, _, _ = one_step(kernels.sam_minibatch_step, W, a, X, y, rows, yb - y[rows], 1.0,
-                               0.05, rho=0.1, normalize=1.0)
+    W1, a1, _, _, _ = one_step(
+        kernels.sam_minibatch_step, W, a, X, y, rows, yb - y[rows], 1.0, 0.05, rho=0.1, normalize=1.0
+    )
     np.testing.assert_allclose(W1, W - 0.05 * gW2, rtol=RTOL_FD, atol=1e-10)
     np.testing.assert_allclose(a1, a - 0.05 * ga2, rtol=RTOL_FD, atol=1e-10)
 
@@ -80,8 +83,7 @@ def test_full_batch_gd_with_label_noise(state):
     X, y, W, a, rng = state
     noise = rng.standard_normal(len(y))
     rows = np.arange(len(y))
-    W1, a1, _, _, beta = one_step(kernels.gd_full_batch_step, W, a, X, y, rows, noise, 0.5, 0.03,
-                                  full_batch=True)
+    W1, a1, _, _, beta = one_step(kernels.gd_full_batch_step, W, a, X, y, rows, noise, 0.5, 0.03, full_batch=True)
     Wr, ar = ref.sgd_step(W, a, X, y + noise, 0.5, 0.03)
     np.testing.assert_allclose(W1, Wr, rtol=RTOL_EXACT)
     np.testing.assert_allclose(a1, ar, rtol=RTOL_EXACT)
@@ -93,8 +95,9 @@ def test_full_batch_sam(state, normalize):
     X, y, W, a, rng = state
     noise = rng.standard_normal(len(y))
     rows = np.arange(len(y))
-    W1, a1, _, _, _ = one_step(kernels.sam_full_batch_step, W, a, X, y, rows, noise, 1.0, 0.03,
-                               rho=0.05, normalize=normalize, full_batch=True)
+    W1, a1, _, _, _ = one_step(
+        kernels.sam_full_batch_step, W, a, X, y, rows, noise, 1.0, 0.03, rho=0.05, normalize=normalize, full_batch=True
+    )
     Wr, ar = ref.sam_step(W, a, X, y + noise, 1.0, 0.03, 0.05, normalize)
     np.testing.assert_allclose(W1, Wr, rtol=RTOL_EXACT)
     np.testing.assert_allclose(a1, ar, rtol=RTOL_EXACT)
@@ -104,8 +107,9 @@ def test_oscillation_step(state):
     X, y, W, a, rng = state
     zeta = rng.standard_normal(len(a))
     rows = np.arange(len(y))
-    W1, a1, _, _, _ = one_step(kernels.oscillation_step, W, a, X, y, rows, np.zeros(len(y)), 1.0,
-                               0.02, eps=0.3, zeta=zeta, full_batch=True)
+    W1, a1, _, _, _ = one_step(
+        kernels.oscillation_step, W, a, X, y, rows, np.zeros(len(y)), 1.0, 0.02, eps=0.3, zeta=zeta, full_batch=True
+    )
     Wr, ar = ref.oscillation_step(W, a, zeta, 0.3, X, y, 1.0, 0.02)
     np.testing.assert_allclose(W1, Wr, rtol=RTOL_EXACT)
     np.testing.assert_allclose(a1, ar, rtol=RTOL_EXACT)

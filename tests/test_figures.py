@@ -23,9 +23,9 @@ from lnsgd.figures import numbers, registry, simulation, style
 from lnsgd.figures.results import MissingResultError, load_result, tau
 from tests import synthetic_results as synthetic
 
-needs_latex = pytest.mark.skipif(shutil.which("pdflatex") is None,
-                                 reason="pdflatex not installed (run tools/ensure-tex.sh); "
-                                        "PGF output needs LaTeX")
+needs_latex = pytest.mark.skipif(
+    shutil.which("pdflatex") is None, reason="pdflatex not installed (run tools/ensure-tex.sh); PGF output needs LaTeX"
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,7 @@ def _lines(fig, gid: str):
 
 
 # --- loading --------------------------------------------------------------------------------------
+
 
 def test_missing_result_names_the_command(tmp_path):
     with pytest.raises(MissingResultError, match=r"`lnsgd run two-phase`"):
@@ -86,6 +87,7 @@ def test_tau_prefers_stored_trace_then_d():
 
 # --- every figure: PDF + PGF, PGF compiles --------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", [n for n in registry.FIGURES if n not in registry.OPTIONAL])
 def test_figure_writes_pdf_and_pgf(made, name):
     out, paths = made
@@ -103,13 +105,19 @@ def test_pgf_files_compile_in_minimal_document(made, tmp_path):
     out, _ = made
     figdir = tmp_path / "sub" / "figs"  # \input from another folder than the document's
     shutil.copytree(out, figdir)
-    body = "\n".join(rf"\input{{sub/figs/{name}.pgf}}\par" for name in registry.FIGURES
-                     if name not in registry.OPTIONAL)
+    body = "\n".join(
+        rf"\input{{sub/figs/{name}.pgf}}\par" for name in registry.FIGURES if name not in registry.OPTIONAL
+    )
     (tmp_path / "doc.tex").write_text(
-        "\\documentclass{article}\n" + style.PGF_PREAMBLE + "\n\\begin{document}\n" + body
-        + "\n\\end{document}\n")
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        "\\documentclass{article}\n" + style.PGF_PREAMBLE + "\n\\begin{document}\n" + body + "\n\\end{document}\n"
+    )
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 10_000
 
@@ -129,14 +137,17 @@ def test_without_latex_pdf_only_with_warning(results_dir, tmp_path, monkeypatch)
 
 # --- content --------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def two_phase(results_dir):
     noisy, clean = load_result(results_dir, "two-phase"), load_result(results_dir, "lazy")
     return noisy, clean, simulation.build_two_phase(noisy, clean)
 
 
-@pytest.mark.parametrize("key,var", [("two-phase", "w_norm_mean"), ("two-phase", "cos_abs_mean"),
-                                     ("lazy", "w_norm_mean"), ("lazy", "cos_abs_mean")])
+@pytest.mark.parametrize(
+    "key,var",
+    [("two-phase", "w_norm_mean"), ("two-phase", "cos_abs_mean"), ("lazy", "w_norm_mean"), ("lazy", "cos_abs_mean")],
+)
 def test_two_phase_plots_the_stored_arrays(two_phase, key, var):
     noisy, clean, fig = two_phase
     ds = noisy if key == "two-phase" else clean
@@ -156,8 +167,12 @@ def test_two_phase_axis_labels(two_phase):
     assert [ax.get_ylabel() for ax in axes] == [style.LABELS["w_norm_mean"], style.LABELS["cos_abs_mean"]]
     assert all(ax.get_xlabel() == style.LABELS["step"] for ax in axes)
     legend_texts = {t.get_text() for t in fig.legends[0].get_texts()}
-    assert {r"label-noise SGD, $\delta = 4$", r"SGD, $\delta = 0$",
-            style.LABELS["T_I"], style.LABELS["T_II"]} <= legend_texts
+    assert {
+        r"label-noise SGD, $\delta = 4$",
+        r"SGD, $\delta = 0$",
+        style.LABELS["T_I"],
+        style.LABELS["T_II"],
+    } <= legend_texts
 
 
 def test_phase_markers_at_stored_times(two_phase):
@@ -173,9 +188,13 @@ def test_phase_markers_at_stored_times(two_phase):
 
 def test_prediction_overlay(results_dir):
     noisy, clean = load_result(results_dir, "two-phase"), load_result(results_dir, "lazy")
-    pred = xr.Dataset({"pred_w_norm_mean": ("step", noisy["w_norm_mean"].values * 1.05),
-                       "pred_cos_abs_mean": ("step", noisy["cos_abs_mean"].values * 0.95)},
-                      coords={"step": noisy["step"].values})
+    pred = xr.Dataset(
+        {
+            "pred_w_norm_mean": ("step", noisy["w_norm_mean"].values * 1.05),
+            "pred_cos_abs_mean": ("step", noisy["cos_abs_mean"].values * 0.95),
+        },
+        coords={"step": noisy["step"].values},
+    )
     fig = simulation.build_two_phase(noisy, clean, prediction=pred)
     for var in ("w_norm_mean", "cos_abs_mean"):
         (line,) = _lines(fig, f"prediction:{var}")
@@ -206,8 +225,9 @@ def test_neuron_picture_balance_line_and_points(results_dir):
     x, y = balance[0].get_xdata(), balance[0].get_ydata()
     np.testing.assert_allclose(np.asarray(y) / np.asarray(x), np.sqrt(tau(ds)))
     # Every neuron of the last snapshot drawn once, at (|a_k|, ‖w_k‖).
-    pts = np.concatenate([np.column_stack([ln.get_xdata(), ln.get_ydata()])
-                          for j in range(5) for ln in _lines(fig, f"neurons:2:{j}")])
+    pts = np.concatenate(
+        [np.column_stack([ln.get_xdata(), ln.get_ydata()]) for j in range(5) for ln in _lines(fig, f"neurons:2:{j}")]
+    )
     last = ds.isel(snapshot=-1)
     want = np.column_stack([np.abs(last["a_k"].values), last["w_norm_k"].values])
     np.testing.assert_allclose(np.sort(pts, axis=0), np.sort(want, axis=0))
@@ -227,6 +247,7 @@ def test_sam_and_laziness_plot_their_runs(results_dir):
 
 
 # --- numbers and CLI ------------------------------------------------------------------------------
+
 
 def test_numbers_tex_quotes_stored_values(results_dir, tmp_path):
     partial = tmp_path / "partial"
@@ -253,8 +274,19 @@ def test_cli_makes_what_it_can_and_names_missing_commands(results_dir, tmp_path,
         shutil.copy(path, partial)
     parser = argparse.ArgumentParser(prog="lnsgd")
     cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["figures", "periodic", "laziness", "--results", str(partial),
-                              "--out", str(tmp_path / "build" / "figures"), "--numbers", "-"])
+    args = parser.parse_args(
+        [
+            "figures",
+            "periodic",
+            "laziness",
+            "--results",
+            str(partial),
+            "--out",
+            str(tmp_path / "build" / "figures"),
+            "--numbers",
+            "-",
+        ]
+    )
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex not installed (run tools/ensure-tex.sh)")
     assert args.func(args) == 2

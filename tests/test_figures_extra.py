@@ -42,6 +42,7 @@ def _band(fig, gid: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --- real data ------------------------------------------------------------------------------------
 
+
 def test_real_figure_draws_network_and_linearization(tmp_path):
     synthetic.write_real_result(tmp_path)
     ds = load_result(tmp_path, "real-digits")
@@ -72,8 +73,9 @@ def test_real_missing_results_name_their_commands(tmp_path):
 def test_optional_cifar_figure_skipped_only_when_making_all(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setitem(registry.FIGURES, "two-phase", lambda r, o: calls.append("two-phase") or [])
-    monkeypatch.setattr(registry, "FIGURES", {"two-phase": registry.FIGURES["two-phase"],
-                                              "real-cifar10": real.fig_real_cifar10})
+    monkeypatch.setattr(
+        registry, "FIGURES", {"two-phase": registry.FIGURES["two-phase"], "real-cifar10": real.fig_real_cifar10}
+    )
     with pytest.warns(UserWarning, match=r"skipped optional figure real-cifar10.*data_dir=DIR"):
         assert registry.make_figures(None, tmp_path, tmp_path / "out") == []
     assert calls == ["two-phase"]
@@ -84,8 +86,7 @@ def test_optional_cifar_figure_skipped_only_when_making_all(tmp_path, monkeypatc
 def test_real_numbers_quote_the_stored_runs(tmp_path):
     synthetic.write_real_result(tmp_path)
     ds = load_result(tmp_path, "real-digits")
-    macros = dict(re.findall(r"\\newcommand\{\\(\w+)\}\{(.*)\}",
-                             numbers.numbers_tex(tmp_path, numbers.REAL_NUMBERS)))
+    macros = dict(re.findall(r"\\newcommand\{\\(\w+)\}\{(.*)\}", numbers.numbers_tex(tmp_path, numbers.REAL_NUMBERS)))
     assert macros["RealDistNoisy"] == f"{float(ds.dist_test.sel(noise=0.5)[-1]):.3g}"
     assert macros["RealDistClean"] == f"{float(ds.dist_test.sel(noise=0.0)[-1]):.3g}"
     w = ds.w_norm_mean.sel(noise=0.5).values
@@ -123,8 +124,9 @@ def test_seed_figure_draws_mean_and_sd_over_seeds(seed_runs):
     assert set(agg) == {"two-phase", "lazy"}  # no SAM runs: left out, not an error
     fig = seeds.build_seeds(agg)
     for name, cfg in configs.items():
-        files = [xr.load_dataset(Path(root) / "claims" / f"{dataclasses.replace(cfg, seed=s).digest()}.nc")
-                 for s in range(5)]
+        files = [
+            xr.load_dataset(Path(root) / "claims" / f"{dataclasses.replace(cfg, seed=s).digest()}.nc") for s in range(5)
+        ]
         for var in ("w_norm_mean", "cos_abs_mean"):
             per_seed = np.stack([f[var].values for f in files])
             mean, sd = per_seed.mean(0), per_seed.std(0, ddof=1)
@@ -132,8 +134,7 @@ def test_seed_figure_draws_mean_and_sd_over_seeds(seed_runs):
             lo, hi = _band(fig, f"{name}:{var}:band", files[0]["step"].values)
             np.testing.assert_allclose(lo, mean - sd, rtol=1e-12, atol=1e-15)
             np.testing.assert_allclose(hi, mean + sd, rtol=1e-12, atol=1e-15)
-        np.testing.assert_array_equal(agg[name]["T_I_seeds"].values,
-                                      [float(f["T_I"]) for f in files])
+        np.testing.assert_array_equal(agg[name]["T_I_seeds"].values, [float(f["T_I"]) for f in files])
     assert np.any(agg["two-phase"]["w_norm_mean_sd"].values > 0)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any(t.endswith("(5 seeds)") and "label-noise" in t for t in legend), legend
@@ -167,6 +168,7 @@ def test_seeds_from_preset_configs(tmp_path):
 
 # --- laziness against m ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def sweep_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sweep-results")
@@ -177,6 +179,7 @@ def sweep_root(tmp_path_factory) -> Path:
 def test_laziness_m_draws_final_changes_and_theory(sweep_root):
     ds = laziness_m.load_lazy_rich(sweep_root)
     from lnsgd.experiments.sweep.combine import open_sweep
+
     summary = open_sweep(Path(sweep_root) / "sweeps" / "small", "lazy-rich")
     fig = laziness_m.build_laziness_m(ds)
     for delta in (0.0, 4.0):
@@ -191,9 +194,15 @@ def test_laziness_m_draws_final_changes_and_theory(sweep_root):
     # Theory: the sympy estimate of lnsgd.theory.lazy at the sweep's d, alpha and mean ||e0||.
     from lnsgd.theory import lazy
     from lnsgd.theory.symbols import alpha, beta_star_norm, d, m
-    e0 = float(np.mean([np.sqrt(2 * xr.load_dataset(Path(sweep_root) / "sweeps" / "small" /
-                                                    f"{h}.nc")["test_loss"][0])
-                        for h in summary["config_hash"].sel(delta=0.0).values]))
+
+    e0 = float(
+        np.mean(
+            [
+                np.sqrt(2 * xr.load_dataset(Path(sweep_root) / "sweeps" / "small" / f"{h}.nc")["test_loss"][0])
+                for h in summary["config_hash"].sel(delta=0.0).values
+            ]
+        )
+    )
     line = _line(fig, "theory:w_rel_change")
     x = line.get_xdata()[-1]
     expr = lazy.relative_change_estimate("standard").subs({alpha: 1, beta_star_norm: e0, d: 5, m: x})
@@ -225,6 +234,7 @@ def test_lazy_m_numbers(sweep_root):
 
 
 # --- periodic zoom --------------------------------------------------------------------------------
+
 
 def test_periodic_zoom_panel_shows_first_steps_with_fitted_y(tmp_path):
     ds = synthetic.make_result("periodic")

@@ -7,6 +7,7 @@ command line) on top of all of them.
 - figures/ never imports solvers;
 - no layer imports the package root `lnsgd`, `lnsgd.cli` or `lnsgd.commands`.
 """
+
 import ast
 import sys
 from pathlib import Path
@@ -67,5 +68,7 @@ def test_the_checker_sees_relative_and_local_imports(tmp_path, monkeypatch):
     (fake / "bad.py").write_text("from ..experiments import runner\n\ndef f():\n    import lnsgd.cli\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert [name for _, name in package_imports(fake / "bad.py", "solvers")] == [
-        "lnsgd.experiments.runner", "lnsgd.cli"]
+        "lnsgd.experiments.runner",
+        "lnsgd.cli",
+    ]
     assert len(violations("solvers")) == 2

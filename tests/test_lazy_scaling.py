@@ -12,6 +12,7 @@ the linearised dynamics the discrete sums of g, g eᵀ differ from the flow inte
 the setting of the linearised-flow estimate; mean field is left out, as its change does not vanish
 with m and the linearisation does not apply there.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,9 +43,19 @@ TOLERANCE = 0.12
 def _config(parametrization: str, m: int, seed: int) -> SimulationConfig:
     A0 = 1.0 if parametrization == "standard" else float(m)  # α = 1
     s_sq = 1.0 if parametrization == "standard" else 1.0 / m
-    return SimulationConfig(n=N, d=D, m=int(m), parametrization=parametrization, delta=0.0,
-                            batch_size=N, eta=GAIN / (s_sq * (m / D + A0)), steps=STEPS,
-                            record_every=STEPS, snapshots=0, seed=seed)
+    return SimulationConfig(
+        n=N,
+        d=D,
+        m=int(m),
+        parametrization=parametrization,
+        delta=0.0,
+        batch_size=N,
+        eta=GAIN / (s_sq * (m / D + A0)),
+        steps=STEPS,
+        record_every=STEPS,
+        snapshots=0,
+        seed=seed,
+    )
 
 
 @pytest.fixture(scope="module", params=["standard", "ntk"])

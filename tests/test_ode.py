@@ -92,8 +92,14 @@ def test_bit_identical_reruns():
 
 @pytest.mark.parametrize(
     "kwargs, field",
-    [({"method": "rk45"}, "method"), ({"method": "rk4"}, "dt"), ({"rtol": 2.0}, "rtol"),
-     ({"atol": -1.0}, "atol"), ({"max_steps": 0}, "max_steps"), ({"pi_beta": 0.5}, "pi_beta")],
+    [
+        ({"method": "rk45"}, "method"),
+        ({"method": "rk4"}, "dt"),
+        ({"rtol": 2.0}, "rtol"),
+        ({"atol": -1.0}, "atol"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"pi_beta": 0.5}, "pi_beta"),
+    ],
 )
 def test_options_validated(kwargs, field):
     with pytest.raises(ValueError, match=field):

@@ -1,5 +1,6 @@
 """Rosenbrock-W integration (solvers/ode_rosw.py): coefficient algebra, W-order 3 with an arbitrary
 partial Jacobian, adaptive error control on a stiff problem where explicit steps are bounded by 2/|λ|."""
+
 import numpy as np
 import pytest
 from numba import njit
@@ -38,8 +39,17 @@ def test_w_order_three_for_any_partial_jacobian(k):
     block of it (k = 1, 2): the W property (measured 3.03, 3.01, 2.99)."""
     dts = 2.0 ** -np.arange(3, 9)
     exact = expm(2.0 * MATRIX) @ Y0
-    errors = [np.max(np.abs(solve_ode(linear_rhs, Y0, (0.0, 2.0), (MATRIX,), method="ros34pw2", dt=float(dt),
-                                      jac=block_jac, jac_size=k).y[-1] - exact)) for dt in dts]
+    errors = [
+        np.max(
+            np.abs(
+                solve_ode(
+                    linear_rhs, Y0, (0.0, 2.0), (MATRIX,), method="ros34pw2", dt=float(dt), jac=block_jac, jac_size=k
+                ).y[-1]
+                - exact
+            )
+        )
+        for dt in dts
+    ]
     assert abs(fit_order(dts, np.array(errors)) - 3) < 0.1
 
 
@@ -49,8 +59,18 @@ def test_stiff_block_takes_large_steps_and_meets_tolerance():
     1485 steps), with global error ≤ 10·rtol on the smooth components (Hermite t_eval)."""
     M = np.array([[-1e6, 1.0, 0.0], [0.0, -0.5, 2.0], [0.0, -2.0, -0.5]])
     grid = np.linspace(0.0, 10.0, 21)
-    sol = solve_ode(linear_rhs, Y0, (0.0, 10.0), (M,), method="ros34pw2", jac=block_jac, jac_size=1,
-                    t_eval=grid, rtol=1e-6, atol=1e-10)
+    sol = solve_ode(
+        linear_rhs,
+        Y0,
+        (0.0, 10.0),
+        (M,),
+        method="ros34pw2",
+        jac=block_jac,
+        jac_size=1,
+        t_eval=grid,
+        rtol=1e-6,
+        atol=1e-10,
+    )
     assert sol.success, sol.message
     assert sol.n_steps < 5000
     exact = np.array([expm(M * t) @ Y0 for t in grid])

@@ -69,8 +69,9 @@ def test_order_conditions(name):
         if n <= tab.order:
             assert abs(residual) < 1e-14, (name, tree)
     # The method is not of higher order: some tree of order+1 nodes fails.
-    assert any(abs(tab.b @ _phi(t, tab.a) - 1.0 / _gamma(t, n)) > 1e-6
-               for n, t in _trees(tab.order + 1) if n == tab.order + 1)
+    assert any(
+        abs(tab.b @ _phi(t, tab.a) - 1.0 / _gamma(t, n)) > 1e-6 for n, t in _trees(tab.order + 1) if n == tab.order + 1
+    )
     if tab.adaptive:
         b_hat = tab.b + tab.e
         for n, tree in _trees(tab.error_order):

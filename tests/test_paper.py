@@ -20,7 +20,8 @@ PAPER = Path(__file__).resolve().parents[1] / "paper"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("latexmk") is None or shutil.which("pdflatex") is None,
-    reason="latexmk/pdflatex not installed (run tools/ensure-tex.sh)")
+    reason="latexmk/pdflatex not installed (run tools/ensure-tex.sh)",
+)
 
 
 def _build(paper_dir: Path) -> subprocess.CompletedProcess:
@@ -61,8 +62,9 @@ def test_paper_builds_from_results(tmp_path):
     log = (paper / "build" / "main.log").read_text(errors="replace")
     assert "undefined" not in log.lower(), "undefined references or macros"
     if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", str(paper / "build" / "main.pdf"), "-"],
-                              capture_output=True, text=True).stdout
+        text = subprocess.run(
+            ["pdftotext", str(paper / "build" / "main.pdf"), "-"], capture_output=True, text=True
+        ).stdout
         ds_ti = numbers.format_value(float(synthetic.make_result("two-phase")["T_I"]), "step")
         assert ds_ti.replace("{,}", ",") in text
         assert "[missing: TwoPhase" not in text and "[missing: theory" not in text
@@ -74,6 +76,7 @@ def test_paper_builds_without_any_generated_input(tmp_path):
     proc = _build(paper)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", str(paper / "build" / "main.pdf"), "-"],
-                              capture_output=True, text=True).stdout
+        text = subprocess.run(
+            ["pdftotext", str(paper / "build" / "main.pdf"), "-"], capture_output=True, text=True
+        ).stdout
         assert "lnsgd figures two-phase" in text and "[missing: TwoPhaseTI]" in text

@@ -2,6 +2,7 @@
 passes only when its seed mean clears the threshold by three standard errors
 (experiments/claims.py states each statistic and threshold). `make reproduce` runs them at paper
 size with `lnsgd claims --size paper`."""
+
 import pytest
 
 from lnsgd.experiments.claims import CLAIMS, evaluate

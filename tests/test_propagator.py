@@ -1,5 +1,6 @@
 """The propagator engine against the direct engine (same config, seed and draws), its single map
 against the dense product M P Mᵀ, reproducibility, and noise-path ensembles."""
+
 import dataclasses
 
 import numpy as np
@@ -22,8 +23,14 @@ VARIANTS = {
     # full-batch normalized SAM without noise reaches the minimum within ~800 steps and then bounces
     # with c = ρ/‖∇L‖ → ∞, which amplifies any rounding difference (1e-15 → 1e-7 in one bounce):
     # compared over the approach only
-    "sam-full-batch": {"algorithm": "sam", "batch_size": 200, "rho": 0.05, "delta": 0.0, "steps": 500,
-                       "record_every": 100},
+    "sam-full-batch": {
+        "algorithm": "sam",
+        "batch_size": 200,
+        "rho": 0.05,
+        "delta": 0.0,
+        "steps": 500,
+        "record_every": 100,
+    },
     "usam-full-batch": {"algorithm": "usam", "batch_size": 200, "rho": 1e-3},
     "sam-B3": {"algorithm": "sam", "batch_size": 3, "rho": 0.1},
     "periodic-schedule": {"schedule": "periodic", "period": 700},
@@ -107,8 +114,11 @@ def paper_million():
     """The paper config over 10⁶ steps on both engines (records every 10⁴ steps)."""
     cfg = SimulationConfig(steps=1_000_000, record_every=10_000, snapshots=3)
     prop = dataclasses.replace(cfg, engine="propagator")
-    return (runner.simulate(dataclasses.replace(cfg, engine="direct"), progress=False),
-            runner.simulate(prop, progress=False), runner.run_engine(prop))
+    return (
+        runner.simulate(dataclasses.replace(cfg, engine="direct"), progress=False),
+        runner.simulate(prop, progress=False),
+        runner.run_engine(prop),
+    )
 
 
 def test_paper_config_every_observable_agrees_over_a_million_steps(paper_million):

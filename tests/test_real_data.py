@@ -1,4 +1,5 @@
 """Loaders of experiments/real/data.py: digits, and CIFAR-10 batches written here in the real format."""
+
 import os
 import pickle
 
@@ -10,9 +11,12 @@ from lnsgd.experiments.real.data import CIFAR10_DIM, load_cifar10_data, load_dig
 
 def write_batch(path, n, rng, protocol=2, **override):
     """A CIFAR-10 python batch: a pickled dict with bytes keys, b'data' (n, 3072) uint8, b'labels'."""
-    batch = {b"batch_label": b"synthetic", b"labels": [int(c) for c in np.arange(n) % 10],
-             b"data": rng.integers(0, 256, size=(n, CIFAR10_DIM), dtype=np.uint8),
-             b"filenames": [b"img%d.png" % i for i in range(n)]}
+    batch = {
+        b"batch_label": b"synthetic",
+        b"labels": [int(c) for c in np.arange(n) % 10],
+        b"data": rng.integers(0, 256, size=(n, CIFAR10_DIM), dtype=np.uint8),
+        b"filenames": [b"img%d.png" % i for i in range(n)],
+    }
     batch.update(override)
     with open(path, "wb") as fh:
         pickle.dump(batch, fh, protocol=protocol)
@@ -71,15 +75,18 @@ def test_cifar10_too_few_samples(cifar_dir):
         load_cifar10_data(cifar_dir, 70, 10, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("content, match", [
-    (b"not a pickle at all", "is not a CIFAR-10 python-pickle batch"),
-    (pickle.dumps([1, 2, 3]), "expected a dict"),
-    (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}), "lack 'data'/'labels'"),
-    (pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}), "expected \\(N, 3072\\) uint8"),
-    (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}), "integers in \\[0, 10\\)"),
-    (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]})[:-20], "python-pickle batch"),
-    (pickle.dumps(os.system), "is not allowed"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"not a pickle at all", "is not a CIFAR-10 python-pickle batch"),
+        (pickle.dumps([1, 2, 3]), "expected a dict"),
+        (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}), "lack 'data'/'labels'"),
+        (pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}), "expected \\(N, 3072\\) uint8"),
+        (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}), "integers in \\[0, 10\\)"),
+        (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]})[:-20], "python-pickle batch"),
+        (pickle.dumps(os.system), "is not allowed"),
+    ],
+)
 def test_cifar10_corrupt_files(cifar_dir, content, match):
     (cifar_dir / "data_batch_1").write_bytes(content)
     with pytest.raises(ValueError, match=match):

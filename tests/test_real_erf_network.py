@@ -1,4 +1,5 @@
 """Model, Jacobian, NTK and the closed-form linearized trajectory (experiments/real/network.py)."""
+
 import numpy as np
 import pytest
 from scipy.linalg import expm
@@ -15,7 +16,7 @@ from lnsgd.experiments.real.network import (
 )
 
 FD_STEP = 1e-6
-FD_TOL = 1e-7        # central differences: error O(h²·f''') ≈ 1e-12 plus round-off ε·f/h ≈ 1e-10
+FD_TOL = 1e-7  # central differences: error O(h²·f''') ≈ 1e-12 plus round-off ε·f/h ≈ 1e-10
 CLOSED_FORM_TOL = 1e-10
 
 
@@ -46,15 +47,15 @@ def test_ntk_equals_jacobian_gram_and_finite_differences(small):
     p, X, X_test, _ = small
     J, J_test = jacobian(p, X), jacobian(p, X_test)
     P = J.shape[2]
-    np.testing.assert_allclose(ntk(p, X_test, X), J_test.reshape(-1, P) @ J.reshape(-1, P).T,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ntk(p, X_test, X), J_test.reshape(-1, P) @ J.reshape(-1, P).T, rtol=1e-12, atol=1e-12)
     # directional check without the Jacobian: f(θ + h v) − f(θ − h v) ≈ 2h J v, so K u = J Jᵀ u
     rng = np.random.default_rng(2)
     u = rng.standard_normal(J.shape[0] * J.shape[1])
     v = J.reshape(-1, P).T @ u
     theta = p.flatten()
-    jv = (forward(p.unflatten(theta + FD_STEP * v), X)
-          - forward(p.unflatten(theta - FD_STEP * v), X)).ravel() / (2 * FD_STEP)
+    jv = (forward(p.unflatten(theta + FD_STEP * v), X) - forward(p.unflatten(theta - FD_STEP * v), X)).ravel() / (
+        2 * FD_STEP
+    )
     np.testing.assert_allclose(ntk(p, X, X) @ u, jv, rtol=1e-7)
 
 
@@ -92,11 +93,15 @@ def test_closed_form_matches_explicit_linearized_gd(small, eta):
     dtheta = np.zeros(P)
     for t in range(201):
         if t in (0, 1, 7, 50, 200):
-            np.testing.assert_allclose(lin.predict(t, r0, f0, K), f0 + (J @ dtheta).reshape(f0.shape),
-                                       atol=CLOSED_FORM_TOL, rtol=0)
-            np.testing.assert_allclose(lin.predict(t, r0, f0_test, ntk(p, X_test, X)),
-                                       f0_test + (J_test @ dtheta).reshape(f0_test.shape),
-                                       atol=CLOSED_FORM_TOL, rtol=0)
+            np.testing.assert_allclose(
+                lin.predict(t, r0, f0, K), f0 + (J @ dtheta).reshape(f0.shape), atol=CLOSED_FORM_TOL, rtol=0
+            )
+            np.testing.assert_allclose(
+                lin.predict(t, r0, f0_test, ntk(p, X_test, X)),
+                f0_test + (J_test @ dtheta).reshape(f0_test.shape),
+                atol=CLOSED_FORM_TOL,
+                rtol=0,
+            )
         dtheta -= eta / n * J.T @ (r0 + J @ dtheta)
 
 

@@ -1,4 +1,5 @@
 """RealConfig validation and the behaviour of simulate_real (experiments/real/experiment.py)."""
+
 import json
 
 import numpy as np
@@ -12,9 +13,9 @@ from lnsgd.experiments.real.experiment import OBSERVABLES, RealConfig, simulate_
 # 400 steps: 0.125 (m=128), 0.0158 (512), 0.0014 (2048) — exponent ≈ −1.7, faster than the
 # NTK-parametrization O(m^{-1/2}), consistent with the first layer moving O(m^{-3/2}) under η ∝ 1/m.
 WIDTHS = (128, 512, 2048)
-MIN_RATIO_PER_4X = 4.0         # each 4× in width must shrink the distance at least 4×
+MIN_RATIO_PER_4X = 4.0  # each 4× in width must shrink the distance at least 4×
 EXPONENT_RANGE = (-2.2, -1.0)  # fitted slope of log distance vs log width
-MAX_DIST_WIDEST = 5e-3         # RMS ‖f − f_lin‖ at m = 2048, while ‖f − f0‖ RMS ≈ 4
+MAX_DIST_WIDEST = 5e-3  # RMS ‖f − f_lin‖ at m = 2048, while ‖f − f0‖ RMS ≈ 4
 
 
 def tiny(**kw) -> RealConfig:
@@ -22,18 +23,21 @@ def tiny(**kw) -> RealConfig:
     return RealConfig(**{**base, **kw})
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("flip_prob", 1.5, r"flip_prob = 1.5 is out of range: expected 0.0 <= flip_prob <= 1.0"),
-    ("dataset", "mnist", r"dataset = 'mnist' is not valid: expected one of"),
-    ("batch_size", 41, r"batch_size = 41 is out of range: expected 1 <= batch_size <= 40"),
-    ("eta", 0.0, r"eta = 0.0 is out of range"),
-    ("record_every", 61, r"record_every = 61 is out of range"),
-    ("width", 0, r"width = 0 is out of range"),
-    ("n_train", 1700, r"n_train \+ n_test = 1750 is out of range"),
-    ("linearization", "euler", r"linearization = 'euler'"),
-    ("w_std", -1.0, r"w_std = -1.0"),
-    ("seed", -3, r"seed = -3"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("flip_prob", 1.5, r"flip_prob = 1.5 is out of range: expected 0.0 <= flip_prob <= 1.0"),
+        ("dataset", "mnist", r"dataset = 'mnist' is not valid: expected one of"),
+        ("batch_size", 41, r"batch_size = 41 is out of range: expected 1 <= batch_size <= 40"),
+        ("eta", 0.0, r"eta = 0.0 is out of range"),
+        ("record_every", 61, r"record_every = 61 is out of range"),
+        ("width", 0, r"width = 0 is out of range"),
+        ("n_train", 1700, r"n_train \+ n_test = 1750 is out of range"),
+        ("linearization", "euler", r"linearization = 'euler'"),
+        ("w_std", -1.0, r"w_std = -1.0"),
+        ("seed", -3, r"seed = -3"),
+    ],
+)
 def test_config_validation(field, value, match):
     with pytest.raises(ValueError, match=match):
         tiny(**{field: value})
@@ -53,7 +57,7 @@ def test_dataset_layout_and_reproducibility():
     assert set(OBSERVABLES) <= set(a.data_vars) and a.attrs["status"] == "completed"
     assert json.loads(a.attrs["config"])["flip_prob"] == 0.5
     first = a.isel(step=0)
-    np.testing.assert_array_equal(first.dist_test, 0.0)        # f_lin,0 = f_0
+    np.testing.assert_array_equal(first.dist_test, 0.0)  # f_lin,0 = f_0
     np.testing.assert_array_equal(first.ntk_rel_change, 0.0)
     np.testing.assert_array_equal(first.train_loss, first.lin_train_loss)
     c = simulate_real(tiny(seed=1), progress=False)
@@ -70,8 +74,19 @@ def test_divergence_is_reported():
 def test_clean_gd_tracks_linearization_closer_with_width():
     dist = []
     for m in WIDTHS:
-        ds = simulate_real(RealConfig(n_train=40, n_test=100, width=m, eta=8e-3 * 512 / m, steps=400,
-                                      batch_size=40, flip_prob=0.0, record_every=100), progress=False)
+        ds = simulate_real(
+            RealConfig(
+                n_train=40,
+                n_test=100,
+                width=m,
+                eta=8e-3 * 512 / m,
+                steps=400,
+                batch_size=40,
+                flip_prob=0.0,
+                record_every=100,
+            ),
+            progress=False,
+        )
         assert ds.lin_train_loss.values[0, -1] < 0.01 * ds.lin_train_loss.values[0, 0]  # it trained
         dist.append(float(ds.dist_test.max()))
     dist = np.array(dist)
@@ -85,16 +100,27 @@ def test_clean_gd_tracks_linearization_closer_with_width():
 # Δ mean‖w_k‖ (flip 0.5) − Δ mean‖w_k‖ (clean) = −0.0110 ± 0.0008 (sd), ntk_rel_change ratio 1.38–1.55.
 NOISE_SEEDS = range(6)
 MIN_MEAN_SHRINK = 0.005  # required mean paired extra shrinkage of mean‖w_k‖
-T_SIGMA = 5.0            # and mean difference beyond T_SIGMA · sd/√N
+T_SIGMA = 5.0  # and mean difference beyond T_SIGMA · sd/√N
 MIN_NTK_RATIO = 1.2
 
 
 def test_flip_noise_moves_neuron_norms_more_than_clean():
     diffs, ntk_ratio = [], []
     for seed in NOISE_SEEDS:
-        ds = simulate_real(RealConfig(n_train=40, n_test=50, width=64, eta=1e-2, steps=3000,
-                                      batch_size=1, flip_prob=0.5, record_every=3000, seed=seed),
-                           progress=False)
+        ds = simulate_real(
+            RealConfig(
+                n_train=40,
+                n_test=50,
+                width=64,
+                eta=1e-2,
+                steps=3000,
+                batch_size=1,
+                flip_prob=0.5,
+                record_every=3000,
+                seed=seed,
+            ),
+            progress=False,
+        )
         shift = ds.w_norm_mean.isel(step=-1) - ds.w_norm_mean.isel(step=0)
         diffs.append(float(shift.sel(noise=0.5) - shift.sel(noise=0.0)))
         last = ds.ntk_rel_change.isel(step=-1)

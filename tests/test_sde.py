@@ -38,8 +38,19 @@ def test_ou_ensemble_moments():
     the O(dt) bias of Heun with dt = 1/256 is < 0.003, below the smallest tolerance (0.016 at t = 0.125).
     """
     theta, mean, sigma, y0, n = 1.0, 0.5, 0.8, 2.0, 4000
-    sol = solve_sde(ou().drift, ou().diffusion, np.array([y0]), (0.0, 1.0, 256), (theta, mean, sigma),
-                    method="heun", ito_correction=zero_ito_correction, q=1, n_paths=n, seed=3, save_every=32)
+    sol = solve_sde(
+        ou().drift,
+        ou().diffusion,
+        np.array([y0]),
+        (0.0, 1.0, 256),
+        (theta, mean, sigma),
+        method="heun",
+        ito_correction=zero_ito_correction,
+        q=1,
+        n_paths=n,
+        seed=3,
+        save_every=32,
+    )
     assert sol.success and sol.y.shape == (9, n, 1)
     m, v = ou_moments(theta, mean, sigma, y0, sol.t[1:])
     k = 4.0
@@ -72,8 +83,9 @@ def test_explicit_increments_match_seed_and_nest():
     dW = brownian_increments(np.random.default_rng(11), np.diff(np.linspace(0.0, 1.0, 101)), 64, 1)
     assert _gbm_run(dW=dW, seed=None).y.tobytes() == ref.y.tobytes()
     p = gbm()
-    coarse = solve_sde(p.drift, p.diffusion, p.y0, (0.0, 1.0, 20), p.args, method="euler", n_paths=64,
-                       dW=coarsen(dW, 5))
+    coarse = solve_sde(
+        p.drift, p.diffusion, p.y0, (0.0, 1.0, 20), p.args, method="euler", n_paths=64, dW=coarsen(dW, 5)
+    )
     w1 = dW.sum(axis=0)  # W(1) of each path
     exact = p.exact(w1)
     assert np.mean(np.abs(coarse.y[-1] - exact)) < np.mean(np.abs(coarse.y[-1] - p.exact(w1[::-1])))
@@ -82,19 +94,24 @@ def test_explicit_increments_match_seed_and_nest():
 def test_divergence_reported_and_kept():
     """EM on GBM with μ = 1000, dt = 0.01: |1 + μ dt|^n overflows after ~300 steps."""
     p = gbm(mu=1000.0, sigma=0.1)
-    sol = solve_sde(p.drift, p.diffusion, p.y0, (0.0, 5.0, 500), p.args, method="euler", q=1,
-                    n_paths=4, seed=0, save_every=10)
+    sol = solve_sde(
+        p.drift, p.diffusion, p.y0, (0.0, 5.0, 500), p.args, method="euler", q=1, n_paths=4, seed=0, save_every=10
+    )
     assert sol.status == "diverged" and not sol.success and "4 of 4 paths" in sol.message
     assert np.all((sol.failed_step > 250) & (sol.failed_step < 400))
     for path, step in enumerate(sol.failed_step):
         kept = sol.y[: (step - 1) // 10 + 1, path]
-        assert np.all(np.isfinite(kept)) and np.all(np.isnan(sol.y[(step - 1) // 10 + 1:, path]))
+        assert np.all(np.isfinite(kept)) and np.all(np.isnan(sol.y[(step - 1) // 10 + 1 :, path]))
 
 
 @pytest.mark.parametrize(
     "kwargs, field",
-    [({"method": "milstein"}, "method"), ({"n_paths": 0}, "n_paths"), ({"save_every": 0}, "save_every"),
-     ({"seed": -1}, "seed")],
+    [
+        ({"method": "milstein"}, "method"),
+        ({"n_paths": 0}, "n_paths"),
+        ({"save_every": 0}, "save_every"),
+        ({"seed": -1}, "seed"),
+    ],
 )
 def test_options_validated(kwargs, field):
     with pytest.raises(ValueError, match=field):

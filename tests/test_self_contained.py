@@ -18,6 +18,7 @@ parameters and are not flagged; a multi-digit ``#12`` there still is.
 
 Where the model or the paper is meant, cite docs/model.md, another docs/ page, or arXiv 2603.10397.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,7 @@ TEX_PARAMETER = re.compile(r"#[1-9]")
 
 def tracked_files() -> list[str]:
     try:
-        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True,
-                             timeout=60).stdout
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError):
         pytest.skip("not a git checkout (git ls-files failed)")
     return [p for p in out.decode().split("\0") if p]
@@ -75,23 +75,26 @@ def test_no_tracked_file_refers_outside_the_repository():
     assert not problems, "references to material outside the repository:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("text, path, flagged", [
-    ("see ../shared/THEORY.md §4", "README.md", True),
-    ("THEORY §4.6", "docs/check.md", True),
-    ("docs/theory.md §4 and the theory", "docs/check.md", False),
-    ("The design card fixes", "docs/packaging.md", True),
-    ("Sweeps (issue 7)", "x.py", True),
-    ("issue #12 and issues/13", "x.py", True),
-    ("fixed in (#13)", "x.py", True),
-    ("see #4 for details", "x.md", True),
-    ("A warning is issued when", "x.md", False),
-    ('"sky_blue": "#56B4E9", "black": "#000000", "green": "#009E73"', "x.py", False),
-    ("# 3 seeds per point", "x.yaml", False),
-    ("## 4. Reduced variables", "x.md", False),
-    (r"\newcommand{\val}[1]{\ifcsname #1\endcsname\csname #1\endcsname\fi}", "paper/main.tex", False),
-    (r"run \texttt{lnsgd figures #1}.", "paper/main.tex", False),
-    ("see #12", "paper/main.tex", True),
-    ("see #1", "x.md", True),
-])
+@pytest.mark.parametrize(
+    "text, path, flagged",
+    [
+        ("see ../shared/THEORY.md §4", "README.md", True),
+        ("THEORY §4.6", "docs/check.md", True),
+        ("docs/theory.md §4 and the theory", "docs/check.md", False),
+        ("The design card fixes", "docs/packaging.md", True),
+        ("Sweeps (issue 7)", "x.py", True),
+        ("issue #12 and issues/13", "x.py", True),
+        ("fixed in (#13)", "x.py", True),
+        ("see #4 for details", "x.md", True),
+        ("A warning is issued when", "x.md", False),
+        ('"sky_blue": "#56B4E9", "black": "#000000", "green": "#009E73"', "x.py", False),
+        ("# 3 seeds per point", "x.yaml", False),
+        ("## 4. Reduced variables", "x.md", False),
+        (r"\newcommand{\val}[1]{\ifcsname #1\endcsname\csname #1\endcsname\fi}", "paper/main.tex", False),
+        (r"run \texttt{lnsgd figures #1}.", "paper/main.tex", False),
+        ("see #12", "paper/main.tex", True),
+        ("see #1", "x.md", True),
+    ],
+)
 def test_the_patterns(text, path, flagged):
     assert bool(offences(path, text)) is flagged

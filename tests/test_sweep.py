@@ -1,6 +1,7 @@
 """Sweeps (docs/sweeps.md): spec validation, resume after SIGKILL, failures recorded, Dask = process pool,
 corrupt files recomputed, the combined Dataset and the figures. Tiny configs (m = 20, d = 5), at
 most 2 worker processes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,7 @@ from lnsgd.experiments.sweep.spec import load_spec, spec_from_dict
 from lnsgd.experiments.sweep.store import MARKER, point_state, result_file
 from lnsgd.experiments.validation import ConfigError
 
-TINY = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 2000, "record_every": 100,
-        "snapshots": 2}
+TINY = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 2000, "record_every": 100, "snapshots": 2}
 
 
 def tiny_spec(grid=None, points=None, name="tiny", **base):
@@ -33,25 +33,32 @@ def tiny_spec(grid=None, points=None, name="tiny", **base):
 
 
 def digest_files(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.nc"))
-            if not p.name.endswith(".summary.nc")}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.glob("*.nc"))
+        if not p.name.endswith(".summary.nc")
+    }
 
 
 # --- spec validation ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data, words", [
-    ({"grid": {"etaa": [0.1]}}, ["etaa", "unknown config field"]),
-    ({"grid": {"eta": []}}, ["grid.eta", "empty"]),
-    ({"grid": {}}, ["empty grid"]),
-    ({"grid": {"eta": [0.01, -1.0]}}, ["grid.eta", "-1.0", "eta > 0"]),
-    ({"grid": {"noise": ["gaussian", "cauchy"]}}, ["grid.noise", "cauchy"]),
-    ({"base": {"m": 0}, "grid": {"eta": [0.1]}}, ["base", "m = 0"]),
-    ({"grid": {"eta": 0.1}}, ["grid.eta", "list"]),
-    ({"grid": {"eta": {"geomspace": [0.1, "x", 3]}}}, ["grid.eta", "geomspace"]),
-    ({"grid": {"eta": [0.1]}, "points": [{"delta": 1.0, "bogus": 2}]}, ["points[0]", "bogus"]),
-    ({"grid": {"eta": [0.1]}, "points": [{"eta": 0.2}]}, ["points[0]", "eta", "also in grid"]),
-    ({"grid": {"eta": [0.1]}, "colour": 1}, ["colour"]),
-])
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ({"grid": {"etaa": [0.1]}}, ["etaa", "unknown config field"]),
+        ({"grid": {"eta": []}}, ["grid.eta", "empty"]),
+        ({"grid": {}}, ["empty grid"]),
+        ({"grid": {"eta": [0.01, -1.0]}}, ["grid.eta", "-1.0", "eta > 0"]),
+        ({"grid": {"noise": ["gaussian", "cauchy"]}}, ["grid.noise", "cauchy"]),
+        ({"base": {"m": 0}, "grid": {"eta": [0.1]}}, ["base", "m = 0"]),
+        ({"grid": {"eta": 0.1}}, ["grid.eta", "list"]),
+        ({"grid": {"eta": {"geomspace": [0.1, "x", 3]}}}, ["grid.eta", "geomspace"]),
+        ({"grid": {"eta": [0.1]}, "points": [{"delta": 1.0, "bogus": 2}]}, ["points[0]", "bogus"]),
+        ({"grid": {"eta": [0.1]}, "points": [{"eta": 0.2}]}, ["points[0]", "eta", "also in grid"]),
+        ({"grid": {"eta": [0.1]}, "colour": 1}, ["colour"]),
+    ],
+)
 def test_invalid_spec_names_the_field(data, words):
     with pytest.raises(ConfigError) as err:
         spec_from_dict({"name": "bad", **data})
@@ -61,8 +68,10 @@ def test_invalid_spec_names_the_field(data, words):
 
 def test_spec_expansion_types_and_parts(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("base: {n: 40}\nsweeps:\n  a:\n    grid: {eta: {geomspace: [1e-3, 1e-1, 3]}, "
-                    "m: ['10', 20.0], seed: {range: [0, 2]}}\n  b:\n    points: [{delta: 1}, {rho: 0.1}]\n")
+    path.write_text(
+        "base: {n: 40}\nsweeps:\n  a:\n    grid: {eta: {geomspace: [1e-3, 1e-1, 3]}, "
+        "m: ['10', 20.0], seed: {range: [0, 2]}}\n  b:\n    points: [{delta: 1}, {rho: 0.1}]\n"
+    )
     spec = load_spec(path)
     assert spec.name == "s" and [p.name for p in spec.parts] == ["a", "b"]
     a = spec.part("a")
@@ -77,14 +86,15 @@ def test_spec_expansion_types_and_parts(tmp_path):
 
 # --- execution ------------------------------------------------------------------------------------
 
+
 def test_failures_recorded_others_finish_and_combined(tmp_path):
     """An invalid combination and a diverging point are recorded with their reason; the rest
     finish; a corrupt file is detected and recomputed; the combined Dataset has the swept dims."""
     spec = tiny_spec(grid={"n": [10, 40], "batch_size": [1, 20], "eta": [0.02, 50.0]})
     report = run_sweep(spec, tmp_path, workers=2, progress=False)
     assert report.total == 8 and report.complete
-    assert report.count("invalid") == 2          # batch_size 20 > n 10, for both eta
-    assert report.count("diverged") == 3         # eta = 50 on the valid combinations
+    assert report.count("invalid") == 2  # batch_size 20 > n 10, for both eta
+    assert report.count("diverged") == 3  # eta = 50 on the valid combinations
     assert report.count("completed") == 3
     ds = open_sweep(tmp_path, curves=True)
     assert dict(ds.sizes)["n"] == 2 and set(ds.dims) >= {"n", "batch_size", "eta", "step"}
@@ -136,9 +146,24 @@ def test_sigkill_of_the_parent_leaves_no_worker_or_resource_tracker(tmp_path):
     spec_path = tmp_path / "orphans.yaml"
     spec_path.write_text(
         "name: orphans\nbase: {n: 40, d: 5, m: 20, eta: 0.01, delta: 2.0, steps: 2000000, "
-        "record_every: 20000, snapshots: 2}\ngrid: {seed: [0, 1, 2, 3]}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "lnsgd", "sweep", str(spec_path), "--out", str(tmp_path / "out"),
-                             "--workers", "2", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        "record_every: 20000, snapshots: 2}\ngrid: {seed: [0, 1, 2, 3]}\n"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lnsgd",
+            "sweep",
+            str(spec_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     children: set[int] = set()
     while time.time() < deadline and len(children) < 3:  # two workers and the resource tracker
@@ -160,10 +185,10 @@ def test_sigkill_resume_keeps_finished_points_byte_for_byte(tmp_path):
     spec_path = tmp_path / "kill.yaml"
     spec_path.write_text(
         "name: kill\nbase: {n: 40, d: 5, m: 20, eta: 0.01, delta: 2.0, steps: 400000, "
-        "record_every: 2000, snapshots: 2}\ngrid: {seed: [0, 1, 2, 3, 4, 5, 6, 7]}\n")
+        "record_every: 2000, snapshots: 2}\ngrid: {seed: [0, 1, 2, 3, 4, 5, 6, 7]}\n"
+    )
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "lnsgd", "sweep", str(spec_path), "--out", str(out),
-           "--workers", "2", "--quiet"]
+    cmd = [sys.executable, "-m", "lnsgd", "sweep", str(spec_path), "--out", str(out), "--workers", "2", "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline and len(list(out.glob("*.nc"))) < 2:
@@ -187,14 +212,25 @@ def test_dask_local_cluster_matches_process_pool(tmp_path):
     distributed = pytest.importorskip("distributed")
     spec = tiny_spec()
     run_sweep(spec, tmp_path / "pool", workers=2, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         report = run_sweep(spec, tmp_path / "dask", dask=cluster.scheduler_address, progress=False)
     assert report.count("completed") == 4
     pool = open_sweep(tmp_path / "pool", curves=True)
     dask = open_sweep(tmp_path / "dask", curves=True)
-    for var in ("w_norm_final", "cos_final", "T_I", "T_II", "plateau", "w_norm_mean", "cos_abs_mean",
-                "w_rel_change", "config_hash", "status"):
+    for var in (
+        "w_norm_final",
+        "cos_final",
+        "T_I",
+        "T_II",
+        "plateau",
+        "w_norm_mean",
+        "cos_abs_mean",
+        "w_rel_change",
+        "config_hash",
+        "status",
+    ):
         xr.testing.assert_identical(pool[var], dask[var])
     for name in digest_files(tmp_path / "pool"):  # every array of every point file
         with xr.open_dataset(tmp_path / "pool" / name) as a, xr.open_dataset(tmp_path / "dask" / name) as b:
@@ -208,8 +244,9 @@ def test_theory_columns_scale_as_first_order_law(tmp_path):
     spec = tiny_spec(grid={"eta": [0.01, 0.02, 0.04], "delta": [1.0, 2.0]}, steps=100)
     ds = open_sweep(spec, out=tmp_path, theory=True)  # nothing run: theory only, statuses missing
     assert (ds.status == "missing").all()
-    np.testing.assert_allclose(ds.lambda_implicit.values,
-                               (ds.eta * ds.delta**2 / 4).transpose(*ds.lambda_implicit.dims).values)
+    np.testing.assert_allclose(
+        ds.lambda_implicit.values, (ds.eta * ds.delta**2 / 4).transpose(*ds.lambda_implicit.dims).values
+    )
     for var in ("T_I_theory", "T_II_theory"):
         c = ds[var] / ds.time_scale
         assert np.all(np.isfinite(c.values))
@@ -224,17 +261,25 @@ def test_sweep_figures_from_a_tiny_suite(tmp_path, monkeypatch):
     from lnsgd.figures import sweeps as figs
 
     base = TINY | {"steps": 20000, "record_every": 500}
-    spec = spec_from_dict({"name": figs.SWEEP, "base": base, "sweeps": {
-        "phases": {"grid": {"eta": [0.01, 0.02], "delta": [2.0, 4.0]}},
-        "lazy-rich": {"grid": {"delta": [0.0, 4.0], "m": [10, 20]}},
-        "plateau": {"grid": {"m": [10, 20], "d": [3, 5]}},
-        "sam": {"base": {"algorithm": "sam"}, "grid": {"rho": [0.0, 0.2], "delta": [0.0, 2.0]}}}})
+    spec = spec_from_dict(
+        {
+            "name": figs.SWEEP,
+            "base": base,
+            "sweeps": {
+                "phases": {"grid": {"eta": [0.01, 0.02], "delta": [2.0, 4.0]}},
+                "lazy-rich": {"grid": {"delta": [0.0, 4.0], "m": [10, 20]}},
+                "plateau": {"grid": {"m": [10, 20], "d": [3, 5]}},
+                "sam": {"base": {"algorithm": "sam"}, "grid": {"rho": [0.0, 0.2], "delta": [0.0, 2.0]}},
+            },
+        }
+    )
     run_sweep(spec, tmp_path / "sweeps" / figs.SWEEP, workers=2, progress=False)
     ds = figs.load_part(tmp_path, "phases")
     fig = figs.build_phases(ds)
     mesh = fig.axes[0].collections[0]
-    np.testing.assert_array_equal(np.ma.filled(mesh.get_array(), np.nan).ravel(),
-                                  ds.T_I.transpose("delta", "eta").values.ravel())
+    np.testing.assert_array_equal(
+        np.ma.filled(mesh.get_array(), np.nan).ravel(), ds.T_I.transpose("delta", "eta").values.ravel()
+    )
     monkeypatch.setattr(figs.style, "latex_available", lambda: False)  # PDF only: fast
     for name, make in figs.SWEEP_FIGURES.items():
         with pytest.warns(UserWarning, match="pdflatex"):

@@ -2,6 +2,7 @@
 forms `experiments.sweep.theory` evaluates): proved in sympy, then checked against the reduced
 regularized flow (Σ̂ = I exactly; Σ̂ of n = 50 samples in d = 5; n < d) and against one direct
 label-noise SGD run. Each numerical check also shows that the frozen-g, Σ̂ = I forms fail it."""
+
 import dataclasses
 import warnings
 
@@ -108,11 +109,16 @@ def _frozen_prediction(start: st.SpectralStart, lam: float):
     s, tau = start.s, start.tau
     t = np.concatenate([[0.0], np.geomspace(1e-6, 60.0, 400)]) / (lam * s * s)
     perp0 = start.coef_sq.sum(axis=1) + start.null_sq
-    x = np.array([[gen.phase2_x(x0, a0, ti, lam, tau, s) for x0, a0 in zip(start.x0, start.a0, strict=True)]
-                  for ti in t])
+    x = np.array(
+        [[gen.phase2_x(x0, a0, ti, lam, tau, s) for x0, a0 in zip(start.x0, start.a0, strict=True)] for ti in t]
+    )
     norm = np.sqrt(x**2 + perp0 * np.exp(-4 * lam * s * s * t)[:, None])
-    curves = {"t": t, "w_norm_mean": norm.mean(1), "cos_abs_mean": (np.abs(x) / norm).mean(1),
-              "plateau": float(norm[-1].mean())}
+    curves = {
+        "t": t,
+        "w_norm_mean": norm.mean(1),
+        "cos_abs_mean": (np.abs(x) / norm).mean(1),
+        "plateau": float(norm[-1].mean()),
+    }
     return (curves["plateau"], *st.predicted_times(curves))
 
 
@@ -163,8 +169,15 @@ def test_balanced_forms_match_the_reduced_flow_at_identity_sigma():
     A_fp = gen.aligned_fixed_point_A(np.linalg.norm(problem.beta_star), lam, tau, 1.0, 1.0)
     assert sum_x_sq == pytest.approx(tau * red.A[-1], rel=BALANCE)
     assert sum_x_sq == pytest.approx(tau * A_fp, rel=BALANCE)
-    assert curves["plateau"] == pytest.approx(np.mean(np.abs(curves["x_scale"] * np.array(
-        [gen.phase2_limit_aligned(x, a, tau, 1.0) for x, a in zip(start.x0, start.a0, strict=True)]))), rel=1e-12)
+    assert curves["plateau"] == pytest.approx(
+        np.mean(
+            np.abs(
+                curves["x_scale"]
+                * np.array([gen.phase2_limit_aligned(x, a, tau, 1.0) for x, a in zip(start.x0, start.a0, strict=True)])
+            )
+        ),
+        rel=1e-12,
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -202,13 +215,14 @@ def test_prediction_matches_a_small_sgd_run():
     """One direct simulation (0.3 s after compilation): the balanced, spectral prediction of
     `isotropic_prediction` is within tolerance of the run's plateau, T_I and T_II; the frozen forms
     miss by more than FROZEN_MISS."""
-    config = SimulationConfig(n=50, d=5, m=200, eta=0.002, delta=3.0, steps=800_000, record_every=1000,
-                              snapshots=0, seed=1)
+    config = SimulationConfig(
+        n=50, d=5, m=200, eta=0.002, delta=3.0, steps=800_000, record_every=1000, snapshots=0, seed=1
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = simulate(config)
     w = ds["w_norm_mean"].values
-    measured = (float(np.median(w[-max(3, int(np.ceil(0.1 * len(w)))):])), float(ds["T_I"]), float(ds["T_II"]))
+    measured = (float(np.median(w[-max(3, int(np.ceil(0.1 * len(w)))) :])), float(ds["T_I"]), float(ds["T_II"]))
     pred = st.isotropic_prediction(config)
     predicted = (pred["plateau_theory"], pred["T_I_theory"], pred["T_II_theory"])
     _check(predicted, measured, (SIM_PLATEAU, SIM_T_I, SIM_T_II))

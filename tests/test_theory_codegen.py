@@ -1,4 +1,5 @@
 """The generated numba module: up to date, equal to its sympy expressions, callable from njit code."""
+
 import numba
 import numpy as np
 import pytest
@@ -74,8 +75,9 @@ def _euler(beta, S, A, Sigma_hat, beta_star, lam, eta, B, dt, steps):
     tau = np.trace(Sigma_hat)
     for _ in range(steps):
         lam_eff = generated_rhs.lambda_eff(lam, eta, generated_rhs.trace_G_reduced(S, A, Sigma_hat, tau, 1.0), B)
-        dA = generated_rhs.reduced_flow(beta, S, A, Sigma_hat, beta_star, lam_eff * Sigma_hat, lam_eff * tau, 1.0,
-                                        db, dS)
+        dA = generated_rhs.reduced_flow(
+            beta, S, A, Sigma_hat, beta_star, lam_eff * Sigma_hat, lam_eff * tau, 1.0, db, dS
+        )
         beta = beta + dt * db
         S = S + dt * dS
         A = A + dt * dA

@@ -1,4 +1,5 @@
 """LaTeX export and the `theory` subcommand: labels, typesetting, and that the fragment compiles."""
+
 import argparse
 import re
 import shutil
@@ -15,8 +16,10 @@ from lnsgd.theory import symbols as sy
 PAPER = Path(__file__).resolve().parents[1] / "paper"
 
 #: One block of the fragment: description line, labelled equation, "lhs = rhs".
-BLOCK = re.compile(r"\\noindent (?P<desc>.*):\n\\begin\{equation\}\\label\{eq:(?P<label>[^}]*)\}\n"
-                   r"(?P<body>.*)\n\\end\{equation\}\n")
+BLOCK = re.compile(
+    r"\\noindent (?P<desc>.*):\n\\begin\{equation\}\\label\{eq:(?P<label>[^}]*)\}\n"
+    r"(?P<body>.*)\n\\end\{equation\}\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +60,7 @@ def test_cli_writes_labelled_equations(theory_tex):
 
 # --- typesetting of single equations ---------------------------------------------------------------
 
+
 def test_phase2_cos_is_a_function_of_t(blocks):
     """x_k(t) is the value of x_k at time t, not a variable with the subscript "k(t)"."""
     body = blocks["phase2-cos"]["body"]
@@ -70,8 +74,10 @@ def test_phase2_cos_is_a_function_of_t(blocks):
 def test_lazy_weight_change_is_in_initial_values(blocks, rhs):
     """ΔW_∞ = −(1/s) a₀ (K₀⁻¹(β₀ − β*))ᵀ with K₀ = S₀ + A₀ I: every state variable at t = 0."""
     body = blocks["lazy-weight-change"]["body"]
-    assert body == (r"\Delta W_\infty = - \frac{1}{s} a_0 \left(\beta_0^{T} - \left(\beta^{*}\right)^{T}\right) "
-                    r"\left(A_0 I + S_0\right)^{-1}"), body
+    assert body == (
+        r"\Delta W_\infty = - \frac{1}{s} a_0 \left(\beta_0^{T} - \left(\beta^{*}\right)^{T}\right) "
+        r"\left(A_0 I + S_0\right)^{-1}"
+    ), body
     names = {getattr(x, "name", str(x)) for x in rhs["lazy-weight-change"].free_symbols} - {"d", "m"}
     assert names == {"a_0", "beta_0", "S_0", "A_0", "beta_star", "s"}, names  # sizes d, m aside
     assert "$a_0$" in blocks["lazy-weight-change"]["desc"] and r"$\delta = 0$" in blocks["lazy-weight-change"]["desc"]
@@ -110,21 +116,29 @@ def test_description_maths_is_kept_and_text_escaped():
 
 # --- the fragment compiles ---------------------------------------------------------------------------
 
-@pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdflatex") is None,
-                    reason="latexmk/pdflatex not installed (run tools/ensure-tex.sh)")
+
+@pytest.mark.skipif(
+    shutil.which("latexmk") is None or shutil.which("pdflatex") is None,
+    reason="latexmk/pdflatex not installed (run tools/ensure-tex.sh)",
+)
 def test_theory_tex_compiles_in_the_report_preamble(theory_tex, rhs, tmp_path):
     """The generated theory.tex, \\input as the report's appendix does (paper/main.tex's own preamble,
     \\onecolumn, \\appendix), builds with latexmk/pdflatex without an error, and LaTeX defines every
     equation's label."""
     report = (PAPER / "main.tex").read_text()
-    preamble = report[:report.index(r"\begin{document}")]
+    preamble = report[: report.index(r"\begin{document}")]
     shutil.copy(theory_tex, tmp_path / "theory.tex")
     (tmp_path / "wrapper.tex").write_text(
         preamble + "\\begin{document}\n\\onecolumn\n\\appendix\n"
-        "\\section{Derived equations}\\label{app:theory}\n\\input{theory.tex}\n\\end{document}\n")
-    proc = subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error",
-                           "-file-line-error", "wrapper.tex"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        "\\section{Derived equations}\\label{app:theory}\n\\input{theory.tex}\n\\end{document}\n"
+    )
+    proc = subprocess.run(
+        ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "wrapper.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     log = (tmp_path / "wrapper.log").read_text(errors="replace")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:] + log[-3000:]
     assert (tmp_path / "wrapper.pdf").stat().st_size > 10_000

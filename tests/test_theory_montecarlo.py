@@ -3,6 +3,7 @@
 Tolerance of a Monte Carlo mean of N i.i.d. draws with sample std σ̂: |mean − formula| ≤ K_SIGMA·σ̂/√N.
 K_SIGMA = 5 gives a false-failure probability ≈ 6e-7 per comparison (two-sided normal tail).
 """
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -66,8 +67,10 @@ def test_first_moments_of_increments(B, replace, noise):
     M4 = np.array(moments.fourth_moment_matrix(sp.Matrix(X), sp.Matrix(e)).tolist(), dtype=float)
     c_B = float(moments.sampling_factor(n, B, replace))
     g = Sigma @ e
-    U = numeric(moments.u_second_moment(sy.g, sy.Sigma_hat, sy.M4, sy.delta, sy.B, sy.c_B),
-                {"g": g, "Sigma_hat": Sigma, "M4": M4, "delta": delta, "B": B, "c_B": c_B})
+    U = numeric(
+        moments.u_second_moment(sy.g, sy.Sigma_hat, sy.M4, sy.delta, sy.B, sy.c_B),
+        {"g": g, "Sigma_hat": Sigma, "M4": M4, "delta": delta, "B": B, "c_B": c_B},
+    )
     _check(u, g, "E u")
     _check(np.einsum("ni,nj->nij", u, u), U, "E u uᵀ")
     before, after = _quantities(W, a, beta_star), _quantities(W1, a1, beta_star)
@@ -81,11 +84,17 @@ def test_first_moments_of_increments(B, replace, noise):
     _check(s * np.einsum("nmd,nm->nd", W1, a1) - beta, numeric(d_beta, red)[:, 0], "Δβ")
     _check(np.einsum("nmi,nmj->nij", W1, W1) - W.T @ W, numeric(d_S, red), "ΔS")
     _check(after["A"] - before["A"], numeric(d_A, red), "ΔA")
+
     def D(W_, a_):
         return a_[..., :, None] * a_[..., None, :] - W_ @ np.swapaxes(W_, -1, -2)
 
-    _check(D(W1, a1) - D(W, a), numeric(moments.balance_increment(sy.W, sy.a, sy.uu, sy.eta, sy.s),
-                                        {"W": W, "a": a, "uu": U, "eta": eta, "s": s}), "ΔD")
+    _check(
+        D(W1, a1) - D(W, a),
+        numeric(
+            moments.balance_increment(sy.W, sy.a, sy.uu, sy.eta, sy.s), {"W": W, "a": a, "uu": U, "eta": eta, "s": s}
+        ),
+        "ΔD",
+    )
 
 
 @pytest.mark.parametrize("noise,mu4", [("gaussian", 3.0), ("rademacher", 1.0)])
@@ -112,8 +121,9 @@ def test_gaussian_design_fourth_moment_isserlis():
     x = rng.normal(size=(N_DRAWS, d)) @ np.linalg.cholesky(Sigma).T
     samples = ((x @ e) ** 2)[:, None, None] * np.einsum("ni,nj->nij", x, x)
     e_sym, S_sym = sp.MatrixSymbol("e", sy.d, 1), sp.MatrixSymbol("Sigma_hat", sy.d, sy.d)
-    _check(samples, numeric(sde.gaussian_design_fourth_moment(e_sym, S_sym), {"e": e, "Sigma_hat": Sigma}),
-           "M4 Gaussian")
+    _check(
+        samples, numeric(sde.gaussian_design_fourth_moment(e_sym, S_sym), {"e": e, "Sigma_hat": Sigma}), "M4 Gaussian"
+    )
 
 
 def test_oscillation_averaged_drift():
@@ -124,18 +134,26 @@ def test_oscillation_averaged_drift():
     a = a_bar[None] + eps_val * zeta
     g = (s * np.einsum("md,nm->nd", W, a) - beta_star) @ Sigma
     samples = -s * a[:, :, None] * g[:, None, :]  # −∇_W L at the oscillating a
-    mean = sam.oscillation_step_drift(sy.W, sy.a, sp.ZeroMatrix(sy.m, 1), sy.Z, sy.Sigma_hat, sy.beta_star, sy.s,
-                                      sy.eps)
-    _check(samples, numeric(mean, {"W": W, "a": a_bar, "Z": np.eye(m), "Sigma_hat": Sigma,
-                                   "beta_star": beta_star, "s": s, "eps": eps_val}), "oscillation drift")
+    mean = sam.oscillation_step_drift(
+        sy.W, sy.a, sp.ZeroMatrix(sy.m, 1), sy.Z, sy.Sigma_hat, sy.beta_star, sy.s, sy.eps
+    )
+    _check(
+        samples,
+        numeric(
+            mean,
+            {"W": W, "a": a_bar, "Z": np.eye(m), "Sigma_hat": Sigma, "beta_star": beta_star, "s": s, "eps": eps_val},
+        ),
+        "oscillation drift",
+    )
 
 
 def test_regularized_flow_against_finite_differences():
     rng, X, W, a, beta_star = _state(3)
     Sigma = X.T @ X / n
     lam = 0.37
-    objective = (model.train_loss(model.predictor(sy.W, sy.a, sy.s), sy.Sigma_hat, sy.beta_star)
-                 + sy.lam * model.gauss_newton_trace(sy.W, sy.a, sy.Sigma_hat, sp.Trace(sy.Sigma_hat), sy.s))
+    objective = model.train_loss(
+        model.predictor(sy.W, sy.a, sy.s), sy.Sigma_hat, sy.beta_star
+    ) + sy.lam * model.gauss_newton_trace(sy.W, sy.a, sy.Sigma_hat, sp.Trace(sy.Sigma_hat), sy.s)
 
     def F(W_, a_):
         return numeric(objective, {"W": W_, "a": a_, "Sigma_hat": Sigma, "beta_star": beta_star, "s": s, "lam": lam})
@@ -147,10 +165,11 @@ def test_regularized_flow_against_finite_differences():
         tp, tm = theta.copy(), theta.copy()
         tp[i] += h
         tm[i] -= h
-        grad[i] = (F(tp[: m * d].reshape(m, d), tp[m * d:]) - F(tm[: m * d].reshape(m, d), tm[m * d:])) / (2 * h)
+        grad[i] = (F(tp[: m * d].reshape(m, d), tp[m * d :]) - F(tm[: m * d].reshape(m, d), tm[m * d :])) / (2 * h)
     dW, da = np.empty((m, d)), np.empty(m)
-    generated_rhs.regularized_flow_full(W, a, Sigma, beta_star, lam * s**2 * Sigma, lam * s**2 * np.trace(Sigma), s,
-                                        dW, da)
+    generated_rhs.regularized_flow_full(
+        W, a, Sigma, beta_star, lam * s**2 * Sigma, lam * s**2 * np.trace(Sigma), s, dW, da
+    )
     # central differences: error O(h²·|F'''|) ≈ 1e-10 here, far below 1e-7
     np.testing.assert_allclose(-np.concatenate([dW.ravel(), da]), grad, rtol=1e-7, atol=1e-8)
 
@@ -180,7 +199,7 @@ def _step_direction(W, a, X, y, i, xi, rho, normalized):
     scale = rho / np.linalg.norm(grad, axis=1) if normalized else np.full(len(xi), rho)
     eps = scale[:, None] * grad
     W1 = W[None] + eps[:, : W.size].reshape(-1, *W.shape)
-    a1 = a[None] + eps[:, W.size:]
+    a1 = a[None] + eps[:, W.size :]
     r1 = s * np.einsum("nk,nkj,j->n", a1, W1, x) - y[i] - delta * xi
     return r1[:, None] * _grad_f(W1, a1, x)
 
@@ -219,9 +238,11 @@ def test_one_sam_tangential_drift_is_the_gradient_of_its_regularizer(noise, xi_a
     # the sympy regularizer itself, by central differences, against the flow's (Ω, ω) form
     R = sp.lambdify(sy.q, sam.one_sam_sample_regularizer(sy.q, s, rho, delta, xi_abs))
     theta = np.concatenate([W.ravel(), a])
+
     def R_of(th):
-        Wt, at = th[: W.size].reshape(W.shape), th[W.size:]
+        Wt, at = th[: W.size].reshape(W.shape), th[W.size :]
         return np.mean([R(np.sum((Wt @ x) ** 2) + (at @ at) * (x @ x)) for x in X])
+
     h = 1e-6
     fd = np.array([(R_of(theta + h * e) - R_of(theta - h * e)) / (2 * h) for e in np.eye(theta.size)])
     np.testing.assert_allclose(fd, _flow_gradient(W, a, X, c), rtol=1e-6, atol=1e-9)

@@ -1,4 +1,5 @@
 """Symbolic identities of lnsgd.theory, proved with explicit entries at small sizes (exact arithmetic)."""
+
 import pytest
 import sympy as sp
 
@@ -58,12 +59,15 @@ def test_reduced_flow_closes_for_any_regularizer_of_S_and_A(d_val, m_val):
 def test_neuron_flow_is_a_row_of_the_full_flow():
     d_val, m_val = 2, 3
     g = explicit(model.residual_gradient(model.predictor(sy.W, sy.a, sy.s), sy.Sigma_hat, sy.beta_star), d_val, m_val)
-    W_dot, a_dot = (explicit(x, d_val, m_val)
-                    for x in flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, *LN(sy.lam), sy.s))
+    W_dot, a_dot = (
+        explicit(x, d_val, m_val)
+        for x in flow.full_state_flow(sy.W, sy.a, sy.Sigma_hat, sy.beta_star, *LN(sy.lam), sy.s)
+    )
     Wx, ax, Sx = (explicit(x, d_val, m_val) for x in (sy.W, sy.a, sy.Sigma_hat))
     for k in range(m_val):
-        w_dot, ak_dot = flow.neuron_flow(Wx[k, :].T, ax[k, 0], g, *flow.label_noise_gradients(Sx, sy.tau, sy.s, sy.lam),
-                                         sy.s)
+        w_dot, ak_dot = flow.neuron_flow(
+            Wx[k, :].T, ax[k, 0], g, *flow.label_noise_gradients(Sx, sy.tau, sy.s, sy.lam), sy.s
+        )
         assert _zero(sp.Matrix(w_dot) - W_dot[k, :].T)
         assert _zero(sp.sympify(ak_dot).doit() - a_dot[k, 0])
 
@@ -93,6 +97,7 @@ def test_exact_increments_are_the_change_of_the_quantities():
     assert _zero(beta1 - beta0 - sp.Matrix(d_beta))
     assert _zero(W1.T * W1 - Wx.T * Wx - sp.Matrix(d_S))
     assert _zero((a1.T * a1 - ax.T * ax)[0, 0] - sp.sympify(d_A).doit())
+
     def D(W_, a_):
         return a_ * a_.T - W_ * W_.T
 
@@ -107,10 +112,17 @@ def test_exact_increments_are_the_change_of_the_quantities():
     }
     for name, (b, Q) in moments.neuron_increment_forms(sy.w, sy.a_k, sy.beta_star, sy.s).items():
         formula = moments.quadratic_increment(b, Q, sy.u, sy.uu, sy.eta)
-        formula = explicit(formula, d_val, m_val).xreplace(
-            {**dict(zip(explicit(sy.w, d_val, 1), w0, strict=True)), sy.a_k: ak0,
-             **dict(zip(explicit(sy.uu, d_val, 1), U, strict=True))}
-        ).doit()
+        formula = (
+            explicit(formula, d_val, m_val)
+            .xreplace(
+                {
+                    **dict(zip(explicit(sy.w, d_val, 1), w0, strict=True)),
+                    sy.a_k: ak0,
+                    **dict(zip(explicit(sy.uu, d_val, 1), U, strict=True)),
+                }
+            )
+            .doit()
+        )
         assert _zero(exact[name] - formula), name
 
 
@@ -152,8 +164,9 @@ def _full_fixed_point():
 def test_phase1_rate_equals_linearization_of_full_flow():
     W0, a0, lam, tau, b = _full_fixed_point()
     Wx, ax = explicit(sy.W, 2, 2), explicit(sy.a, 2, 2)
-    W_dot, a_dot = flow.full_state_flow(Wx, ax, sp.eye(2), sp.Matrix([b, 0]),
-                                        *flow.label_noise_gradients(sp.eye(2), tau, 1, lam), 1)
+    W_dot, a_dot = flow.full_state_flow(
+        Wx, ax, sp.eye(2), sp.Matrix([b, 0]), *flow.label_noise_gradients(sp.eye(2), tau, 1, lam), 1
+    )
     theta = model.flatten_parameters(Wx, ax)
     F = model.flatten_parameters(sp.Matrix(W_dot), sp.Matrix(a_dot))
     at = dict(zip(theta, model.flatten_parameters(W0, a0), strict=True))

@@ -6,6 +6,7 @@ installation cannot substitute another Python). It must finish without an error 
 figures (image/png outputs): the theory/simulation overlay, the neuron snapshots and the two phase
 diagrams of the sweep (one figure). The stored notebook carries no outputs.
 """
+
 from __future__ import annotations
 
 import sys
@@ -52,8 +53,9 @@ def test_tour_notebook_executes(tmp_path):
     work.mkdir()
     km = kernel_manager(tmp_path)
     assert km.kernel_spec.argv[0] == sys.executable
-    client = nbclient.NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, allow_errors=False,
-                                     resources={"metadata": {"path": str(work)}})
+    client = nbclient.NotebookClient(
+        nb, km=km, timeout=CELL_TIMEOUT, allow_errors=False, resources={"metadata": {"path": str(work)}}
+    )
     start = time.perf_counter()
     client.execute()  # raises CellExecutionError naming the cell on any error
     seconds = time.perf_counter() - start
@@ -65,7 +67,6 @@ def test_tour_notebook_executes(tmp_path):
         assert not errors, f"cell failed: {cell.source[:80]!r}: {errors}"
     for marker in FIGURE_CELLS:
         cell = next(c for c in code if marker in c.source)
-        assert any("image/png" in o.get("data", {}) for o in cell.outputs), \
-            f"no figure from the cell with {marker!r}"
+        assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"no figure from the cell with {marker!r}"
     assert sum("image/png" in o.get("data", {}) for c in code for o in c.outputs) >= len(FIGURE_CELLS)
     assert list(work.iterdir()) == [], "the notebook left files in its working directory"

@@ -1,4 +1,5 @@
 """The derived results, listed once: which are compiled (``GENERATED``, read by ``codegen``)."""
+
 from __future__ import annotations
 
 import sympy as sp
@@ -62,22 +63,42 @@ def _beta_jacobian() -> Kernel:
 def _regularizer_weights() -> tuple[Kernel, ...]:
     """Per-sample weights c_i of each regularizer: Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖²."""
     return (
-        _scalar("one_sam_weight", "1-SAM with label noise: c(q) = ρδ E|ξ| s/(2√q) + ρ²s²/2, q = x_iᵀ K x_i.",
-                (sy.q, sy.s, sy.rho, sy.delta, sy.xi_abs_mean),
-                sam.one_sam_weight(sy.q, sy.s, sy.rho, sy.delta, sy.xi_abs_mean)),
-        _scalar("one_sam_noise_weight", "1-SAM's enlarged label noise: c(q) = (η/4) s² (2ρδ E|ξ| s√q + ρ² s² q).",
-                (sy.q, sy.s, sy.eta, sy.rho, sy.delta, sy.xi_abs_mean),
-                sam.one_sam_noise_weight(sy.q, sy.s, sy.eta, sy.rho, sy.delta, sy.xi_abs_mean)),
-        _scalar("batch_sam_weight", "Minibatch/full-batch SAM with label noise: c = ρδ s √n/(2√(B Σ_j q_j)).",
-                (sy.q_sum, sy.n, sy.B, sy.s, sy.rho, sy.delta),
-                sam.batch_sam_weight(sy.q_sum, sy.n, sy.B, sy.s, sy.rho, sy.delta)),
-        _scalar("one_usam_weight", "1-USAM on the manifold, exact in ρ: c(q) = (ρδ² s²/2)(1 + ρ s² q).",
-                (sy.q, sy.s, sy.rho, sy.delta), sam.one_usam_weight(sy.q, sy.s, sy.rho, sy.delta)),
-        _scalar("one_usam_noise_weight", "1-USAM's enlarged label noise: c(q) = (η/4) s² δ² [(1 + ρ s² q)² − 1].",
-                (sy.q, sy.s, sy.eta, sy.rho, sy.delta),
-                sam.one_usam_noise_weight(sy.q, sy.s, sy.eta, sy.rho, sy.delta)),
-        _scalar("usam_weight", "USAM on the manifold: c = ρδ² s²/(2B).", (sy.s, sy.rho, sy.delta, sy.B),
-                sam.usam_weight(sy.s, sy.rho, sy.delta, sy.B)),
+        _scalar(
+            "one_sam_weight",
+            "1-SAM with label noise: c(q) = ρδ E|ξ| s/(2√q) + ρ²s²/2, q = x_iᵀ K x_i.",
+            (sy.q, sy.s, sy.rho, sy.delta, sy.xi_abs_mean),
+            sam.one_sam_weight(sy.q, sy.s, sy.rho, sy.delta, sy.xi_abs_mean),
+        ),
+        _scalar(
+            "one_sam_noise_weight",
+            "1-SAM's enlarged label noise: c(q) = (η/4) s² (2ρδ E|ξ| s√q + ρ² s² q).",
+            (sy.q, sy.s, sy.eta, sy.rho, sy.delta, sy.xi_abs_mean),
+            sam.one_sam_noise_weight(sy.q, sy.s, sy.eta, sy.rho, sy.delta, sy.xi_abs_mean),
+        ),
+        _scalar(
+            "batch_sam_weight",
+            "Minibatch/full-batch SAM with label noise: c = ρδ s √n/(2√(B Σ_j q_j)).",
+            (sy.q_sum, sy.n, sy.B, sy.s, sy.rho, sy.delta),
+            sam.batch_sam_weight(sy.q_sum, sy.n, sy.B, sy.s, sy.rho, sy.delta),
+        ),
+        _scalar(
+            "one_usam_weight",
+            "1-USAM on the manifold, exact in ρ: c(q) = (ρδ² s²/2)(1 + ρ s² q).",
+            (sy.q, sy.s, sy.rho, sy.delta),
+            sam.one_usam_weight(sy.q, sy.s, sy.rho, sy.delta),
+        ),
+        _scalar(
+            "one_usam_noise_weight",
+            "1-USAM's enlarged label noise: c(q) = (η/4) s² δ² [(1 + ρ s² q)² − 1].",
+            (sy.q, sy.s, sy.eta, sy.rho, sy.delta),
+            sam.one_usam_noise_weight(sy.q, sy.s, sy.eta, sy.rho, sy.delta),
+        ),
+        _scalar(
+            "usam_weight",
+            "USAM on the manifold: c = ρδ² s²/(2B).",
+            (sy.s, sy.rho, sy.delta, sy.B),
+            sam.usam_weight(sy.s, sy.rho, sy.delta, sy.B),
+        ),
     )
 
 
@@ -89,21 +110,48 @@ def _closed_forms() -> tuple[Kernel, ...]:
     iso = isotropic
     fixed = iso.fixed_point(sy.lam, sy.tau, sy.s, sy.a_k, iso.beta_star_norm)
     return (
-        _scalar("implicit_lambda", "λ = ηδ²/(4B), from matching the balancedness drift of one SGD step.",
-                (sy.eta, sy.delta, sy.B), sde.implicit_regularizer_coefficient(sy.eta, sy.delta, sy.B, sy.s)),
-        _scalar("lambda_eff", "λ_eff = λ/(1 − η tr G/(2B)) (finite-η correction; pole at η tr G = 2B).",
-                (sy.lam, sy.eta, sy.trace_G, sy.B), finite_eta.lambda_eff(sy.lam, sy.eta, sy.trace_G, sy.B)),
-        _scalar("trace_G_reduced", "tr G = s²[tr(Σ̂ S) + τ A].", (sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s),
-                model.gauss_newton_trace_reduced(sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s)),
-        _scalar("trace_G_full", "tr G = s²[tr(W Σ̂ Wᵀ) + τ‖a‖²], τ = tr Σ̂.", (sy.W, sy.a, sy.Sigma_hat, sy.s),
-                model.gauss_newton_trace(sy.W, sy.a, sy.Sigma_hat, sp.Trace(sy.Sigma_hat), sy.s)),
-        _scalar("isotropic_residual_norm", "Fixed point (Σ̂ = I): ‖β* − β‖ = 2λ s √τ.",
-                (sy.lam, sy.tau, sy.s), fixed["residual_norm"]),
-        _scalar("isotropic_fixed_point_A", "Fixed point (Σ̂ = I): A = ‖β‖/(s√τ), ‖β‖ = ‖β*‖ − 2λ s √τ.",
-                (iso.beta_star_norm, sy.lam, sy.tau, sy.s), fixed["A"]),
-        _scalar("phase2_x", "Phase II propagator: x_k(t) = w_k·β̂* under the fixed-point g (Σ̂ = I).",
-                (iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s),
-                iso.phase2_propagator(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s)[0]),
+        _scalar(
+            "implicit_lambda",
+            "λ = ηδ²/(4B), from matching the balancedness drift of one SGD step.",
+            (sy.eta, sy.delta, sy.B),
+            sde.implicit_regularizer_coefficient(sy.eta, sy.delta, sy.B, sy.s),
+        ),
+        _scalar(
+            "lambda_eff",
+            "λ_eff = λ/(1 − η tr G/(2B)) (finite-η correction; pole at η tr G = 2B).",
+            (sy.lam, sy.eta, sy.trace_G, sy.B),
+            finite_eta.lambda_eff(sy.lam, sy.eta, sy.trace_G, sy.B),
+        ),
+        _scalar(
+            "trace_G_reduced",
+            "tr G = s²[tr(Σ̂ S) + τ A].",
+            (sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s),
+            model.gauss_newton_trace_reduced(sy.S, sy.A, sy.Sigma_hat, sy.tau, sy.s),
+        ),
+        _scalar(
+            "trace_G_full",
+            "tr G = s²[tr(W Σ̂ Wᵀ) + τ‖a‖²], τ = tr Σ̂.",
+            (sy.W, sy.a, sy.Sigma_hat, sy.s),
+            model.gauss_newton_trace(sy.W, sy.a, sy.Sigma_hat, sp.Trace(sy.Sigma_hat), sy.s),
+        ),
+        _scalar(
+            "isotropic_residual_norm",
+            "Fixed point (Σ̂ = I): ‖β* − β‖ = 2λ s √τ.",
+            (sy.lam, sy.tau, sy.s),
+            fixed["residual_norm"],
+        ),
+        _scalar(
+            "isotropic_fixed_point_A",
+            "Fixed point (Σ̂ = I): A = ‖β‖/(s√τ), ‖β‖ = ‖β*‖ − 2λ s √τ.",
+            (iso.beta_star_norm, sy.lam, sy.tau, sy.s),
+            fixed["A"],
+        ),
+        _scalar(
+            "phase2_x",
+            "Phase II propagator: x_k(t) = w_k·β̂* under the fixed-point g (Σ̂ = I).",
+            (iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s),
+            iso.phase2_propagator(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s)[0],
+        ),
         Kernel(
             name="neuron_cos_isotropic",
             doc="cos(w_k, β*)(t) = x_k(t)/√(x_k(t)² + ‖w_k⊥(0)‖² e^{−4λs²t}), x_k(t) from the Phase II propagator.",
@@ -120,26 +168,46 @@ def _balanced_forms() -> tuple[Kernel, ...]:
     the Phase II limits put on the fixed point's balance, w_k⊥ decaying per eigen-direction of Σ̂."""
     iso = isotropic
     return (
-        _scalar("aligned_fixed_point_A", "Aligned fixed point (any Σ̂, σ_b = bᵀΣ̂b): A = ‖β‖/(s√(τ/σ_b)), "
-                "‖β‖ = ‖β*‖ − 2λs√(τ/σ_b).", (iso.beta_star_norm, sy.lam, sy.tau, sy.s, iso.sigma_b),
-                iso.aligned_fixed_point(sy.lam, sy.tau, sy.s, sy.a_k, iso.beta_star_norm, iso.sigma_b)["A"]),
-        _scalar("phase2_limit_aligned", "Frozen-g Phase II limit x̃_∞ = (τx_k(0) + √(σ_bτ) a_k(0))/(σ_b + τ).",
-                (iso.x0, iso.a0, sy.tau, iso.sigma_b), iso.phase2_limit_aligned(iso.x0, iso.a0, sy.tau, iso.sigma_b)),
-        _scalar("balanced_limit_scale_sq", "c² with Σ_k (c x̃_∞,k)² = τA/σ_b, the balance tr(Σ̂S) = τA at the "
-                "aligned fixed point; sum_x_inf_sq = Σ_k x̃_∞,k². Negative when 2λs√(τ/σ_b) > ‖β*‖ (then A < 0: "
-                "the fixed point is β = 0).",
-                (iso.beta_star_norm, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.sum_x_inf_sq),
-                iso.balanced_limit_scale(iso.beta_star_norm, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.sum_x_inf_sq) ** 2),
-        _scalar("phase2_x_balanced", "x_k(t) = w_k·b from x_k(0) to its balanced limit x_scale·x̃_∞ at rate "
-                "2λs²(σ_b + τ).", (iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.x_scale),
-                iso.phase2_x_balanced(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.x_scale)),
-        _scalar("perp_component", "Component of w_k⊥ along an eigenvector of Σ̂ (eigenvalue σ_j): "
-                "c_j(0) e^{−2λs²σ_j t}; conserved for σ_j = 0.", (iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s),
-                iso.perp_component(iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s)),
-        _scalar("neuron_cos_spectral", "cos(w_k, β*) = (overlap·x + offset)/√(x² + perp_sq) for w_k = x b + w_k⊥, "
-                "‖w_k⊥‖² = perp_sq, overlap = b·β̂*, offset = w_k⊥·β̂* (null-space part).",
-                (_x, iso.perp_sq, iso.overlap, iso.offset),
-                iso.neuron_cos_spectral(_x, iso.perp_sq, iso.overlap, iso.offset)),
+        _scalar(
+            "aligned_fixed_point_A",
+            "Aligned fixed point (any Σ̂, σ_b = bᵀΣ̂b): A = ‖β‖/(s√(τ/σ_b)), ‖β‖ = ‖β*‖ − 2λs√(τ/σ_b).",
+            (iso.beta_star_norm, sy.lam, sy.tau, sy.s, iso.sigma_b),
+            iso.aligned_fixed_point(sy.lam, sy.tau, sy.s, sy.a_k, iso.beta_star_norm, iso.sigma_b)["A"],
+        ),
+        _scalar(
+            "phase2_limit_aligned",
+            "Frozen-g Phase II limit x̃_∞ = (τx_k(0) + √(σ_bτ) a_k(0))/(σ_b + τ).",
+            (iso.x0, iso.a0, sy.tau, iso.sigma_b),
+            iso.phase2_limit_aligned(iso.x0, iso.a0, sy.tau, iso.sigma_b),
+        ),
+        _scalar(
+            "balanced_limit_scale_sq",
+            "c² with Σ_k (c x̃_∞,k)² = τA/σ_b, the balance tr(Σ̂S) = τA at the "
+            "aligned fixed point; sum_x_inf_sq = Σ_k x̃_∞,k². Negative when 2λs√(τ/σ_b) > ‖β*‖ (then A < 0: "
+            "the fixed point is β = 0).",
+            (iso.beta_star_norm, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.sum_x_inf_sq),
+            iso.balanced_limit_scale(iso.beta_star_norm, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.sum_x_inf_sq) ** 2,
+        ),
+        _scalar(
+            "phase2_x_balanced",
+            "x_k(t) = w_k·b from x_k(0) to its balanced limit x_scale·x̃_∞ at rate 2λs²(σ_b + τ).",
+            (iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.x_scale),
+            iso.phase2_x_balanced(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.x_scale),
+        ),
+        _scalar(
+            "perp_component",
+            "Component of w_k⊥ along an eigenvector of Σ̂ (eigenvalue σ_j): "
+            "c_j(0) e^{−2λs²σ_j t}; conserved for σ_j = 0.",
+            (iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s),
+            iso.perp_component(iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s),
+        ),
+        _scalar(
+            "neuron_cos_spectral",
+            "cos(w_k, β*) = (overlap·x + offset)/√(x² + perp_sq) for w_k = x b + w_k⊥, "
+            "‖w_k⊥‖² = perp_sq, overlap = b·β̂*, offset = w_k⊥·β̂* (null-space part).",
+            (_x, iso.perp_sq, iso.overlap, iso.offset),
+            iso.neuron_cos_spectral(_x, iso.perp_sq, iso.overlap, iso.offset),
+        ),
     )
 
 

@@ -11,6 +11,7 @@ stay ``MatrixSymbol`` expressions at symbolic sizes; the printer writes them as 
 contiguous), so outer products a gᵀ and scalar products tr(βᵀg) come out right without special
 cases; 1-D outputs are written back from the column. Named intermediates (β, g, τ = tr Σ̂) are computed once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -131,8 +132,10 @@ def render(kernel: Kernel) -> str:
 
 def module_source() -> str:
     """The full text of the generated module."""
-    names = ("\n#: the parametrizations (lnsgd.theory.model.PARAMETRIZATIONS)\n"
-             f"PARAMETRIZATIONS = {tuple(PARAMETRIZATIONS)!r}\n")
+    names = (
+        "\n#: the parametrizations (lnsgd.theory.model.PARAMETRIZATIONS)\n"
+        f"PARAMETRIZATIONS = {tuple(PARAMETRIZATIONS)!r}\n"
+    )
     return HEADER + names + "".join("\n\n" + render(k) for k in GENERATED)
 
 

@@ -12,6 +12,7 @@ tr(Σ̂ P) = (η σ²/(2B)) s² tr(Σ̂ K) = (η σ²/(2B)) tr G, and σ² = δ�
     σ² = δ² / (1 − η tr G/(2B)),   λ_eff = η σ²/(4B) = λ / (1 − η tr G/(2B)),
 with a pole at the mean-square stability edge η tr G = 2B.
 """
+
 from __future__ import annotations
 
 import sympy as sp

@@ -14,6 +14,7 @@ functions of (S, A). Label noise, R = λ tr G: Ω = λ s² Σ̂, ω = λ s² τ 
 λ = 0 is gradient flow, which conserves the balancedness D = a aᵀ − W Wᵀ; in general
 Ḋ = 4 (W Ω Wᵀ − ω a aᵀ). ``closure_residual`` proves the reduced equations from the per-neuron ones.
 """
+
 from __future__ import annotations
 
 import sympy as sp
@@ -37,7 +38,7 @@ def regularized_flow(W, a, g, Omega, omega, s) -> tuple[sp.MatrixExpr, sp.Matrix
 
 def reduced_flow(beta, S, A, g, Omega, omega, s) -> tuple[sp.MatrixExpr, sp.MatrixExpr, sp.Expr]:
     """(β̇, Ṡ, Ȧ) of the regularized flow in the reduced variables (β, S, A)."""
-    beta_dot = -s**2 * (A * g + S * g) - 2 * (Omega * beta + omega * beta)
+    beta_dot = -(s**2) * (A * g + S * g) - 2 * (Omega * beta + omega * beta)
     S_dot = -(g * beta.T + beta * g.T) - 2 * (Omega * S + S * Omega.T)
     A_dot = -2 * dot(beta, g) - 4 * omega * A
     return beta_dot, S_dot, A_dot
@@ -51,7 +52,7 @@ def reduced_flow_beta_jacobian(S, A, Sigma_hat, Omega, omega, s) -> sp.MatrixExp
     d×d block (``solvers/ode_rosw.py``). Exact for every R(S, A), since Ω, ω do not depend on β.
     """
     d_size = Sigma_hat.shape[0]
-    return -s**2 * (A * Sigma_hat + S * Sigma_hat) - 2 * (Omega + omega * sp.Identity(d_size))
+    return -(s**2) * (A * Sigma_hat + S * Sigma_hat) - 2 * (Omega + omega * sp.Identity(d_size))
 
 
 def neuron_flow(w, a_k, g, Omega, omega, s) -> tuple[sp.MatrixExpr, sp.Expr]:

@@ -11,6 +11,7 @@ Phase II: with g frozen at its fixed-point value, (x_k, a_k) follow the 2×2 pro
 cos(w_k, β*)(t) = x_k(t)/√(x_k(t)² + ‖w_k⊥(0)‖² e^{−4λ s² t}); the alignment curve is its mean of |·|
 over the initial neurons. The Phase II time of one neuron solves |cos| = c*.
 """
+
 from __future__ import annotations
 
 import sympy as sp

@@ -2,6 +2,7 @@
 
 The catalog lists kernels (``catalog.GENERATED``); codegen prints them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

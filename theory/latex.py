@@ -12,6 +12,7 @@ take as an argument but that an equation is stated *for* (x_k(t), E[u uᵀ], ini
 is a notation symbol below, typeset through ``NOTATION``: the typesetting comes from the printer,
 never from editing the printed string.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -91,25 +92,70 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ("predictor", "effective linear predictor", r"\beta", beta),
         ("loss", "train loss", r"L", model.train_loss(sy.beta, Sg, bs)),
         ("residual-gradient", "gradient of L in beta", r"g", model.residual_gradient(sy.beta, Sg, bs)),
-        ("trace-G", "trace of the Gauss-Newton matrix", r"\operatorname{tr} G", model.gauss_newton_trace(W, a, Sg, tau, s)),
-        ("trace-G-reduced", "tr G in reduced variables", r"\operatorname{tr} G", model.gauss_newton_trace_reduced(sy.S, sy.A, Sg, tau, s)),
+        (
+            "trace-G",
+            "trace of the Gauss-Newton matrix",
+            r"\operatorname{tr} G",
+            model.gauss_newton_trace(W, a, Sg, tau, s),
+        ),
+        (
+            "trace-G-reduced",
+            "tr G in reduced variables",
+            r"\operatorname{tr} G",
+            model.gauss_newton_trace_reduced(sy.S, sy.A, Sg, tau, s),
+        ),
         ("sgd-step-W", "one label-noise SGD step, first layer", r"\Delta W", dW),
         ("sgd-step-a", "one label-noise SGD step, second layer", r"\Delta a", da),
         ("u-mean", "mean of the SGD direction", r"\mathbb{E}\, u", g),
-        ("u-second-moment", "second moment of the SGD direction", r"\mathbb{E}\, u u^{\top}", moments.u_second_moment(g, Sg, sy.M4, delta, B, sy.c_B)),
+        (
+            "u-second-moment",
+            "second moment of the SGD direction",
+            r"\mathbb{E}\, u u^{\top}",
+            moments.u_second_moment(g, Sg, sy.M4, delta, B, sy.c_B),
+        ),
         ("increment-beta", "exact increment of beta", r"\Delta\beta", d_beta),
         ("increment-S", "exact increment of S", r"\Delta S", d_S),
         ("increment-A", "exact increment of A", r"\Delta A", d_A),
-        ("increment-balance", "exact increment of the balancedness", r"\Delta D", moments.balance_increment(W, a, uu, eta, s)),
-        ("single-sample-second-moment", "E Delta^2 per sample for B = 1", r"\mathbb{E}_\xi \Delta^2", moments.single_sample_second_moment(p, q, r, delta, eta, sy.mu4)),
+        (
+            "increment-balance",
+            "exact increment of the balancedness",
+            r"\Delta D",
+            moments.balance_increment(W, a, uu, eta, s),
+        ),
+        (
+            "single-sample-second-moment",
+            "E Delta^2 per sample for B = 1",
+            r"\mathbb{E}_\xi \Delta^2",
+            moments.single_sample_second_moment(p, q, r, delta, eta, sy.mu4),
+        ),
         ("sde-diffusion", "SDE diffusion", r"\Sigma(\theta)", sde.diffusion_matrix(W, a, cov_u, s)),
         ("noise-covariance", "covariance of the SGD direction", r"\operatorname{Cov} u", cov_u),
-        ("gaussian-fourth-moment", "Isserlis fourth moment", r"\mathbb{E}[(x\cdot e)^2 x x^{\top}]", sde.gaussian_design_fourth_moment(sp.MatrixSymbol("e", sy.d, 1), sp.MatrixSymbol("Sigma", sy.d, sy.d))),
-        ("effective-label-noise", r"effective label-noise variance, trace part: label noise plus the trace part of the residual sampling noise in $B\operatorname{Cov} u$ (Gaussian design, $\Sigma = I$, $e^{\top}\Sigma e = 2L$)", r"\delta_{\mathrm{eff}}^2", sde.effective_label_noise_variance(delta, sp.Symbol("L"))),
-        ("implicit-lambda", "regularizer coefficient", r"\lambda", sde.implicit_regularizer_coefficient(eta, delta, B, s)),
+        (
+            "gaussian-fourth-moment",
+            "Isserlis fourth moment",
+            r"\mathbb{E}[(x\cdot e)^2 x x^{\top}]",
+            sde.gaussian_design_fourth_moment(sp.MatrixSymbol("e", sy.d, 1), sp.MatrixSymbol("Sigma", sy.d, sy.d)),
+        ),
+        (
+            "effective-label-noise",
+            r"effective label-noise variance, trace part: label noise plus the trace part of the residual sampling noise in $B\operatorname{Cov} u$ (Gaussian design, $\Sigma = I$, $e^{\top}\Sigma e = 2L$)",
+            r"\delta_{\mathrm{eff}}^2",
+            sde.effective_label_noise_variance(delta, sp.Symbol("L")),
+        ),
+        (
+            "implicit-lambda",
+            "regularizer coefficient",
+            r"\lambda",
+            sde.implicit_regularizer_coefficient(eta, delta, B, s),
+        ),
         ("flow-W", "regularized flow, first layer", r"\dot W", W_dot),
         ("flow-a", "regularized flow, second layer", r"\dot a", a_dot),
-        ("balance-rate", "balancedness under the regularized flow", r"\dot D", flow.balance_rate_closed_form(W, a, Om, om)),
+        (
+            "balance-rate",
+            "balancedness under the regularized flow",
+            r"\dot D",
+            flow.balance_rate_closed_form(W, a, Om, om),
+        ),
         ("reduced-beta", "reduced flow, beta", r"\dot\beta", beta_dot),
         ("reduced-S", "reduced flow, S", r"\dot S", S_dot),
         ("reduced-A", "reduced flow, A", r"\dot A", A_dot),
@@ -120,32 +166,143 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ("fixed-point-A", "isotropic fixed point", r"A", fixed["A"]),
         ("fixed-point-trace-S", "isotropic fixed point", r"\operatorname{tr} S", fixed["trace_S"]),
         ("phase1-rate", "Phase I decay rate in t", r"\kappa_{\mathrm{I}}", isotropic.phase1_rate(lam, s)),
-        ("phase1-rate-per-step", "Phase I rate per step", r"\eta\,\kappa_{\mathrm{I}}", isotropic.phase1_rate_per_step(eta, delta, B, s)),
-        ("phase1-duration", "Phase I duration", r"T_{\mathrm{I}}", isotropic.phase1_duration(isotropic.w_perp0, isotropic.plateau, sy.eps, lam, s)),
+        (
+            "phase1-rate-per-step",
+            "Phase I rate per step",
+            r"\eta\,\kappa_{\mathrm{I}}",
+            isotropic.phase1_rate_per_step(eta, delta, B, s),
+        ),
+        (
+            "phase1-duration",
+            "Phase I duration",
+            r"T_{\mathrm{I}}",
+            isotropic.phase1_duration(isotropic.w_perp0, isotropic.plateau, sy.eps, lam, s),
+        ),
         ("phase2-x", "Phase II propagator, aligned component", r"x_k(t)", x_t),
         ("phase2-a", "Phase II propagator, second layer", r"a_k(t)", a_t),
-        ("phase2-limit", "Phase II limit", r"x_\infty", isotropic.phase2_limit(isotropic.x0, isotropic.a0, lam, tau, s)),
-        ("phase2-cos", "alignment of one neuron", r"\cos(w_k, \beta^{*})", isotropic.neuron_cos(x_kt, isotropic.w_perp0, sy.t, lam, s)),
-        ("phase2-time", "Phase II time of one neuron", r"T_{\mathrm{II}}", isotropic.phase2_time(isotropic.x_inf, isotropic.w_perp0, isotropic.c_star, lam, s)),
-        ("usam-regularizer", "USAM first-order regularizer", r"R_{\mathrm{USAM}}", sam.usam_regularizer(sy.S, sy.A, E_uu, s, sy.rho)),
-        ("one-sam-regularizer", "1-SAM regularizer with label noise, per sample (R = mean over i)", r"\phi_{\mathrm{1SAM}}(q_i)", sam.one_sam_sample_regularizer(sy.q, s, sy.rho, delta, sy.xi_abs_mean)),
-        ("one-sam-weight", "1-SAM sample weight of the flow", r"c(q_i)", sam.one_sam_weight(sy.q, s, sy.rho, delta, sy.xi_abs_mean)),
-        ("batch-sam-regularizer", "minibatch/full-batch SAM with label noise, leading order", r"R_{\mathrm{SAM},B}", sam.batch_sam_regularizer(sy.q_sum, sy.n, B, s, sy.rho, delta)),
-        ("usam-weight", "USAM sample weight on the manifold", r"c_{\mathrm{USAM}}", sam.usam_weight(s, sy.rho, delta, B)),
-        ("one-sam-noise-variance", "1-SAM: second moment of the step's noise along $\\nabla f_i$ on the manifold", r"\mathbb{E}\,v_i^2", sam.one_sam_noise_variance(sy.q, s, sy.rho, delta, sy.xi_abs_mean)),
-        ("one-usam-weight", "1-USAM sample weight on the manifold, exact in $\\rho$", r"c_{\mathrm{1USAM}}(q_i)", sam.one_usam_weight(sy.q, s, sy.rho, delta)),
-        ("sam-regularizer", "full-batch SAM regularizer (cited)", r"R_{\mathrm{SAM}}", sam.full_batch_sam_regularizer(sp.Symbol(r"\lambda_{\max}"), sy.rho)),
-        ("oscillation-drift", "oscillation-averaged drift of W", r"\mathbb{E}\,\dot W", sam.oscillation_step_drift(W, a, sp.ZeroMatrix(sy.m, 1), sy.Z, Sg, bs, s, sy.eps)),
-        ("lyapunov", r"first-order stationary error covariance, trace part of the Lyapunov equation: the residual sampling noise $M_4(P) - \hat{\Sigma} P \hat{\Sigma}$ in the noise covariance $C$ is replaced by its trace part $\operatorname{tr}(\hat{\Sigma} P)\,\hat{\Sigma}$, so $C = \sigma^{2} \hat{\Sigma}/B$ with $\sigma^{2} = \delta^{2} + \operatorname{tr}(\hat{\Sigma} P)$", r"0", finite_eta.lyapunov_residual(sy.P, K, Sg, finite_eta.trace_part_noise(sp.Symbol("sigma^2"), Sg, B), eta, s)),
-        ("effective-noise-variance", "finite-eta noise variance (trace part of the residual sampling noise)", r"\sigma^2", finite_eta.effective_noise_variance(delta, eta, sy.trace_G, B)),
-        ("lambda-eff", "finite-eta regularizer coefficient (trace part of the residual sampling noise)", r"\lambda_{\mathrm{eff}}", finite_eta.lambda_eff(lam, eta, sy.trace_G, B)),
-        ("lazy-weight-change", r"linearized weight change from the initial $a_0$, $\beta_0$, $K_0 = S_0 + A_0 I$, $\delta = 0$", r"\Delta W_\infty", lazy.weight_change_linearized(a_0, S_0 + A_0 * sp.Identity(sy.d), beta_0 - bs, s)),
+        (
+            "phase2-limit",
+            "Phase II limit",
+            r"x_\infty",
+            isotropic.phase2_limit(isotropic.x0, isotropic.a0, lam, tau, s),
+        ),
+        (
+            "phase2-cos",
+            "alignment of one neuron",
+            r"\cos(w_k, \beta^{*})",
+            isotropic.neuron_cos(x_kt, isotropic.w_perp0, sy.t, lam, s),
+        ),
+        (
+            "phase2-time",
+            "Phase II time of one neuron",
+            r"T_{\mathrm{II}}",
+            isotropic.phase2_time(isotropic.x_inf, isotropic.w_perp0, isotropic.c_star, lam, s),
+        ),
+        (
+            "usam-regularizer",
+            "USAM first-order regularizer",
+            r"R_{\mathrm{USAM}}",
+            sam.usam_regularizer(sy.S, sy.A, E_uu, s, sy.rho),
+        ),
+        (
+            "one-sam-regularizer",
+            "1-SAM regularizer with label noise, per sample (R = mean over i)",
+            r"\phi_{\mathrm{1SAM}}(q_i)",
+            sam.one_sam_sample_regularizer(sy.q, s, sy.rho, delta, sy.xi_abs_mean),
+        ),
+        (
+            "one-sam-weight",
+            "1-SAM sample weight of the flow",
+            r"c(q_i)",
+            sam.one_sam_weight(sy.q, s, sy.rho, delta, sy.xi_abs_mean),
+        ),
+        (
+            "batch-sam-regularizer",
+            "minibatch/full-batch SAM with label noise, leading order",
+            r"R_{\mathrm{SAM},B}",
+            sam.batch_sam_regularizer(sy.q_sum, sy.n, B, s, sy.rho, delta),
+        ),
+        (
+            "usam-weight",
+            "USAM sample weight on the manifold",
+            r"c_{\mathrm{USAM}}",
+            sam.usam_weight(s, sy.rho, delta, B),
+        ),
+        (
+            "one-sam-noise-variance",
+            "1-SAM: second moment of the step's noise along $\\nabla f_i$ on the manifold",
+            r"\mathbb{E}\,v_i^2",
+            sam.one_sam_noise_variance(sy.q, s, sy.rho, delta, sy.xi_abs_mean),
+        ),
+        (
+            "one-usam-weight",
+            "1-USAM sample weight on the manifold, exact in $\\rho$",
+            r"c_{\mathrm{1USAM}}(q_i)",
+            sam.one_usam_weight(sy.q, s, sy.rho, delta),
+        ),
+        (
+            "sam-regularizer",
+            "full-batch SAM regularizer (cited)",
+            r"R_{\mathrm{SAM}}",
+            sam.full_batch_sam_regularizer(sp.Symbol(r"\lambda_{\max}"), sy.rho),
+        ),
+        (
+            "oscillation-drift",
+            "oscillation-averaged drift of W",
+            r"\mathbb{E}\,\dot W",
+            sam.oscillation_step_drift(W, a, sp.ZeroMatrix(sy.m, 1), sy.Z, Sg, bs, s, sy.eps),
+        ),
+        (
+            "lyapunov",
+            r"first-order stationary error covariance, trace part of the Lyapunov equation: the residual sampling noise $M_4(P) - \hat{\Sigma} P \hat{\Sigma}$ in the noise covariance $C$ is replaced by its trace part $\operatorname{tr}(\hat{\Sigma} P)\,\hat{\Sigma}$, so $C = \sigma^{2} \hat{\Sigma}/B$ with $\sigma^{2} = \delta^{2} + \operatorname{tr}(\hat{\Sigma} P)$",
+            r"0",
+            finite_eta.lyapunov_residual(sy.P, K, Sg, finite_eta.trace_part_noise(sp.Symbol("sigma^2"), Sg, B), eta, s),
+        ),
+        (
+            "effective-noise-variance",
+            "finite-eta noise variance (trace part of the residual sampling noise)",
+            r"\sigma^2",
+            finite_eta.effective_noise_variance(delta, eta, sy.trace_G, B),
+        ),
+        (
+            "lambda-eff",
+            "finite-eta regularizer coefficient (trace part of the residual sampling noise)",
+            r"\lambda_{\mathrm{eff}}",
+            finite_eta.lambda_eff(lam, eta, sy.trace_G, B),
+        ),
+        (
+            "lazy-weight-change",
+            r"linearized weight change from the initial $a_0$, $\beta_0$, $K_0 = S_0 + A_0 I$, $\delta = 0$",
+            r"\Delta W_\infty",
+            lazy.weight_change_linearized(a_0, S_0 + A_0 * sp.Identity(sy.d), beta_0 - bs, s),
+        ),
     ]
     for name, (b, Q) in forms.items():
-        out.append((f"increment-neuron-{name.replace('_', '-')}", f"per-neuron increment {name}", rf"\Delta_{{\mathrm{{{name.replace('_', '')}}}}}", moments.quadratic_increment(b, Q, u, uu, eta)))
+        out.append(
+            (
+                f"increment-neuron-{name.replace('_', '-')}",
+                f"per-neuron increment {name}",
+                rf"\Delta_{{\mathrm{{{name.replace('_', '')}}}}}",
+                moments.quadratic_increment(b, Q, u, uu, eta),
+            )
+        )
     for param in model.PARAMETRIZATIONS:
-        out.append((f"lazy-relative-change-{param.replace('_', '-')}", f"lazy relative weight change, {param}", r"\frac{\|\Delta W\|_F}{\|W_0\|_F}", lazy.relative_change_estimate(param)))
-        out.append((f"lazy-kernel-change-{param.replace('_', '-')}", f"lazy relative kernel change, {param}", r"\frac{\|\Delta K\|_F}{\|K_0\|_F}", lazy.kernel_change_estimate(param)))
+        out.append(
+            (
+                f"lazy-relative-change-{param.replace('_', '-')}",
+                f"lazy relative weight change, {param}",
+                r"\frac{\|\Delta W\|_F}{\|W_0\|_F}",
+                lazy.relative_change_estimate(param),
+            )
+        )
+        out.append(
+            (
+                f"lazy-kernel-change-{param.replace('_', '-')}",
+                f"lazy relative kernel change, {param}",
+                r"\frac{\|\Delta K\|_F}{\|K_0\|_F}",
+                lazy.kernel_change_estimate(param),
+            )
+        )
     return out
 
 
@@ -155,8 +312,10 @@ def latex_source() -> str:
     blocks = ["% generated by lnsgd.theory.latex — do not edit\n"]
     for label, description, lhs, rhs in equations():
         text = description[0].upper() + description[1:]
-        blocks.append(f"\\noindent {_escape(text)}:\n\\begin{{equation}}\\label{{eq:{label}}}\n"
-                      f"{lhs} = {printer.doprint(_tidy(rhs))}\n\\end{{equation}}\n")
+        blocks.append(
+            f"\\noindent {_escape(text)}:\n\\begin{{equation}}\\label{{eq:{label}}}\n"
+            f"{lhs} = {printer.doprint(_tidy(rhs))}\n\\end{{equation}}\n"
+        )
     return "\n".join(blocks)
 
 

@@ -8,6 +8,7 @@ A₀ = ‖a₀‖² ≈ α² (standard) or α² m (NTK, mean field): see ``relat
 is −3/2 (standard), −1/2 (NTK), 0 (mean field): the usual "O(1/√m)" is the NTK case; the
 standard parametrization is lazier, O(d^{3/2}/(α² m^{3/2})).
 """
+
 from __future__ import annotations
 
 import sympy as sp

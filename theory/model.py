@@ -7,6 +7,7 @@ G = (1/n) Σ_i ∇f(x_i) ∇f(x_i)ᵀ,  tr G = s² [tr(W Σ̂ Wᵀ) + τ ‖a‖
 Matrix-form functions take sympy matrix expressions (symbolic sizes or explicit); the ``*_explicit``
 functions need concrete sizes because they flatten θ = (vec W, a) row-major.
 """
+
 from __future__ import annotations
 
 import sympy as sp
@@ -43,20 +44,23 @@ def train_loss(beta: sp.MatrixExpr, Sigma_hat: sp.MatrixExpr, beta_star: sp.Matr
     return dot(e, Sigma_hat * e) / 2
 
 
-def per_sample_gradient(x: sp.MatrixExpr, W: sp.MatrixExpr, a: sp.MatrixExpr,
-                        s: sp.Expr) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:
+def per_sample_gradient(
+    x: sp.MatrixExpr, W: sp.MatrixExpr, a: sp.MatrixExpr, s: sp.Expr
+) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:
     """(∇_W f(x), ∇_a f(x)) = (s a xᵀ, s W x)."""
     return s * a * x.T, s * W * x
 
 
-def gauss_newton_trace(W: sp.MatrixExpr, a: sp.MatrixExpr, Sigma_hat: sp.MatrixExpr, tau: sp.Expr,
-                       s: sp.Expr) -> sp.Expr:
+def gauss_newton_trace(
+    W: sp.MatrixExpr, a: sp.MatrixExpr, Sigma_hat: sp.MatrixExpr, tau: sp.Expr, s: sp.Expr
+) -> sp.Expr:
     """tr G = s² [tr(W Σ̂ Wᵀ) + τ ‖a‖²]."""
     return s**2 * (sp.Trace(W * Sigma_hat * W.T) + tau * dot(a, a))
 
 
-def gauss_newton_trace_reduced(S: sp.MatrixExpr, A: sp.Expr, Sigma_hat: sp.MatrixExpr, tau: sp.Expr,
-                               s: sp.Expr) -> sp.Expr:
+def gauss_newton_trace_reduced(
+    S: sp.MatrixExpr, A: sp.Expr, Sigma_hat: sp.MatrixExpr, tau: sp.Expr, s: sp.Expr
+) -> sp.Expr:
     """tr G = s² [tr(Σ̂ S) + τ A], the same trace in the reduced variables S = WᵀW, A = ‖a‖²."""
     return s**2 * (sp.Trace(Sigma_hat * S) + tau * A)
 

@@ -13,6 +13,7 @@ expectation is the same expression at (E u, E u uᵀ). Scalar per-neuron increme
     E Δ² = (1/n) Σ_i [η² (r_i² + δ²) p_i² + 2η³ (r_i³ + 3 r_i δ²) p_i q_i + η⁴ (r_i⁴ + 6 r_i² δ² + μ₄ δ⁴) q_i²],
 p_i = b·x_i, q_i = x_iᵀ Q x_i; for general B the leading term is Var Δ = η² bᵀ Cov(u) b + O(η³).
 """
+
 from __future__ import annotations
 
 import sympy as sp

@@ -35,6 +35,7 @@ Oscillation: plain GD with a = ā + ε ζ, E ζ = 0, E ζζᵀ = Z: the mean W-s
 −s ā ḡᵀ − ε² s² Z W Σ̂ (ḡ = Σ̂(s Wᵀā − β*)), a shrinking drift equal to the label-noise term −2λ s² W Σ̂
 when Z = I and λ = ε²/2.
 """
+
 from __future__ import annotations
 
 import sympy as sp

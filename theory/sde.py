@@ -8,6 +8,7 @@ The coefficient λ of the implicit regularizer λ tr G follows from the balanced
 whose drift is pure noise: per step E ΔD_kk = η² s² (δ²/B)(w_kᵀ Σ̂ w_k − τ a_k²) on Γ, and the
 regularized flow gives η·4λ s² (w_kᵀ Σ̂ w_k − τ a_k²); equal iff λ = ηδ²/(4B).
 """
+
 from __future__ import annotations
 
 import sympy as sp

@@ -11,6 +11,7 @@ keeps every expression a valid matrix expression for any d, m. ``explicit`` turn
 expression into ordinary sympy matrices of scalar entries at concrete sizes, the form in which the
 identities are proved; ``numeric`` evaluates it at given float64 values.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -107,9 +108,7 @@ def _entries(name: str, rows: int, cols: int, values=None) -> sp.ImmutableMatrix
         arr = np.asarray(values, dtype=np.float64).reshape(rows, cols)
         return sp.ImmutableMatrix(rows, cols, [sp.Float(float(v), 17) for v in arr.ravel()])
     if name in SYMMETRIC:
-        return sp.ImmutableMatrix(
-            rows, cols, lambda i, j: sp.Symbol(f"{name}_{min(i, j)}{max(i, j)}", real=True)
-        )
+        return sp.ImmutableMatrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{min(i, j)}{max(i, j)}", real=True))
     return sp.ImmutableMatrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i}{j}", real=True))
 
 

@@ -6,6 +6,7 @@ covers both phases at the paper configuration (T_II ≈ 750k steps) and the same
 SAM and USAM are regularized by other terms (theory/sam.py); their grid points carry their own
 horizon, about 2.5 T_II of the simulation. A configuration of one's own runs for its `steps`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,10 +47,14 @@ def default_grid(seed: int = 0) -> list[SimulationConfig]:
     with its horizon; 1-SAM ρ ∈ {0.05, 0.2} × δ ∈ {4, 0}; USAM ρ = 2·10⁻⁴, δ = 4 (ρ‖∇f_i‖² ≈ 0.2 at the
     start: ρ = 10⁻³ diverges)."""
     base = dataclasses.replace(PAPER, seed=seed)
-    sgd = [with_horizon(dataclasses.replace(base, delta=dl, batch_size=B, noise=xi, eta=eta))
-           for dl, B, xi, eta in itertools.product((4.0, 2.0), (1, 4), ("gaussian", "rademacher"), (1e-3, 5e-4))]
-    sam = [with_steps(dataclasses.replace(base, algorithm="sam", rho=rho, delta=dl), steps)
-           for rho, dl, steps in SAM_POINTS]
+    sgd = [
+        with_horizon(dataclasses.replace(base, delta=dl, batch_size=B, noise=xi, eta=eta))
+        for dl, B, xi, eta in itertools.product((4.0, 2.0), (1, 4), ("gaussian", "rademacher"), (1e-3, 5e-4))
+    ]
+    sam = [
+        with_steps(dataclasses.replace(base, algorithm="sam", rho=rho, delta=dl), steps)
+        for rho, dl, steps in SAM_POINTS
+    ]
     rho, dl, steps = USAM_POINT
     usam = [with_steps(dataclasses.replace(base, algorithm="usam", rho=rho, delta=dl), steps)]
     return sgd + sam + usam
@@ -59,14 +64,20 @@ def quick_grid() -> list[SimulationConfig]:
     """Small and fast: the paper configuration at width m = 200 (10⁶ steps), both ξ, and 1-SAM."""
     base = dataclasses.replace(PAPER, m=200)
     return [with_horizon(dataclasses.replace(base, noise=xi)) for xi in ("gaussian", "rademacher")] + [
-        with_steps(dataclasses.replace(base, algorithm="sam", rho=0.05), 500_000)]
+        with_steps(dataclasses.replace(base, algorithm="sam", rho=0.05), 500_000)
+    ]
 
 
 def label(config: SimulationConfig) -> str:
     """A short name: the fields that differ from the paper configuration, in a fixed order."""
     parts = [] if config.algorithm == "sgd" else [config.algorithm, f"rho={config.rho:g}"]
-    parts += [f"delta={config.delta:g}", f"B={config.batch_size}", f"xi={config.noise}", f"eta={config.eta:g}",
-              f"seed={config.seed}"]
+    parts += [
+        f"delta={config.delta:g}",
+        f"B={config.batch_size}",
+        f"xi={config.noise}",
+        f"eta={config.eta:g}",
+        f"seed={config.seed}",
+    ]
     if config.m != PAPER.m:
         parts.append(f"m={config.m}")
     return " ".join(parts)

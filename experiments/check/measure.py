@@ -6,6 +6,7 @@ Per curve: Phase I rate (fit of log(mean‖w_k‖ − plateau) against steps whi
 mean curve over noise paths; its path standard error is the sd of the per-path measures / √paths
 (for the curves, the largest pointwise sd / √paths).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,9 +32,13 @@ class Targets:
 
 TARGETS = Targets()
 # (row key, target field, description)
-JUDGED_ERRORS = (("rate_err", "rate", "Phase I rate rel. error"), ("plateau_err", "plateau", "plateau rel. error"),
-                 ("T_II_err", "T_II", "T_II rel. error"), ("max_dw", "dw", "max |d mean||w_k|||"),
-                 ("max_dcos", "dcos", "max |d mean|cos|||"))
+JUDGED_ERRORS = (
+    ("rate_err", "rate", "Phase I rate rel. error"),
+    ("plateau_err", "plateau", "plateau rel. error"),
+    ("T_II_err", "T_II", "T_II rel. error"),
+    ("max_dw", "dw", "max |d mean||w_k|||"),
+    ("max_dcos", "dcos", "max |d mean|cos|||"),
+)
 
 
 def approach_rate(steps: np.ndarray, w: np.ndarray, window=RATE_WINDOW) -> tuple[float, float, str]:
@@ -58,8 +63,13 @@ def approach_rate(steps: np.ndarray, w: np.ndarray, window=RATE_WINDOW) -> tuple
 def measures(steps: np.ndarray, w: np.ndarray, cos: np.ndarray) -> dict:
     rate, plateau, why = approach_rate(steps, w)
     t1, t2 = phase_one_time(steps, w), phase_two_time(steps, cos)
-    return {"rate": rate, "plateau": plateau, "T_I": t1.step, "T_II": t2.step,
-            "why": "; ".join(x for x in (why, t1.reason, t2.reason) if x)}
+    return {
+        "rate": rate,
+        "plateau": plateau,
+        "T_I": t1.step,
+        "T_II": t2.step,
+        "why": "; ".join(x for x in (why, t1.reason, t2.reason) if x),
+    }
 
 
 def _rel(pred: float, ref: float) -> float:
@@ -94,19 +104,28 @@ def compare(steps, w_paths, cos_paths, pred_w, pred_cos) -> dict:
         "max_dw": float(np.max(np.abs(pred_w - sim_w))) if finite else np.nan,
         "max_dcos": float(np.max(np.abs(pred_cos - sim_cos))) if finite else np.nan,
         **path_errors(steps, w_paths, cos_paths),
-        "why_sim": ms["why"], "why_pred": mp["why"],
+        "why_sim": ms["why"],
+        "why_pred": mp["why"],
     }
 
 
 def _se_key(err_key: str) -> str:
-    return {"rate_err": "rate_se", "plateau_err": "plateau_se", "T_II_err": "T_II_se",
-            "max_dw": "dw_se", "max_dcos": "dcos_se"}[err_key]
+    return {
+        "rate_err": "rate_se",
+        "plateau_err": "plateau_se",
+        "T_II_err": "T_II_se",
+        "max_dw": "dw_se",
+        "max_dcos": "dcos_se",
+    }[err_key]
 
 
 def imprecise(row: dict, targets: Targets = TARGETS) -> list[str]:
     """The targets whose path standard error exceeds SE_FRACTION of the target (more paths needed)."""
-    return [name for key, name, _ in JUDGED_ERRORS
-            if np.isfinite(row[_se_key(key)]) and row[_se_key(key)] > SE_FRACTION * getattr(targets, name)]
+    return [
+        name
+        for key, name, _ in JUDGED_ERRORS
+        if np.isfinite(row[_se_key(key)]) and row[_se_key(key)] > SE_FRACTION * getattr(targets, name)
+    ]
 
 
 def misses(row: dict, targets: Targets = TARGETS) -> list[str]:

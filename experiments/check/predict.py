@@ -6,6 +6,7 @@
 - "sde": the label-noise SDE ensemble (label + minibatch sampling noise, Euler–Maruyama; SGD only);
 - "full": the full m(d+1)-dimensional regularized flow (equal to "flow_eff" to 1e-8 by test).
 """
+
 from __future__ import annotations
 
 import time
@@ -27,13 +28,28 @@ CURVES = ("w_norm_mean", "cos_abs_mean", "a_abs_mean")
 
 def effective_setup(config: SimulationConfig, problem, s: float, correction: str) -> eff.EffectiveSetup:
     """The regularized flow of a configuration: label noise's λ tr G plus SAM's or USAM's term."""
-    return eff.EffectiveSetup.from_problem(problem, s, config.eta, config.delta, config.batch_size, correction,
-                                           algorithm=config.algorithm, rho=config.rho, noise=config.noise,
-                                           replacement=config.replacement)
+    return eff.EffectiveSetup.from_problem(
+        problem,
+        s,
+        config.eta,
+        config.delta,
+        config.batch_size,
+        correction,
+        algorithm=config.algorithm,
+        rho=config.rho,
+        noise=config.noise,
+        replacement=config.replacement,
+    )
 
 
-def predict(config: SimulationConfig, steps: np.ndarray, methods=DEFAULT_METHODS, *,
-            sde_paths: int = SDE_PATHS, sde_dt_factor: float = SDE_DT_FACTOR) -> dict[str, dict]:
+def predict(
+    config: SimulationConfig,
+    steps: np.ndarray,
+    methods=DEFAULT_METHODS,
+    *,
+    sde_paths: int = SDE_PATHS,
+    sde_dt_factor: float = SDE_DT_FACTOR,
+) -> dict[str, dict]:
     """method -> {'w_norm_mean', 'cos_abs_mean', 'a_abs_mean', 'message', 'seconds'} on t = η·steps."""
     start_state = initial_state(config)
     problem, s, W0, a0 = start_state.problem, start_state.s, start_state.W0, start_state.a0
@@ -47,15 +63,27 @@ def predict(config: SimulationConfig, steps: np.ndarray, methods=DEFAULT_METHODS
             curves = _pad(eff.reduced_observables(sol, W0, a0, problem.beta_star), len(t))
             msg = sol.ode.message
         elif method == "full":
-            sol = eff.solve_full_flow(effective_setup(config, problem, s, "lambda-eff"), W0, a0, t,
-                                      rtol=1e-7, atol=1e-9)
+            sol = eff.solve_full_flow(
+                effective_setup(config, problem, s, "lambda-eff"), W0, a0, t, rtol=1e-7, atol=1e-9
+            )
             curves = _pad(eff.full_observables(sol, config.m, problem.beta_star), len(t))
             msg = sol.message
         elif method == "sde":
             if config.algorithm != "sgd":
                 raise ValueError(f"method 'sde' models label-noise SGD only; algorithm = {config.algorithm!r}")
-            ens = eff.solve_sde_ensemble(problem, s, config.eta, config.delta, config.batch_size, W0, a0, t,
-                                         dt=sde_dt_factor * config.eta, n_paths=sde_paths, seed=config.seed)
+            ens = eff.solve_sde_ensemble(
+                problem,
+                s,
+                config.eta,
+                config.delta,
+                config.batch_size,
+                W0,
+                a0,
+                t,
+                dt=sde_dt_factor * config.eta,
+                n_paths=sde_paths,
+                seed=config.seed,
+            )
             curves, msg = dict(ens.curves), ens.message
         else:
             raise ValueError(f"method = {method!r}; valid: {METHODS}")

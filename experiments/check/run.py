@@ -6,6 +6,7 @@ MAX_PATHS, while a path standard error exceeds SE_FRACTION of its target (`measu
 A stored Dataset of the same configuration (file name from its digest) is reused for the
 simulation; the predictions are always recomputed (they take well under a second).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,8 +34,9 @@ def simulate_paths(config: SimulationConfig, more: int = 0, before: xr.Dataset |
     """The check's simulation Dataset: the curves per path ((path, step) arrays), their means, and
     status. With `before`, `more` new paths (the next noise seeds) are appended to it."""
     first = 0 if before is None else before.sizes["path"]
-    part = simulate(dataclasses.replace(config, noise_seed=config.noise_seed + first, paths=more or config.paths),
-                    progress=False)
+    part = simulate(
+        dataclasses.replace(config, noise_seed=config.noise_seed + first, paths=more or config.paths), progress=False
+    )
     data = {v: (("path", "step"), _paths_of(part, v)) for v in CURVES}
     seeds = np.atleast_1d(part["noise_seed"].values if "noise_seed" in part.coords else [config.noise_seed + first])
     new = xr.Dataset(data, coords={"step": part["step"].values, "noise_seed": ("path", seeds)})
@@ -52,10 +54,21 @@ def simulate_paths(config: SimulationConfig, more: int = 0, before: xr.Dataset |
 def _judge(steps, sim, preds, judged, targets, sim_seconds, config) -> list[dict]:
     rows = []
     for method, curves in preds.items():
-        row = {"config": label(config), "method": method, "steps": int(steps[-1]), "seconds": curves["seconds"],
-               "sim_seconds": sim_seconds, "message": curves["message"],
-               **compare(steps, sim["w_norm_mean"].values, sim["cos_abs_mean"].values,
-                         curves["w_norm_mean"], curves["cos_abs_mean"])}
+        row = {
+            "config": label(config),
+            "method": method,
+            "steps": int(steps[-1]),
+            "seconds": curves["seconds"],
+            "sim_seconds": sim_seconds,
+            "message": curves["message"],
+            **compare(
+                steps,
+                sim["w_norm_mean"].values,
+                sim["cos_abs_mean"].values,
+                curves["w_norm_mean"],
+                curves["cos_abs_mean"],
+            ),
+        }
         found = misses(row, targets)
         if sim.attrs.get("status") != "completed":
             found.insert(0, f"simulation {sim.attrs.get('status')}: {sim.attrs.get('message')}")
@@ -65,9 +78,15 @@ def _judge(steps, sim, preds, judged, targets, sim_seconds, config) -> list[dict
     return rows
 
 
-def run_configuration(config: SimulationConfig, methods=DEFAULT_METHODS, out_dir: Path | None = None, *,
-                      judged: str = JUDGED, targets: Targets = TARGETS,
-                      max_paths: int = MAX_PATHS) -> tuple[xr.Dataset, list[dict]]:
+def run_configuration(
+    config: SimulationConfig,
+    methods=DEFAULT_METHODS,
+    out_dir: Path | None = None,
+    *,
+    judged: str = JUDGED,
+    targets: Targets = TARGETS,
+    max_paths: int = MAX_PATHS,
+) -> tuple[xr.Dataset, list[dict]]:
     """Simulate (or reuse), predict, compare; store the Dataset (per-path and mean simulation curves,
     pred_<var>_<method> on the same step axis) as check_<digest>.nc in `out_dir`."""
     if judged not in methods:
@@ -83,8 +102,11 @@ def run_configuration(config: SimulationConfig, methods=DEFAULT_METHODS, out_dir
     steps = sim["step"].values
     preds = predict(config, steps, methods)
     rows = _judge(steps, sim, preds, judged, targets, time.perf_counter() - start, config)
-    while (imprecise(_row(rows, judged), targets) and sim.sizes["path"] < max_paths
-           and sim.attrs.get("status") == "completed"):
+    while (
+        imprecise(_row(rows, judged), targets)
+        and sim.sizes["path"] < max_paths
+        and sim.attrs.get("status") == "completed"
+    ):
         sim = simulate_paths(config, min(config.paths, max_paths - sim.sizes["path"]), sim)
         rows = _judge(steps, sim, preds, judged, targets, time.perf_counter() - start, config)
     ds = _dataset(config, sim, preds, judged)
@@ -111,13 +133,19 @@ def _dataset(config, sim: xr.Dataset, preds: dict, judged: str) -> xr.Dataset:
     for v in ("w_norm_mean", "cos_abs_mean"):
         ds[f"pred_{v}"] = ("step", np.asarray(preds[judged][v]), {"method": judged})
     ds.attrs.update(sim.attrs)
-    ds.attrs.update(check_label=label(config), judged_method=judged, methods=",".join(preds),
-                    paths=sim.sizes["path"])
+    ds.attrs.update(check_label=label(config), judged_method=judged, methods=",".join(preds), paths=sim.sizes["path"])
     return ds
 
 
-def run_grid(configs: list[SimulationConfig], methods=DEFAULT_METHODS, out_dir: Path | None = None, *,
-             judged: str = JUDGED, targets: Targets = TARGETS, log: Callable[[str], None] = print) -> list[dict]:
+def run_grid(
+    configs: list[SimulationConfig],
+    methods=DEFAULT_METHODS,
+    out_dir: Path | None = None,
+    *,
+    judged: str = JUDGED,
+    targets: Targets = TARGETS,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
     """All configurations in turn (each runs its noise paths on every core); rows in grid order."""
     rows: list[dict] = []
     for config in configs:
@@ -128,8 +156,10 @@ def run_grid(configs: list[SimulationConfig], methods=DEFAULT_METHODS, out_dir: 
 
 
 def progress_line(row: dict) -> str:
-    return (f"{row['config']}: {row['steps']} steps x {row['paths']} paths, {row['sim_seconds']:.1f}s; "
-            f"{row['method']}: rate {row['rate_err']:+.3f} plateau {row['plateau_err']:+.3f} "
-            f"T_II {row['T_II_err']:+.3f} (se {row['T_II_se']:.3f}) dw {row['max_dw']:.3f} dcos {row['max_dcos']:.3f}"
-            + (f"  MISSES {row['misses']}" if row["misses"] else "")
-            + (f"  (imprecise: {row['imprecise']})" if row["imprecise"] else ""))
+    return (
+        f"{row['config']}: {row['steps']} steps x {row['paths']} paths, {row['sim_seconds']:.1f}s; "
+        f"{row['method']}: rate {row['rate_err']:+.3f} plateau {row['plateau_err']:+.3f} "
+        f"T_II {row['T_II_err']:+.3f} (se {row['T_II_se']:.3f}) dw {row['max_dw']:.3f} dcos {row['max_dcos']:.3f}"
+        + (f"  MISSES {row['misses']}" if row["misses"] else "")
+        + (f"  (imprecise: {row['imprecise']})" if row["imprecise"] else "")
+    )

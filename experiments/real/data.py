@@ -17,6 +17,7 @@ Both apply the same preparation (``prepare``):
   features, e.g. the always-blank digit corners, are only centred), so ‖x‖² ≈ d;
 * targets — one-hot rows y_i = e_{c_i} ∈ {0, 1}^C.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -56,8 +57,9 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes)[labels]
 
 
-def balanced_indices(labels: np.ndarray, n: int, n_classes: int, rng: np.random.Generator,
-                     exclude: np.ndarray | None = None) -> np.ndarray:
+def balanced_indices(
+    labels: np.ndarray, n: int, n_classes: int, rng: np.random.Generator, exclude: np.ndarray | None = None
+) -> np.ndarray:
     """Indices of a class-balanced subset of size n (first n mod C classes get one extra), sorted.
 
     Raises ValueError if some class has fewer available samples than it needs.
@@ -70,8 +72,9 @@ def balanced_indices(labels: np.ndarray, n: int, n_classes: int, rng: np.random.
         need = n // n_classes + (1 if c < n % n_classes else 0)
         pool = np.flatnonzero(available & (labels == c))
         if pool.size < need:
-            raise ValueError(f"class {c} has {pool.size} available samples, {need} requested "
-                             f"(n = {n} over {n_classes} classes)")
+            raise ValueError(
+                f"class {c} has {pool.size} available samples, {need} requested (n = {n} over {n_classes} classes)"
+            )
         picks.append(rng.choice(pool, size=need, replace=False))
     return np.sort(np.concatenate(picks))
 
@@ -84,13 +87,25 @@ def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np
     return (x_train - mu) / sigma, (x_test - mu) / sigma
 
 
-def prepare(name: str, x_train: np.ndarray, labels_train: np.ndarray, x_test: np.ndarray,
-            labels_test: np.ndarray, n_classes: int) -> RealData:
+def prepare(
+    name: str,
+    x_train: np.ndarray,
+    labels_train: np.ndarray,
+    x_test: np.ndarray,
+    labels_test: np.ndarray,
+    n_classes: int,
+) -> RealData:
     """Standardize with training statistics and attach one-hot targets."""
-    xs_train, xs_test = standardize(np.asarray(x_train, dtype=np.float64),
-                                    np.asarray(x_test, dtype=np.float64))
-    return RealData(name, xs_train, one_hot(labels_train, n_classes), labels_train,
-                    xs_test, one_hot(labels_test, n_classes), labels_test)
+    xs_train, xs_test = standardize(np.asarray(x_train, dtype=np.float64), np.asarray(x_test, dtype=np.float64))
+    return RealData(
+        name,
+        xs_train,
+        one_hot(labels_train, n_classes),
+        labels_train,
+        xs_test,
+        one_hot(labels_test, n_classes),
+        labels_test,
+    )
 
 
 def load_digits_data(n_train: int, n_test: int, rng: np.random.Generator) -> RealData:
@@ -111,8 +126,13 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
     to whichever the installed numpy provides.
     """
 
-    _ALLOWED = {("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"),
-                ("", "ndarray"), ("", "dtype")}
+    _ALLOWED = {
+        ("multiarray", "_reconstruct"),
+        ("multiarray", "scalar"),
+        ("numeric", "_frombuffer"),
+        ("", "ndarray"),
+        ("", "dtype"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) == ("_codecs", "encode"):  # protocol-2 bytes written under Python 3
@@ -129,10 +149,17 @@ def read_cifar10_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One batch file → (data (N, 3072) uint8, labels (N,) int64); ValueError if malformed."""
     try:
         batch = _ArrayOnlyUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a CIFAR-10 python-pickle batch: {type(err).__name__}: {err}"
-                         ) from err
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        UnicodeDecodeError,
+    ) as err:
+        raise ValueError(f"{path} is not a CIFAR-10 python-pickle batch: {type(err).__name__}: {err}") from err
     if not isinstance(batch, dict):
         raise ValueError(f"{path} is not a CIFAR-10 batch: expected a dict, got {type(batch).__name__}")
     keys = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
@@ -141,10 +168,12 @@ def read_cifar10_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     data = np.asarray(keys["data"])
     labels = np.asarray(keys["labels"])
     if data.ndim != 2 or data.shape[1] != CIFAR10_DIM or data.dtype != np.uint8:
-        raise ValueError(f"{path}: 'data' has shape {data.shape} dtype {data.dtype}, expected "
-                         f"(N, {CIFAR10_DIM}) uint8")
-    if labels.shape != (data.shape[0],) or not np.issubdtype(labels.dtype, np.integer) or (
-            labels.size and (labels.min() < 0 or labels.max() >= CIFAR10_CLASSES)):
+        raise ValueError(f"{path}: 'data' has shape {data.shape} dtype {data.dtype}, expected (N, {CIFAR10_DIM}) uint8")
+    if (
+        labels.shape != (data.shape[0],)
+        or not np.issubdtype(labels.dtype, np.integer)
+        or (labels.size and (labels.min() < 0 or labels.max() >= CIFAR10_CLASSES))
+    ):
         raise ValueError(f"{path}: 'labels' must be {data.shape[0]} integers in [0, {CIFAR10_CLASSES})")
     return data, labels.astype(np.int64)
 
@@ -162,14 +191,15 @@ def cifar10_files(data_dir: str | Path) -> tuple[list[Path], Path]:
     train = [root / f"data_batch_{k}" for k in range(1, 6) if (root / f"data_batch_{k}").is_file()]
     test = root / "test_batch"
     if not train or not test.is_file():
-        raise ValueError(f"CIFAR-10 data_dir {str(root)!r} must hold the python-pickle batches "
-                         f"data_batch_1 … data_batch_5 (at least one) and test_batch; found "
-                         f"{sorted(p.name for p in root.iterdir())[:10]}")
+        raise ValueError(
+            f"CIFAR-10 data_dir {str(root)!r} must hold the python-pickle batches "
+            f"data_batch_1 … data_batch_5 (at least one) and test_batch; found "
+            f"{sorted(p.name for p in root.iterdir())[:10]}"
+        )
     return train, test
 
 
-def load_cifar10_data(data_dir: str | Path, n_train: int, n_test: int,
-                      rng: np.random.Generator) -> RealData:
+def load_cifar10_data(data_dir: str | Path, n_train: int, n_test: int, rng: np.random.Generator) -> RealData:
     """Class-balanced subsets of the CIFAR-10 training batches and of test_batch, standardized."""
     train_files, test_file = cifar10_files(data_dir)
     parts = [read_cifar10_batch(p) for p in train_files]
@@ -178,5 +208,4 @@ def load_cifar10_data(data_dir: str | Path, n_train: int, n_test: int,
     x_test_pool, l_test_pool = read_cifar10_batch(test_file)
     train = balanced_indices(l_pool, n_train, CIFAR10_CLASSES, rng)
     test = balanced_indices(l_test_pool, n_test, CIFAR10_CLASSES, rng)
-    return prepare("cifar10", x_pool[train], l_pool[train], x_test_pool[test], l_test_pool[test],
-                   CIFAR10_CLASSES)
+    return prepare("cifar10", x_pool[train], l_pool[train], x_test_pool[test], l_test_pool[test], CIFAR10_CLASSES)

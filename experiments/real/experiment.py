@@ -9,6 +9,7 @@ linearity this is exactly the mean trajectory of the linearized model under the 
 so the network–linearization distance measures the departure from the linear (lazy) regime, not the
 label noise itself. Observables and their definitions: docs/real-data.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,9 +68,11 @@ class RealConfig:
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
         if self.dataset == "cifar10" and not (isinstance(self.data_dir, str) and self.data_dir):
-            raise ConfigError(f"data_dir = {self.data_dir!r} is missing: expected the directory holding "
-                              "CIFAR-10's data_batch_* and test_batch when dataset = 'cifar10' "
-                              "(--set data_dir=DIR)")
+            raise ConfigError(
+                f"data_dir = {self.data_dir!r} is missing: expected the directory holding "
+                "CIFAR-10's data_batch_* and test_batch when dataset = 'cifar10' "
+                "(--set data_dir=DIR)"
+            )
         check_int("n_train", self.n_train, 10)  # at least one sample per class
         check_int("n_test", self.n_test, 10)
         if self.dataset == "digits":  # 1797 images, smallest class 174
@@ -119,28 +122,44 @@ def _neuron_norms(p: ErfParams) -> np.ndarray:
     return np.linalg.norm(p.W, axis=1)
 
 
-OBSERVABLES = ("train_loss", "test_loss", "train_acc", "test_acc",
-               "lin_train_loss", "lin_test_loss", "lin_train_acc", "lin_test_acc",
-               "dist_train", "dist_test", "w_norm_mean", "w_norm_std", "w_rel_change",
-               "ntk_rel_change")
+OBSERVABLES = (
+    "train_loss",
+    "test_loss",
+    "train_acc",
+    "test_acc",
+    "lin_train_loss",
+    "lin_test_loss",
+    "lin_train_acc",
+    "lin_test_acc",
+    "dist_train",
+    "dist_test",
+    "w_norm_mean",
+    "w_norm_std",
+    "w_rel_change",
+    "ntk_rel_change",
+)
 
 
-def _observe(p: ErfParams, p0: ErfParams, data: RealData, K0: np.ndarray, lin_train: np.ndarray,
-             lin_test: np.ndarray) -> dict[str, float]:
+def _observe(
+    p: ErfParams, p0: ErfParams, data: RealData, K0: np.ndarray, lin_train: np.ndarray, lin_test: np.ndarray
+) -> dict[str, float]:
     f_train, f_test = forward(p, data.x_train), forward(p, data.x_test)
     norms = _neuron_norms(p)
     return {
-        "train_loss": _loss(f_train, data.y_train), "test_loss": _loss(f_test, data.y_test),
+        "train_loss": _loss(f_train, data.y_train),
+        "test_loss": _loss(f_test, data.y_test),
         "train_acc": _accuracy(f_train, data.labels_train),
         "test_acc": _accuracy(f_test, data.labels_test),
-        "lin_train_loss": _loss(lin_train, data.y_train), "lin_test_loss": _loss(lin_test, data.y_test),
+        "lin_train_loss": _loss(lin_train, data.y_train),
+        "lin_test_loss": _loss(lin_test, data.y_test),
         "lin_train_acc": _accuracy(lin_train, data.labels_train),
         "lin_test_acc": _accuracy(lin_test, data.labels_test),
-        "dist_train": _rms_distance(f_train, lin_train), "dist_test": _rms_distance(f_test, lin_test),
-        "w_norm_mean": float(norms.mean()), "w_norm_std": float(norms.std()),
+        "dist_train": _rms_distance(f_train, lin_train),
+        "dist_test": _rms_distance(f_test, lin_test),
+        "w_norm_mean": float(norms.mean()),
+        "w_norm_std": float(norms.std()),
         "w_rel_change": float(np.linalg.norm(p.W - p0.W) / np.linalg.norm(p0.W)),
-        "ntk_rel_change": float(np.linalg.norm(ntk(p, data.x_train, data.x_train) - K0)
-                                / np.linalg.norm(K0)),
+        "ntk_rel_change": float(np.linalg.norm(ntk(p, data.x_train, data.x_train) - K0) / np.linalg.norm(K0)),
     }
 
 
@@ -165,8 +184,11 @@ def simulate_real(config: RealConfig, progress: bool = True) -> xr.Dataset:
     K_test = ntk(p0, data.x_test, data.x_train)
     lin = LinearizedGD.from_gram(K0, config.eta, n, discrete=config.linearization == "discrete")
     if lin.max_rate >= 2:
-        warnings.warn(f"eta = {config.eta} is beyond the linearization's stability edge "
-                      f"2n/λ_max(K0) = {2 * config.eta / lin.max_rate:.4g}: its GD diverges", stacklevel=2)
+        warnings.warn(
+            f"eta = {config.eta} is beyond the linearization's stability edge "
+            f"2n/λ_max(K0) = {2 * config.eta / lin.max_rate:.4g}: its GD diverges",
+            stacklevel=2,
+        )
     f0_train, f0_test = forward(p0, data.x_train), forward(p0, data.x_test)
     residuals0 = [(f0_train - expected_flip_targets(data.y_train, q)).ravel() for q in config.flip_probs]
 
@@ -188,28 +210,39 @@ def simulate_real(config: RealConfig, progress: bool = True) -> xr.Dataset:
                 continue
             if j > 0:
                 with np.errstate(all="ignore"):
-                    train_chunk(p, data.x_train, data.labels_train, config.eta, batch_idx, u < q,
-                                new_labels)
+                    train_chunk(p, data.x_train, data.labels_train, config.eta, batch_idx, u < q, new_labels)
             lin_train = lin.predict(int(step), residuals0[r], f0_train, K0)
             lin_test = lin.predict(int(step), residuals0[r], f0_test, K_test)
             with np.errstate(all="ignore"):
                 obs = _observe(p, p0, data, K0, lin_train, lin_test)
             if not np.isfinite(obs["train_loss"]) or obs["train_loss"] > DIVERGENCE_LOSS:
                 alive[r] = False
-                messages[r] = (f"flip_prob={q}: diverged by step {step} (train loss "
-                               f"{obs['train_loss']:.3g}, bound {DIVERGENCE_LOSS:g}); later records NaN")
+                messages[r] = (
+                    f"flip_prob={q}: diverged by step {step} (train loss "
+                    f"{obs['train_loss']:.3g}, bound {DIVERGENCE_LOSS:g}); later records NaN"
+                )
                 continue
             records[r, j] = [obs[k] for k in OBSERVABLES]
 
-    coords = {"noise": ("noise", np.array(config.flip_probs), {"long_name": "label-flip probability"}),
-              "step": ("step", record_steps),
-              "time": ("step", config.eta * record_steps, {"long_name": "eta * step"})}
+    coords = {
+        "noise": ("noise", np.array(config.flip_probs), {"long_name": "label-flip probability"}),
+        "step": ("step", record_steps),
+        "time": ("step", config.eta * record_steps, {"long_name": "eta * step"}),
+    }
     data_vars = {k: (("noise", "step"), records[:, :, i]) for i, k in enumerate(OBSERVABLES)}
     status = Status.COMPLETED if all(alive) else Status.DIVERGED
-    return xr.Dataset(data_vars, coords=coords, attrs={
-        "experiment": "real-data erf network vs NTK linearization",
-        "config": json.dumps(asdict(config)), "seed": config.seed, "status": status.value,
-        "message": "; ".join(m for m in messages if m) or "all runs completed",
-        "dataset": data.name, "n_classes": C, "input_dim": d,
-        "linearization_max_rate": lin.max_rate,
-    })
+    return xr.Dataset(
+        data_vars,
+        coords=coords,
+        attrs={
+            "experiment": "real-data erf network vs NTK linearization",
+            "config": json.dumps(asdict(config)),
+            "seed": config.seed,
+            "status": status.value,
+            "message": "; ".join(m for m in messages if m) or "all runs completed",
+            "dataset": data.name,
+            "n_classes": C,
+            "input_dim": d,
+            "linearization_max_rate": lin.max_rate,
+        },
+    )

@@ -20,6 +20,7 @@ The training residual r_t = f_lin(X) − Y obeys r_{t+1} = (I − ηK/n) r_t, so
     g_t(λ) = (1 − e^{−ηλt/n})/λ                                   (gradient flow, time ηt),
 and g_t(0) = ηt/n. At x = X this is f_0 + (I − (I − ηK/n)^t)(Y − f_0), the textbook form.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,8 +56,7 @@ class ErfParams:
         return ErfParams(W.reshape(m, d), b, V.reshape(C, m), c)
 
 
-def init_params(d: int, width: int, n_classes: int, w_std: float, b_std: float,
-                rng: np.random.Generator) -> ErfParams:
+def init_params(d: int, width: int, n_classes: int, w_std: float, b_std: float, rng: np.random.Generator) -> ErfParams:
     """Standard-parametrization initialization (weights N(0, W_std²/fan_in), biases N(0, b_std²))."""
     W = rng.standard_normal((width, d)) * (w_std / np.sqrt(d))
     b = rng.standard_normal(width) * b_std
@@ -85,13 +85,13 @@ def jacobian(p: ErfParams, X: np.ndarray) -> np.ndarray:
     n, d = X.shape
     C, m = p.V.shape
     h = preactivations(p, X)
-    g = p.V[None, :, :] * dphi(h)[:, None, :]                        # (n, C, m): V_ak φ'(h_ik)
+    g = p.V[None, :, :] * dphi(h)[:, None, :]  # (n, C, m): V_ak φ'(h_ik)
     eye = np.broadcast_to(np.eye(C)[None], (n, C, C))
     blocks = [
         (g[:, :, :, None] * X[:, None, None, :]).reshape(n, C, m * d),  # W
-        g,                                                              # b
+        g,  # b
         (eye[:, :, :, None] * erf(h)[:, None, None, :]).reshape(n, C, C * m),  # V
-        eye,                                                            # c
+        eye,  # c
     ]
     return np.concatenate(blocks, axis=2)
 
@@ -127,8 +127,7 @@ def gradient_step(p: ErfParams, X: np.ndarray, Y: np.ndarray, eta: float) -> Non
     p.b -= eta * H.sum(axis=0)
 
 
-def flipped_targets(labels: np.ndarray, flip: np.ndarray, new_labels: np.ndarray,
-                    n_classes: int) -> np.ndarray:
+def flipped_targets(labels: np.ndarray, flip: np.ndarray, new_labels: np.ndarray, n_classes: int) -> np.ndarray:
     """One-hot rows of the label-flip labels: c̃ = new_label where flip, else the true label.
 
     new_labels are drawn uniformly from all C classes, so a flipped label keeps its class with
@@ -142,8 +141,15 @@ def expected_flip_targets(Y: np.ndarray, flip_prob: float) -> np.ndarray:
     return (1.0 - flip_prob) * Y + flip_prob / Y.shape[1]
 
 
-def train_chunk(p: ErfParams, X: np.ndarray, labels: np.ndarray, eta: float,
-                batch_idx: np.ndarray | None, flip: np.ndarray, new_labels: np.ndarray) -> None:
+def train_chunk(
+    p: ErfParams,
+    X: np.ndarray,
+    labels: np.ndarray,
+    eta: float,
+    batch_idx: np.ndarray | None,
+    flip: np.ndarray,
+    new_labels: np.ndarray,
+) -> None:
     """Run len(flip) label-flip SGD steps in place, with the chunk's pre-drawn randomness.
 
     batch_idx (T, B) picks each step's minibatch; None means full batch (GD, B = n). flip (T, B)
@@ -187,8 +193,8 @@ class LinearizedGD:
         safe = np.where(lam > 0, lam, 1.0)
         if self.discrete:
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                via_log = -np.expm1(t * np.log1p(-h))       # 1 − (1 − h)^t without cancellation
-                via_pow = 1.0 - np.power(1.0 - h, t)        # h ≥ 1: oscillating or divergent
+                via_log = -np.expm1(t * np.log1p(-h))  # 1 − (1 − h)^t without cancellation
+                via_pow = 1.0 - np.power(1.0 - h, t)  # h ≥ 1: oscillating or divergent
             contraction = np.where(h < 1, via_log, via_pow)
         else:
             contraction = -np.expm1(-h * t)

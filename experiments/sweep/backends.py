@@ -13,6 +13,7 @@ only differ in how a function reaches a worker:
 This module imports neither numba nor the simulation at import time, so the worker initializer
 sets the thread limits before numba reads them.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -32,8 +33,7 @@ from typing import Any, Protocol
 from lnsgd.solvers.status import Status
 
 #: Environment of a worker: one thread for numba, OpenMP and the BLAS libraries.
-THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "MKL_NUM_THREADS": "1"}
+THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 #: Linux prctl option: the signal a process gets when its parent dies.
@@ -69,8 +69,11 @@ def process_pool(workers: int | None = None) -> concurrent.futures.ProcessPoolEx
     """A local pool of `workers` spawned processes (default: all cores), set up by `init_worker`:
     the one process pool of the workbench (sweeps, claims and `lnsgd check`)."""
     return concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers or os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker, initargs=(os.getpid(),))
+        max_workers=workers or os.cpu_count() or 1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(os.getpid(),),
+    )
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,7 @@ class DaskBackend:
         return f"dask cluster {getattr(self.client, 'scheduler', None) and self.client.scheduler.address}"
 
 
-def execute(tasks: list[PointTask], backend: Backend,
-            on_done: Callable[[PointOutcome], None]) -> list[PointOutcome]:
+def execute(tasks: list[PointTask], backend: Backend, on_done: Callable[[PointOutcome], None]) -> list[PointOutcome]:
     """Run `tasks` on `backend`, calling `on_done` as each finishes; a worker that dies makes
     its points 'lost' (nothing stored, rerun resumes them) without stopping the others."""
     outcomes = []

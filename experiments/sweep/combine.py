@@ -9,6 +9,7 @@ not reached), `status` (completed | diverged | invalid | error | missing | absen
 `w_rel_change` on `step` (`curves=True`), and the isotropic theory's `T_I_theory`, `T_II_theory`,
 `plateau_theory` and first-order `time_scale` = B/(η²δ²) and `lambda_implicit` (first-order implicit λ, `theory=True`).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,17 @@ import xarray as xr
 from lnsgd.experiments.sweep.spec import Point, SweepSpec, load_spec, spec_from_dict
 from lnsgd.experiments.sweep.store import point_state, read_failure, result_file
 
-SCALARS = ("w_norm_final", "cos_final", "a_abs_final", "w_rel_change_final", "plateau",
-           "balanced_plateau", "T_I", "T_II", "wall_seconds")
+SCALARS = (
+    "w_norm_final",
+    "cos_final",
+    "a_abs_final",
+    "w_rel_change_final",
+    "plateau",
+    "balanced_plateau",
+    "T_I",
+    "T_II",
+    "wall_seconds",
+)
 CURVES = ("w_norm_mean", "cos_abs_mean", "a_abs_mean", "w_rel_change")
 MANIFEST = "sweep.json"
 #: Default result folder of a spec: results/sweeps/<name>.
@@ -65,20 +75,26 @@ def point_summary(out: Path, point: Point, curves: bool) -> dict[str, Any]:
             w = ds["w_norm_mean"].values
             tail = max(3, int(np.ceil(0.1 * len(w))))
             row.update(
-                w_norm_final=float(last.w_norm_mean), cos_final=float(last.cos_abs_mean),
-                a_abs_final=float(last.a_abs_mean), w_rel_change_final=float(last.w_rel_change),
+                w_norm_final=float(last.w_norm_mean),
+                cos_final=float(last.cos_abs_mean),
+                a_abs_final=float(last.a_abs_mean),
+                w_rel_change_final=float(last.w_rel_change),
                 plateau=float(np.median(w[-tail:])),
                 balanced_plateau=math.sqrt(float(ds.attrs["tau"])) * float(last.a_abs_mean),
-                T_I=float(ds["T_I"]), T_II=float(ds["T_II"]),
+                T_I=float(ds["T_I"]),
+                T_II=float(ds["T_II"]),
                 wall_seconds=float(ds.attrs.get("wall_seconds", math.nan)),
-                status=str(ds.attrs["status"]), message=str(ds.attrs["message"]))
+                status=str(ds.attrs["status"]),
+                message=str(ds.attrs["message"]),
+            )
             if curves:
                 row["curves"] = {k: ds[k].load() for k in CURVES}
     return row
 
 
-def combine(spec: SweepSpec, out: str | Path, part: str | None = None, *, curves: bool = False,
-            theory: bool = False) -> xr.Dataset:
+def combine(
+    spec: SweepSpec, out: str | Path, part: str | None = None, *, curves: bool = False, theory: bool = False
+) -> xr.Dataset:
     """The combined Dataset of one part of `spec` stored under `out` (see the module docstring)."""
     sweep_part = spec.part(part)
     points = sweep_part.expand()
@@ -95,9 +111,14 @@ def combine(spec: SweepSpec, out: str | Path, part: str | None = None, *, curves
     ds = _unstack(ds, sweep_part.dims)
     for k in ("status", "message", "config_hash"):
         ds[k] = ds[k].where(ds[k].notnull(), "absent" if k == "status" else "")
-    ds.attrs.update(sweep=spec.name, part=sweep_part.name, dims=" ".join(sweep_part.dims),
-                    points=len(points), results=str(out),
-                    finished=int(sum(r["status"] in ("completed", "diverged") for r in rows)))
+    ds.attrs.update(
+        sweep=spec.name,
+        part=sweep_part.name,
+        dims=" ".join(sweep_part.dims),
+        points=len(points),
+        results=str(out),
+        finished=int(sum(r["status"] in ("completed", "diverged") for r in rows)),
+    )
     for k, unit in (("T_I", "steps"), ("T_II", "steps"), ("wall_seconds", "s")):
         ds[k].attrs["units"] = unit
     return ds
@@ -153,8 +174,14 @@ def _unstack(ds: xr.Dataset, dims: tuple[str, ...]) -> xr.Dataset:
     return ds.unstack("point")
 
 
-def open_sweep(source: str | Path | SweepSpec, part: str | None = None, *,
-               out: str | Path | None = None, curves: bool = False, theory: bool = False) -> xr.Dataset:
+def open_sweep(
+    source: str | Path | SweepSpec,
+    part: str | None = None,
+    *,
+    out: str | Path | None = None,
+    curves: bool = False,
+    theory: bool = False,
+) -> xr.Dataset:
     """Open a sweep as one Dataset with the swept fields as dimensions.
 
     `source`: a result folder (holding sweep.json), a spec file (results in `out`, default
@@ -164,8 +191,9 @@ def open_sweep(source: str | Path | SweepSpec, part: str | None = None, *,
     return combine(spec, folder, part, curves=curves, theory=theory)
 
 
-def open_sweeps(source: str | Path | SweepSpec, *, out: str | Path | None = None,
-                curves: bool = False, theory: bool = False) -> dict[str, xr.Dataset]:
+def open_sweeps(
+    source: str | Path | SweepSpec, *, out: str | Path | None = None, curves: bool = False, theory: bool = False
+) -> dict[str, xr.Dataset]:
     """`open_sweep` of every part, by part name."""
     spec, folder = resolve(source, out)
     return {p.name: combine(spec, folder, p.name, curves=curves, theory=theory) for p in spec.parts}

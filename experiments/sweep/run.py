@@ -1,4 +1,5 @@
 """Running a sweep: plan the points not yet stored, run them on a backend, report."""
+
 from __future__ import annotations
 
 import time
@@ -40,8 +41,14 @@ class SweepReport:
     def summary(self) -> str:
         ran = len(self.outcomes)
         parts = [f"{self.total} points: {self.skipped} already stored, {ran} run"]
-        for status in (Status.COMPLETED, Status.DIVERGED, Status.INVALID, Status.ERROR, Status.LOST,
-                       Status.INTERRUPTED):
+        for status in (
+            Status.COMPLETED,
+            Status.DIVERGED,
+            Status.INVALID,
+            Status.ERROR,
+            Status.LOST,
+            Status.INTERRUPTED,
+        ):
             if self.count(status):
                 parts.append(f"{self.count(status)} {status}")
         if self.corrupt:
@@ -64,9 +71,16 @@ def plan(spec: SweepSpec, out: str | Path, *, retry_failed: bool = False) -> tup
     return tasks, skipped, corrupt
 
 
-def run_sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, *, workers: int | None = None,
-              dask: Any = None, retry_failed: bool = False, progress: bool = True,
-              on_point: Callable[[PointOutcome], None] | None = None) -> SweepReport:
+def run_sweep(
+    spec: SweepSpec | str | Path,
+    out: str | Path | None = None,
+    *,
+    workers: int | None = None,
+    dask: Any = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    on_point: Callable[[PointOutcome], None] | None = None,
+) -> SweepReport:
     """Run every point of `spec` not yet stored in `out` (default results/sweeps/<name>).
 
     Local process pool of `workers` processes (default: all cores) unless `dask` (a scheduler

@@ -19,6 +19,7 @@ an empty axis or an invalid value raises ConfigError naming the part and the fie
 that is invalid only together (e.g. batch_size > n for one n of the grid) is not an error of the
 spec: the sweep records that point as failed with the reason.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -65,9 +66,11 @@ def expand_axis(field: str, raw: Any, where: str) -> tuple[Any, ...]:
     label = f"{where}.{field}"
     if isinstance(raw, Mapping):
         if len(raw) != 1 or next(iter(raw)) not in ("geomspace", "linspace", "range"):
-            raise ConfigError(f"{label} = {dict(raw)!r}: expected a list of values or one of "
-                              "{geomspace: [start, stop, num]}, {linspace: [start, stop, num]}, "
-                              "{range: [start, stop(, step)]}")
+            raise ConfigError(
+                f"{label} = {dict(raw)!r}: expected a list of values or one of "
+                "{geomspace: [start, stop, num]}, {linspace: [start, stop, num]}, "
+                "{range: [start, stop(, step)]}"
+            )
         kind, args = next(iter(raw.items()))
         try:
             args = [float(a) for a in args]
@@ -79,13 +82,17 @@ def expand_axis(field: str, raw: Any, where: str) -> tuple[Any, ...]:
                 func = np.geomspace if kind == "geomspace" else np.linspace
                 values = [float(f"{v:.12g}") for v in func(args[0], args[1], int(args[2]))]
         except (TypeError, ValueError):
-            raise ConfigError(f"{label} = {dict(raw)!r}: {kind} needs numeric [start, stop, num]"
-                              f"{' (step optional)' if kind == 'range' else ''}") from None
+            raise ConfigError(
+                f"{label} = {dict(raw)!r}: {kind} needs numeric [start, stop, num]"
+                f"{' (step optional)' if kind == 'range' else ''}"
+            ) from None
     elif isinstance(raw, (list, tuple)):
         values = list(raw)
     else:
-        raise ConfigError(f"{label} = {raw!r}: a grid axis must be a list of values "
-                          "(write [value] for a single one, or move the field to base)")
+        raise ConfigError(
+            f"{label} = {raw!r}: a grid axis must be a list of values "
+            "(write [value] for a single one, or move the field to base)"
+        )
     if not values:
         raise ConfigError(f"{label}: empty grid axis; give at least one value")
     values = [coerce(field, v, where) for v in values]
@@ -134,8 +141,9 @@ class SweepPart:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ConfigError(f"sweep part name = {self.name!r} must be letters, digits, '_', '-', '.'")
         if not self.grid and not self.points:
-            raise ConfigError(f"{where}: empty grid: give `grid` (field: [values, ...]) and/or "
-                              "`points` (a list of {field: value})")
+            raise ConfigError(
+                f"{where}: empty grid: give `grid` (field: [values, ...]) and/or `points` (a list of {{field: value}})"
+            )
         base = dict(self.base)
         try:
             SimulationConfig(**base)
@@ -171,8 +179,9 @@ class SweepPart:
             for combo in itertools.product(*(v for _, v in self.grid)):
                 values = base | dict(explicit) | dict(zip((f for f, _ in self.grid), combo, strict=True))
                 full = {f: values.get(f, FIELDS[f].default) for f in dims}
-                out.append(Point(tuple(sorted(values.items())), tuple((f, full[f]) for f in dims),
-                                 point_digest(values)))
+                out.append(
+                    Point(tuple(sorted(values.items())), tuple((f, full[f]) for f in dims), point_digest(values))
+                )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,13 +225,13 @@ class SweepSpec:
         if name is None:
             if len(self.parts) == 1:
                 return self.parts[0]
-            raise ConfigError(f"sweep {self.name!r} has parts {', '.join(p.name for p in self.parts)}; "
-                              "name one (part=...)")
+            raise ConfigError(
+                f"sweep {self.name!r} has parts {', '.join(p.name for p in self.parts)}; name one (part=...)"
+            )
         for p in self.parts:
             if p.name == name:
                 return p
-        raise ConfigError(f"sweep {self.name!r}: no part {name!r}; parts: "
-                          f"{', '.join(p.name for p in self.parts)}")
+        raise ConfigError(f"sweep {self.name!r}: no part {name!r}; parts: {', '.join(p.name for p in self.parts)}")
 
     def unique_points(self) -> list[Point]:
         """Every distinct point of every part (first occurrence wins)."""
@@ -233,8 +242,7 @@ class SweepSpec:
         return list(seen.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description,
-                "sweeps": {p.name: p.to_dict() for p in self.parts}}
+        return {"name": self.name, "description": self.description, "sweeps": {p.name: p.to_dict() for p in self.parts}}
 
 
 def spec_from_dict(data: Mapping[str, Any], default_name: str = "sweep") -> SweepSpec:
@@ -248,8 +256,9 @@ def spec_from_dict(data: Mapping[str, Any], default_name: str = "sweep") -> Swee
     base = _mapping(data.get("base", {}), f"sweep {name!r}: base")
     if "sweeps" in data:
         if "grid" in data or "points" in data:
-            raise ConfigError(f"sweep {name!r}: give either `sweeps` (named parts) or a top-level "
-                              "`grid`/`points`, not both")
+            raise ConfigError(
+                f"sweep {name!r}: give either `sweeps` (named parts) or a top-level `grid`/`points`, not both"
+            )
         parts_raw = _mapping(data["sweeps"], f"sweep {name!r}: sweeps")
     else:
         parts_raw = {name: {k: data[k] for k in ("grid", "points") if k in data}}
@@ -271,17 +280,20 @@ def _part(name: str, spec_base: Mapping[str, Any], raw: Any) -> SweepPart:
     unknown = sorted(set(raw) - _PART_KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(_PART_KEYS))}")
-    base = {k: coerce(k, v, f"{where}: base") for k, v in
-            (dict(spec_base) | dict(_mapping(raw.get("base", {}), f"{where}: base"))).items()}
-    grid = tuple((f, expand_axis(f, v, f"{where}: grid")) for f, v in
-                 _mapping(raw.get("grid", {}), f"{where}: grid").items())
+    base = {
+        k: coerce(k, v, f"{where}: base")
+        for k, v in (dict(spec_base) | dict(_mapping(raw.get("base", {}), f"{where}: base"))).items()
+    }
+    grid = tuple(
+        (f, expand_axis(f, v, f"{where}: grid")) for f, v in _mapping(raw.get("grid", {}), f"{where}: grid").items()
+    )
     points_raw = raw.get("points", [])
     if not isinstance(points_raw, (list, tuple)):
         raise ConfigError(f"{where}: points must be a list of {{field: value}} mappings")
     points = tuple(
-        tuple((f, coerce(f, v, f"{where}: points[{i}]"))
-              for f, v in _mapping(p, f"{where}: points[{i}]").items())
-        for i, p in enumerate(points_raw))
+        tuple((f, coerce(f, v, f"{where}: points[{i}]")) for f, v in _mapping(p, f"{where}: points[{i}]").items())
+        for i, p in enumerate(points_raw)
+    )
     if "points" in raw and not points:
         raise ConfigError(f"{where}: points: empty list; give at least one point or drop `points`")
     return SweepPart(name, tuple(sorted(base.items())), grid, points, str(raw.get("description", "")))

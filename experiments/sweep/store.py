@@ -9,6 +9,7 @@ Every file is written atomically (temporary file in the same folder, fsync, os.r
 killed sweep leaves either the whole file or none. A file that fails to open, or lacks the marker,
 is *corrupt*: `point_state` reports it and the sweep recomputes the point.
 """
+
 from __future__ import annotations
 
 import json
@@ -90,12 +91,12 @@ def write_result(ds: xr.Dataset, out: str | Path, digest: str) -> Path:
     return save_netcdf(ds, result_file(out, digest))
 
 
-def write_failure(out: str | Path, digest: str, values: dict[str, Any], status: Status, reason: str,
-                  traceback: str = "") -> Path:
+def write_failure(
+    out: str | Path, digest: str, values: dict[str, Any], status: Status, reason: str, traceback: str = ""
+) -> Path:
     """Record a failed point: `status` 'invalid' (the combination is not a valid config) or
     'error' (the simulation raised); `reason` is the sentence to show."""
-    record = {MARKER: digest, "status": status.value, "reason": reason, "config": values,
-              "traceback": traceback}
+    record = {MARKER: digest, "status": status.value, "reason": reason, "config": values, "traceback": traceback}
     return write_json(record, failure_file(out, digest))
 
 

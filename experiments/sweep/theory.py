@@ -22,6 +22,7 @@ O(λ) shift of the fixed point (‖β‖ = ‖β*‖ − 2λs√(τ/σ_b)), so t
 `sam_equivalent_lambda(config)`: the λ tr G equivalent of 1-SAM's regularizer (O(ρδ) term, (ρ²/2) tr G
 and the ascent's enlarged label noise; theory/sam.py) matched on ω at the initial state.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,10 +74,19 @@ def spectral_start(problem, W0: np.ndarray, a0: np.ndarray, s: float) -> Spectra
     x0 = W0 @ b
     WN = (W0 @ VN) @ VN.T
     WR_perp = W0 - WN - np.outer(x0, b)
-    return SpectralStart(s=float(s), tau=float(np.trace(problem.Sigma_hat)), sigma=np.ascontiguousarray(sigma[rng]),
-                         coef_sq=np.ascontiguousarray((WR_perp @ VR) ** 2), null_sq=np.sum(WN * WN, axis=1),
-                         offset=WN @ unit, x0=x0, a0=np.asarray(a0, float), sigma_b=float(b @ problem.Sigma_hat @ b),
-                         overlap=float(b @ unit), target_norm=float(np.linalg.norm(target)))
+    return SpectralStart(
+        s=float(s),
+        tau=float(np.trace(problem.Sigma_hat)),
+        sigma=np.ascontiguousarray(sigma[rng]),
+        coef_sq=np.ascontiguousarray((WR_perp @ VR) ** 2),
+        null_sq=np.sum(WN * WN, axis=1),
+        offset=WN @ unit,
+        x0=x0,
+        a0=np.asarray(a0, float),
+        sigma_b=float(b @ problem.Sigma_hat @ b),
+        overlap=float(b @ unit),
+        target_norm=float(np.linalg.norm(target)),
+    )
 
 
 @lru_cache(maxsize=256)
@@ -127,8 +137,9 @@ def predicted_curves(start: SpectralStart, lam: float) -> dict[str, np.ndarray |
     sig_min = max(float(start.sigma.min()), 1e-4)
     t = np.concatenate([[0.0], np.geomspace(1e-6, DECAYS / sig_min, N_TIMES)]) / rate
     perp_sq = np.ascontiguousarray(_decays_sq(start.sigma, t, lam, s) @ start.coef_sq.T)
-    w_mean, cos_mean = _mean_curves(start.x0, start.a0, perp_sq, start.null_sq, start.offset, t, lam, tau, s,
-                                    sigma_b, x_scale, start.overlap)
+    w_mean, cos_mean = _mean_curves(
+        start.x0, start.a0, perp_sq, start.null_sq, start.offset, t, lam, tau, s, sigma_b, x_scale, start.overlap
+    )
     plateau = float(np.mean(np.sqrt((x_scale * x_tilde) ** 2 + start.null_sq)))
     return {"t": t, "w_norm_mean": w_mean, "cos_abs_mean": cos_mean, "plateau": plateau, "x_scale": float(x_scale)}
 
@@ -174,8 +185,13 @@ def sam_equivalent_lambda(config: SimulationConfig) -> float:
     X, W0, a0, s = start.problem.X, start.W0, start.a0, start.s
     q = np.sum((X @ W0.T) ** 2, axis=1) + (a0 @ a0) * np.sum(X * X, axis=1)
     xi_abs = math.sqrt(2.0 / math.pi) if config.noise == "gaussian" else 1.0
-    c = np.array([gen.one_sam_weight(qi, s, config.rho, config.delta, xi_abs)
-                  + gen.one_sam_noise_weight(qi, s, config.eta, config.rho, config.delta, xi_abs) for qi in q])
+    c = np.array(
+        [
+            gen.one_sam_weight(qi, s, config.rho, config.delta, xi_abs)
+            + gen.one_sam_noise_weight(qi, s, config.eta, config.rho, config.delta, xi_abs)
+            for qi in q
+        ]
+    )
     return float(np.mean(c * np.sum(X * X, axis=1)) / (s * s * np.trace(start.problem.Sigma_hat)))
 
 

@@ -9,6 +9,7 @@ simulation curves, pred_* curves on the same step axis) to DIR (default results/
 CSV (DIR/check_table.csv) and, for a grid, LaTeX (--table); exits with status 1 naming every
 configuration and quantity whose target the judged method misses.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,15 +58,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {table.write_latex(rows, args.table, args.judged)}")
     print(f"{len(configs)} configuration(s), wall time {wall:.0f} s")
     failed = [r for r in rows if r["method"] == args.judged and r["misses"]]
-    write_json({"judged": args.judged, "configurations": len(configs), "skipped": 0,
-                "missed": [{"config": r["config"], "misses": r["misses"]} for r in failed]}, args.out / VERDICT)
+    write_json(
+        {
+            "judged": args.judged,
+            "configurations": len(configs),
+            "skipped": 0,
+            "missed": [{"config": r["config"], "misses": r["misses"]} for r in failed],
+        },
+        args.out / VERDICT,
+    )
     for r in failed:
         print(f"MISSED [{r['config']}] {args.judged}: {r['misses']}", file=sys.stderr)
     if failed:
         print(f"lnsgd check: {len(failed)} of {len(configs)} configuration(s) miss a target", file=sys.stderr)
         return 1
-    print(f"all {len(configs)} configuration(s) meet the targets ({args.judged}; "
-          f"{', '.join(grid.label(c) for c in configs[:1])}{' ...' if len(configs) > 1 else ''})")
+    print(
+        f"all {len(configs)} configuration(s) meet the targets ({args.judged}; "
+        f"{', '.join(grid.label(c) for c in configs[:1])}{' ...' if len(configs) > 1 else ''})"
+    )
     return 0
 
 
@@ -75,16 +85,28 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     p = subparsers.add_parser("check", help="measure the effective-dynamics predictions against simulated noise paths")
     p.add_argument("preset", nargs="?", default=None, help="check one configuration: a preset (see `lnsgd list`)")
-    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field of PRESET's config (repeatable)")
-    p.add_argument("--paths", type=int, default=None, metavar="N", help="noise paths for PRESET (more are added "
-                   "while a path standard error exceeds a quarter of its target)")
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of PRESET's config (repeatable)",
+    )
+    p.add_argument(
+        "--paths",
+        type=int,
+        default=None,
+        metavar="N",
+        help="noise paths for PRESET (more are added while a path standard error exceeds a quarter of its target)",
+    )
     p.add_argument("--quick", action="store_true", help="small grid (width 200, < 1 min)")
     p.add_argument("--out", type=Path, default=Path("results/check"), help="Datasets and CSV (default results/check)")
     p.add_argument("--table", type=Path, default=Path("paper/build/check_table.tex"), help="LaTeX table path")
     p.add_argument("--max-steps", type=int, default=None, help="skip grid configurations longer than this")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS))
-    p.add_argument("--judged", choices=METHODS, default=JUDGED,
-                   help=f"the method the targets apply to (default {JUDGED})")
+    p.add_argument(
+        "--judged", choices=METHODS, default=JUDGED, help=f"the method the targets apply to (default {JUDGED})"
+    )
     p.set_defaults(func=run)
     return p

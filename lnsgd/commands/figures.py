@@ -23,17 +23,28 @@ from lnsgd.figures.results import MissingResultError
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``figures`` subcommand to an argparse ``subparsers``; returns its parser."""
     parser = subparsers.add_parser(
-        "figures", help="make figures (PDF + PGF) and paper numbers from stored results",
-        description="Make figures (PDF + PGF) and the paper's numbers.tex from stored results.")
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"figures to make (default: all): {', '.join(FIGURES)}")
-    parser.add_argument("--results", type=Path, default=Path("results"),
-                        help="folder of stored results (default: results)")
-    parser.add_argument("--out", type=Path, default=Path("paper/build/figures"),
-                        help="folder for <name>.pdf/.pgf (default: paper/build/figures)")
-    parser.add_argument("--numbers", type=Path, default=None,
-                        help="numbers.tex to write (default: numbers.tex beside --out, i.e. "
-                             "paper/build/numbers.tex); '-' to skip")
+        "figures",
+        help="make figures (PDF + PGF) and paper numbers from stored results",
+        description="Make figures (PDF + PGF) and the paper's numbers.tex from stored results.",
+    )
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"figures to make (default: all): {', '.join(FIGURES)}"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=Path("results"), help="folder of stored results (default: results)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("paper/build/figures"),
+        help="folder for <name>.pdf/.pgf (default: paper/build/figures)",
+    )
+    parser.add_argument(
+        "--numbers",
+        type=Path,
+        default=None,
+        help="numbers.tex to write (default: numbers.tex beside --out, i.e. paper/build/numbers.tex); '-' to skip",
+    )
     parser.add_argument("--list", action="store_true", help="list the figure names and exit")
     parser.set_defaults(func=run)
     return parser
@@ -63,4 +74,3 @@ def run(args: argparse.Namespace) -> int:
     for name, message in missing.items():
         print(f"lnsgd figures: {name}: {message}", file=sys.stderr)
     return 2 if missing else 0
-

@@ -1,4 +1,5 @@
 """`lnsgd list`: the named experiment presets."""
+
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,7 @@
 Runs a preset and stores its result (NetCDF), or reuses a stored result with the same config, then
 prints its one-line summary (mean ± sd over paths for a noise-path ensemble, --paths N).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,10 +22,21 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `run` to an ``add_subparsers()`` object."""
     p = subparsers.add_parser("run", help="run a preset and store its result (NetCDF)")
     p.add_argument("preset", help="preset name (see `lnsgd list`)")
-    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field (repeatable), e.g. --set eta=5e-4")
-    p.add_argument("--paths", type=int, default=None, metavar="N",
-                   help="run N noise paths from the same data and initialisation (same as --set paths=N)")
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field (repeatable), e.g. --set eta=5e-4",
+    )
+    p.add_argument(
+        "--paths",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run N noise paths from the same data and initialisation (same as --set paths=N)",
+    )
     p.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results)")
     p.add_argument("--force", action="store_true", help="recompute even if the result is stored")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

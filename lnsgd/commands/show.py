@@ -1,4 +1,5 @@
 """`lnsgd show RESULT.nc`: provenance and one-line summary of a stored result."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,6 @@
 """`lnsgd summary RESULTS_DIR [--build DIR]`: what `make reproduce` computed, where each output is,
 and every missed target (claims that fail, check configurations that miss)."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,16 @@ from lnsgd.experiments.store import ResultFileError, load, load_result
 from lnsgd.experiments.summary import summary
 
 #: Outputs of the report build, relative to --build.
-OUTPUTS = ("main.pdf", "figures", "numbers.tex", "theory.tex", "claims_table.tex", "check_table.tex",
-           "figures.log", "latexmk.log")
+OUTPUTS = (
+    "main.pdf",
+    "figures",
+    "numbers.tex",
+    "theory.tex",
+    "claims_table.tex",
+    "check_table.tex",
+    "figures.log",
+    "latexmk.log",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -60,8 +69,9 @@ def _sweeps(results: Path) -> list[str]:
     lines = []
     for path in sorted(results.glob("sweeps/*/*.summary.nc")):
         ds = load(path)
-        lines.append(f"sweep {path.parent.name}/{path.name}: {ds.attrs.get('finished')}/{ds.attrs.get('points')} "
-                     "points finished")
+        lines.append(
+            f"sweep {path.parent.name}/{path.name}: {ds.attrs.get('finished')}/{ds.attrs.get('points')} points finished"
+        )
     return lines
 
 

@@ -2,6 +2,7 @@
 
 ``register(subparsers)`` adds the subcommand to the main CLI's ``add_subparsers()`` object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `theory` (``--latex OUT.tex``, ``--codegen``) to an ``add_subparsers()`` object."""
     parser = subparsers.add_parser("theory", help="export the symbolic theory (LaTeX) and regenerate the numba kernels")
-    parser.add_argument("--latex", type=Path, metavar="OUT.tex",
-                        help="write every derived result as labelled equations")
+    parser.add_argument(
+        "--latex", type=Path, metavar="OUT.tex", help="write every derived result as labelled equations"
+    )
     parser.add_argument("--codegen", action="store_true", help="regenerate solvers/generated_rhs.py")
     parser.set_defaults(func=run)
     return parser
