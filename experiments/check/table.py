@@ -10,7 +10,7 @@ import numpy as np
 
 from lnsgd.experiments.check.measure import TARGETS
 from lnsgd.experiments.check.predict import JUDGED
-from lnsgd.experiments.store import atomic_write
+from lnsgd.experiments.store import write_text
 
 CSV_FIELDS = (
     "config",
@@ -48,18 +48,13 @@ CSV_FIELDS = (
 )
 
 
-def _write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
 def write_csv(rows: list[dict], path: Path) -> Path:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    return _write_text(path, buffer.getvalue())
+    return write_text(path, buffer.getvalue())
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -106,4 +101,4 @@ def write_latex(rows: list[dict], path: Path, judged: str = JUDGED) -> Path:
         f"% {judged} (first-order flow in parentheses), signed relative errors; targets: rate {TARGETS.rate}, "
         f"plateau {TARGETS.plateau}, T_II {TARGETS.T_II} (relative), |dw| {TARGETS.dw}, |dcos| {TARGETS.dcos}",
     ]
-    return _write_text(path, "\n".join(lines) + "\n")
+    return write_text(path, "\n".join(lines) + "\n")
