@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from lnsgd.commands.preset_args import add_preset_arguments, preset_config
 from lnsgd.experiments.store import write_json
 from lnsgd.experiments.validation import ConfigError
 
@@ -27,17 +28,13 @@ VERDICT = "check_verdict.json"
 
 def _configs(args: argparse.Namespace) -> list:
     from lnsgd.experiments.check import grid
-    from lnsgd.experiments.presets import PRESETS
 
     if args.preset is None:
         if args.assignments or args.paths is not None:
             raise ConfigError("--set and --paths apply to one configuration: give a PRESET")
         configs = grid.quick_grid() if args.quick else grid.default_grid()
         return [c for c in configs if args.max_steps is None or c.steps <= args.max_steps]
-    if args.preset not in PRESETS:
-        raise ConfigError(f"preset {args.preset!r} is unknown; valid presets: {', '.join(PRESETS)}")
-    assignments = list(args.assignments) + ([f"paths={args.paths}"] if args.paths is not None else [])
-    config = PRESETS[args.preset].config(assignments)
+    config = preset_config(args)
     explicit_paths = args.paths is not None or any(a.startswith("paths=") for a in args.assignments)
     paths = config.paths if explicit_paths else grid.PATHS
     return [grid.with_steps(dataclasses.replace(config, paths=paths), config.steps, paths)]
@@ -85,21 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     p = subparsers.add_parser("check", help="measure the effective-dynamics predictions against simulated noise paths")
     p.add_argument("preset", nargs="?", default=None, help="check one configuration: a preset (see `lnsgd list`)")
-    p.add_argument(
-        "--set",
-        dest="assignments",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a field of PRESET's config (repeatable)",
-    )
-    p.add_argument(
-        "--paths",
-        type=int,
-        default=None,
-        metavar="N",
-        help="noise paths for PRESET (more are added while a path standard error exceeds a quarter of its target)",
-    )
+    add_preset_arguments(p)
     p.add_argument("--quick", action="store_true", help="small grid (width 200, < 1 min)")
     p.add_argument("--out", type=Path, default=Path("results/check"), help="Datasets and CSV (default results/check)")
     p.add_argument("--table", type=Path, default=Path("paper/build/check_table.tex"), help="LaTeX table path")

@@ -11,10 +11,9 @@ import sys
 import warnings
 from pathlib import Path
 
-from lnsgd.experiments.presets import PRESETS
+from lnsgd.commands.preset_args import add_preset_arguments, preset_config
 from lnsgd.experiments.store import load
 from lnsgd.experiments.summary import summary
-from lnsgd.experiments.validation import ConfigError
 from lnsgd.solvers.status import Status
 
 
@@ -22,21 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `run` to an ``add_subparsers()`` object."""
     p = subparsers.add_parser("run", help="run a preset and store its result (NetCDF)")
     p.add_argument("preset", help="preset name (see `lnsgd list`)")
-    p.add_argument(
-        "--set",
-        dest="assignments",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field (repeatable), e.g. --set eta=5e-4",
-    )
-    p.add_argument(
-        "--paths",
-        type=int,
-        default=None,
-        metavar="N",
-        help="run N noise paths from the same data and initialisation (same as --set paths=N)",
-    )
+    add_preset_arguments(p)
     p.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results)")
     p.add_argument("--force", action="store_true", help="recompute even if the result is stored")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -48,10 +33,7 @@ def run(args: argparse.Namespace) -> int:
     """Run (or reuse) the preset; exit status 0 when the run completed, 1 otherwise."""
     from lnsgd.experiments.run_preset import run_preset
 
-    if args.preset not in PRESETS:
-        raise ConfigError(f"preset {args.preset!r} is unknown; valid presets: {', '.join(PRESETS)}")
-    assignments = list(args.assignments) + ([f"paths={args.paths}"] if args.paths is not None else [])
-    config = PRESETS[args.preset].config(assignments)
+    config = preset_config(args)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = _print_warning
