@@ -58,11 +58,6 @@ def one_sam_sample_regularizer(q, s, rho, delta, xi_abs_mean) -> sp.Expr:
     return rho * delta * xi_abs_mean * s * sp.sqrt(q) + rho**2 / 2 * s**2 * q
 
 
-def one_sam_regularizer(q_values, s, rho, delta, xi_abs_mean) -> sp.Expr:
-    """R_1SAM = (1/n) Σ_i φ(q_i) for the given per-sample forms q_i = x_iᵀ K x_i."""
-    return sp.Add(*[one_sam_sample_regularizer(qi, s, rho, delta, xi_abs_mean) for qi in q_values]) / len(q_values)
-
-
 def one_sam_weight(q, s, rho, delta, xi_abs_mean) -> sp.Expr:
     """c(q_i) = φ′(q_i) = ρδ E|ξ| s/(2√q_i) + ρ² s²/2: Ω = (1/n) Σ_i c(q_i) x_i x_iᵀ."""
     return sp.diff(one_sam_sample_regularizer(q, s, rho, delta, xi_abs_mean), q)
