@@ -54,7 +54,7 @@ XI_ABS_MEAN = {"gaussian": math.sqrt(2.0 / math.pi), "rademacher": 1.0}  # E|ξ|
 
 # Layout of the float64 parameter vector handed to the right-hand sides.
 P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR, P_REG, P_RHO, P_DELTA, P_XIABS, P_CB = range(11)
-CORR_LYAPUNOV = 2.0
+CORR_LAMBDA_EFF, CORR_LYAPUNOV = float(CORRECTIONS.index("lambda-eff")), float(CORRECTIONS.index("lyapunov"))
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def unpack_full(y: np.ndarray, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
 @numba.njit(cache=True)
 def _lambda_now(p, trace_G):
     """λ of the current state: the constant λ, or λ_eff(tr G); NaN past the pole η tr G ≥ 2B."""
-    if p[P_CORR] != 1.0:
+    if p[P_CORR] != CORR_LAMBDA_EFF:
         return p[P_LAM]
     if p[P_ETA] * trace_G >= 2.0 * p[P_B]:
         return np.nan
@@ -285,7 +285,7 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
         else:
             noise = gen.one_usam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA])
             ascent = gen.one_usam_weight(q[i], s, p[P_RHO], p[P_DELTA])
-        if p[P_CORR] == 1.0:  # λ_eff's finite-η factor, also where λ = 0 (δ = 0)
+        if p[P_CORR] == CORR_LAMBDA_EFF:  # λ_eff's finite-η factor, also where λ = 0 (δ = 0)
             noise *= gen.lambda_eff(1.0, p[P_ETA], s * s * q_sum / n, p[P_B])
         ci = (c + noise + ascent) / n
         omega += ci * xn2[i]
