@@ -181,3 +181,19 @@ def test_ensemble_with_a_diverged_path_says_so():
     assert ens.attrs["status"] == "diverged"
     assert "2 of 2 paths did not complete" in ens.attrs["message"]
     assert np.all(np.isfinite(ens.w_norm_mean.values[:, 0]))
+
+
+def test_kept_states_are_the_propagator_at_each_record():
+    """keep_states: one (P, Φ) per record; at the end Φ Z₀ is the final state (z = (a, w) rows) and
+    P = Φ N₀ Φᵀ (N₀ = Z₀Z₀ᵀ), both to rounding; the direct engine keeps none."""
+    run = runner.run_engine(BASE, keep_states=True)
+    assert len(run.records.states) == len(run.records.steps)
+    P, Phi = run.records.states[-1]
+    start = runner.initial_state(BASE)
+    Z0 = np.vstack([start.a0[None, :], start.W0.T])
+    Wt, a = run.engine.state()
+    Z = np.vstack([np.asarray(a)[None, :], np.asarray(Wt)])
+    np.testing.assert_allclose(Phi @ Z0, Z, rtol=0, atol=1e-10 * np.abs(Z).max())
+    np.testing.assert_allclose(P, Phi @ (Z0 @ Z0.T) @ Phi.T, rtol=0, atol=1e-9 * np.abs(P).max())
+    assert not np.allclose(run.records.states[0][1], Phi)  # Φ moved between the first and last record
+    assert runner.run_engine(dataclasses.replace(BASE, engine="direct"), keep_states=True).records.states == []
