@@ -4,7 +4,9 @@
                     ito_correction=corr, q=2, n_paths=256, seed=0, save_every=10)
 
 Integrates the Itô SDE dy = f dt + b dW (see `sde_step` for the calling conventions of drift,
-diffusion and ito_correction). Brownian increments come from one ``np.random.Generator(seed)`` per
+diffusion and ito_correction). The diffusion gives b as a (dim, q) matrix (``diffusion_form="matrix"``)
+or, for a large structured b, the product b·dW directly (``"product"``: no dim × q matrix is formed or
+stored, the cost per step is the diffusion's own). Brownian increments come from one ``np.random.Generator(seed)`` per
 run, drawn chunk by chunk in time-major order (results do not depend on the chunk size), or are
 passed in (``dW``) to share one path across schemes and nested grids. Paths run in parallel
 (numba ``prange``); each path only reads its own increments, so the result is bit-identical for
@@ -23,7 +25,15 @@ from numba import njit, prange
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from .sde_brownian import brownian_increments
-from .sde_step import EULER_N_MAT, EULER_N_VEC, HEUN_N_MAT, HEUN_N_VEC, euler_maruyama_step, stochastic_heun_step
+from .sde_step import (
+    EULER_N_MAT,
+    EULER_N_VEC,
+    HEUN_N_MAT,
+    HEUN_N_VEC,
+    NOISE_FORMS,
+    euler_maruyama_step,
+    stochastic_heun_step,
+)
 from .status import Status
 
 
@@ -55,10 +65,13 @@ class SdeOptions:
     seed: int | None = 0
     save_every: int = 1
     chunk_bytes: int = 64 * 2**20  # memory of one chunk of pre-drawn increments
+    diffusion_form: str = "matrix"  # the diffusion returns b (dim, q), or "product": b·dW (dim,)
 
     def __post_init__(self) -> None:
         if self.method not in SCHEMES:
             raise ValueError(f"method = {self.method!r}; valid: {sorted(SCHEMES)}")
+        if self.diffusion_form not in NOISE_FORMS:
+            raise ValueError(f"diffusion_form = {self.diffusion_form!r}; valid: {sorted(NOISE_FORMS)}")
         for name in ("n_paths", "save_every", "chunk_bytes"):
             value = getattr(self, name)
             if not (isinstance(value, (int, np.integer)) and value >= 1):
@@ -89,18 +102,18 @@ class SdeSolution:
 
 
 @njit(cache=True, parallel=True)
-def _run_chunk(step, terms, t, y, dW, args, step0, save_every, n_vec, n_mat, saves, failed_step):
+def _run_chunk(step, terms, t, y, dW, args, step0, save_every, n_vec, mat_shape, saves, failed_step):
     """Advance every path over the steps t[0] → t[-1] of one chunk (``dW[i, path]`` over [t[i], t[i+1]]).
 
-    ``y`` (n_paths, dim) is updated in place; ``step0`` is the global index of the chunk's first step.
+    ``y`` (n_paths, dim) is updated in place; ``step0`` is the global index of the chunk's first step;
+    ``mat_shape`` is the shape of the scheme's matrix scratch ((n_mat, 0, 0) for a product diffusion).
     """
     n_paths, dim = y.shape
-    q = dW.shape[2]
     for p in prange(n_paths):
         if failed_step[p] >= 0:
             continue
         vec = np.empty((n_vec, dim))
-        mat = np.empty((n_mat, dim, q))
+        mat = np.empty(mat_shape)
         state = y[p].copy()
         state_new = np.empty(dim)
         for i in range(t.shape[0] - 1):
@@ -143,6 +156,7 @@ def solve_sde(
     save_every: int = 1,
     dW: np.ndarray | None = None,
     chunk_bytes: int = 64 * 2**20,
+    diffusion_form: str = "matrix",
 ) -> SdeSolution:
     """Integrate the Itô SDE dy = drift dt + diffusion dW on a time grid for an ensemble of paths.
 
@@ -150,7 +164,8 @@ def solve_sde(
     shared by all paths, or (n_paths, dim). The noise dimension is ``q``, or ``dW.shape[2]`` when
     the increments ``dW`` (N, n_paths, q) are given (then ``seed`` is not used). ``method="heun"``
     needs ``ito_correction`` (`sde_step.zero_ito_correction` for additive noise). ``save_every``
-    must divide N.
+    must divide N. ``diffusion_form``: "matrix", diffusion(t, y, args, out) writes b (dim, q); or
+    "product", diffusion(t, y, args, dw, out) writes b·dw (dim,) (`sde_step.NOISE_FORMS`).
     """
     opts = SdeOptions(
         method=method,
@@ -158,6 +173,7 @@ def solve_sde(
         seed=None if dW is not None else seed,
         save_every=save_every,
         chunk_bytes=chunk_bytes,
+        diffusion_form=diffusion_form,
     )
     scheme = opts.scheme
     if scheme.needs_ito_correction and ito_correction is None:
@@ -184,7 +200,9 @@ def solve_sde(
     y = np.ascontiguousarray(np.broadcast_to(y0, (n_paths, y0.shape[-1])), dtype=np.float64).copy()
     if y0.ndim not in (1, 2) or (y0.ndim == 2 and y0.shape[0] != n_paths) or not np.all(np.isfinite(y)):
         raise ValueError(f"y0 has shape {y0.shape}; valid: finite (dim,) or ({n_paths}, dim)")
-    terms = (drift, diffusion, ito_correction) if scheme.needs_ito_correction else (drift, diffusion)
+    noise = NOISE_FORMS[diffusion_form]
+    terms = (drift, diffusion, noise, ito_correction) if scheme.needs_ito_correction else (drift, diffusion, noise)
+    mat_shape = (scheme.n_mat, y.shape[1], int(q)) if diffusion_form == "matrix" else (scheme.n_mat, 0, 0)
 
     saves = np.full((n_steps // save_every + 1, n_paths, y.shape[1]), np.nan)
     saves[0] = y
@@ -207,7 +225,7 @@ def solve_sde(
                 start,
                 save_every,
                 scheme.n_vec,
-                scheme.n_mat,
+                mat_shape,
                 saves,
                 failed_step,
             )

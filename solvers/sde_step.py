@@ -3,17 +3,24 @@
 The loop over steps and paths lives in `lnsgd.solvers.sde._run_chunk`. Calling conventions (all
 numba-jitted; ``args`` a tuple or float64 array passed through unchanged):
 
-    drift(t, y, args, out)          # out[:]    = f(t, y)                       (dim,)
-    diffusion(t, y, args, out)      # out[:, :] = b(t, y)                       (dim, q)
-    ito_correction(t, y, args, out) # out[:]    = c(t, y) = Σ_j (∂b_j/∂y) b_j   (dim,)
+    drift(t, y, args, out)              # out[:]    = f(t, y)                       (dim,)
+    diffusion(t, y, args, out)          # out[:, :] = b(t, y)                       (dim, q)   form "matrix"
+    diffusion(t, y, args, dw, out)      # out[:]    = b(t, y) dw                    (dim,)     form "product"
+    ito_correction(t, y, args, out)     # out[:]    = c(t, y) = Σ_j (∂b_j/∂y) b_j   (dim,)
 
 where b_j is the j-th column of b. ``c/2`` converts the Itô drift to the Stratonovich drift
 f_S = f − c/2 used by the Heun scheme. For additive noise c = 0 (`zero_ito_correction`).
 
+The schemes use b only through the noise term b(t, y) dw, which ``noise(diffusion, t, y, args, dw,
+mat, out)`` evaluates from either form of the diffusion (`NOISE_FORMS`): "matrix" fills b into the
+scratch ``mat`` and multiplies, "product" lets the diffusion return b dw itself, so a large structured
+b (e.g. low rank, b = J(y) Z(y) with J of size dim × r, r ≪ q) is never formed.
+
 Every step has the signature ``step(terms, t, h, y, dw, args, vec, mat, y_out)``: ``terms`` is the
-tuple of the functions above that the scheme needs, ``dw`` the Brownian increment over [t, t + h],
-``vec`` (N_VEC, dim) and ``mat`` (N_MAT, dim, q) scratch owned by the driver, so a step allocates
-nothing. Schemes and their orders are discussed in docs/integrators.md.
+tuple (drift, diffusion, noise[, ito_correction]) of what the scheme needs, ``dw`` the Brownian
+increment over [t, t + h], ``vec`` (N_VEC, dim) and ``mat`` (N_MAT, dim, q), or (N_MAT, 0, 0) for
+the "product" form, scratch owned by the driver, so a step allocates nothing. Schemes and their
+orders are discussed in docs/integrators.md.
 """
 
 from __future__ import annotations
@@ -28,31 +35,42 @@ def zero_ito_correction(t, y, args, out):
 
 
 @njit(cache=True)
-def _add_drift_and_noise(y, h, f, bmat, dw, weight, out):
-    """out = y + weight·(h f + b dw); vectorized equivalent ``y + weight * (h * f + bmat @ dw)``."""
+def matrix_noise(diffusion, t, y, args, dw, mat, out):
+    """out = b(t, y) dw with b written by ``diffusion(t, y, args, mat)`` into mat (dim, q)."""
+    diffusion(t, y, args, mat)
     for m in range(y.shape[0]):
-        acc = h * f[m]
+        acc = 0.0
         for j in range(dw.shape[0]):
-            acc += bmat[m, j] * dw[j]
-        out[m] = y[m] + weight * acc
+            acc += mat[m, j] * dw[j]
+        out[m] = acc
 
 
-EULER_N_VEC, EULER_N_MAT = 1, 1
+@njit(cache=True)
+def product_noise(diffusion, t, y, args, dw, mat, out):
+    """out = b(t, y) dw straight from ``diffusion(t, y, args, dw, out)`` (b never formed; mat unused)."""
+    diffusion(t, y, args, dw, out)
+
+
+NOISE_FORMS = {"matrix": matrix_noise, "product": product_noise}
+
+EULER_N_VEC, EULER_N_MAT = 2, 1
 
 
 @njit(cache=True)
 def euler_maruyama_step(terms, t, h, y, dw, args, vec, mat, y_out):
-    """y_out = y + f(t, y) h + b(t, y) dw.  terms = (drift, diffusion).
+    """y_out = y + f(t, y) h + b(t, y) dw.  terms = (drift, diffusion, noise).
 
     Strong order 1/2 (1 for additive noise), weak order 1.
     """
-    drift, diffusion = terms
-    drift(t, y, args, vec[0])
-    diffusion(t, y, args, mat[0])
-    _add_drift_and_noise(y, h, vec[0], mat[0], dw, 1.0, y_out)
+    drift, diffusion, noise = terms
+    f, bdw = vec[0], vec[1]
+    drift(t, y, args, f)
+    noise(diffusion, t, y, args, dw, mat[0], bdw)
+    for m in range(y.shape[0]):
+        y_out[m] = y[m] + (h * f[m] + bdw[m])
 
 
-HEUN_N_VEC, HEUN_N_MAT = 4, 2
+HEUN_N_VEC, HEUN_N_MAT = 6, 1
 
 
 @njit(cache=True)
@@ -69,20 +87,17 @@ def stochastic_heun_step(terms, t, h, y, dw, args, vec, mat, y_out):
     """Stochastic Heun (trapezoidal predictor–corrector) on the Stratonovich form of the Itô SDE.
 
     predictor  ỹ = y + f_S(y) h + b(y) dw,
-    corrector  y_out = y + ½[f_S(y) + f_S(ỹ)] h + ½[b(y) + b(ỹ)] dw,   f_S = f − c/2.
-    terms = (drift, diffusion, ito_correction). Strong order 1 for commutative noise (scalar,
+    corrector  y_out = y + ½[f_S(y) + f_S(ỹ)] h + ½[b(y) dw + b(ỹ) dw],   f_S = f − c/2.
+    terms = (drift, diffusion, noise, ito_correction). Strong order 1 for commutative noise (scalar,
     diagonal, additive), 1/2 for general non-commutative noise (no Lévy areas); weak order 1.
     """
-    drift, diffusion, ito_correction = terms
-    f0, y_pred, f1, work = vec[0], vec[1], vec[2], vec[3]
-    b0, b1 = mat[0], mat[1]
+    drift, diffusion, noise, ito_correction = terms
+    f0, y_pred, f1, work, n0, n1 = vec[0], vec[1], vec[2], vec[3], vec[4], vec[5]
     _stratonovich_drift(drift, ito_correction, t, y, args, f0, work)
-    diffusion(t, y, args, b0)
-    _add_drift_and_noise(y, h, f0, b0, dw, 1.0, y_pred)
-    _stratonovich_drift(drift, ito_correction, t + h, y_pred, args, f1, work)
-    diffusion(t + h, y_pred, args, b1)
+    noise(diffusion, t, y, args, dw, mat[0], n0)
     for m in range(y.shape[0]):
-        acc = 0.5 * h * (f0[m] + f1[m])
-        for j in range(dw.shape[0]):
-            acc += 0.5 * (b0[m, j] + b1[m, j]) * dw[j]
-        y_out[m] = y[m] + acc
+        y_pred[m] = y[m] + (h * f0[m] + n0[m])
+    _stratonovich_drift(drift, ito_correction, t + h, y_pred, args, f1, work)
+    noise(diffusion, t + h, y_pred, args, dw, mat[0], n1)
+    for m in range(y.shape[0]):
+        y_out[m] = y[m] + 0.5 * (h * (f0[m] + f1[m]) + (n0[m] + n1[m]))

@@ -7,7 +7,7 @@ import pytest
 from lnsgd.solvers.sde import SdeOptions, solve_sde
 from lnsgd.solvers.sde_brownian import brownian_increments, coarsen
 from lnsgd.solvers.sde_step import zero_ito_correction
-from tests.sde_order import gbm, ou, ou_moments, sde_convergence
+from tests.sde_order import gbm, levy_area, ou, ou_moments, sde_convergence
 
 # Grids 16·2^k steps on [0, 1], k = 0…4 (dt = 1/16 … 1/256), 20 000 paths (seed 0): the fitted slopes
 # varied by < 0.01 (strong) and < 0.005 (weak) across seeds 0–2, far inside the ±0.1 tolerance.
@@ -91,6 +91,27 @@ def test_explicit_increments_match_seed_and_nest():
     assert np.mean(np.abs(coarse.y[-1] - exact)) < np.mean(np.abs(coarse.y[-1] - p.exact(w1[::-1])))
 
 
+@numba.njit(cache=True)
+def _levy_noise_product(t, y, args, dw, out):
+    """b(y) dw of the Lévy-area SDE, b = [[1, 0], [0, y₀]], without forming b."""
+    out[0] = dw[0]
+    out[1] = y[0] * dw[1]
+
+
+@pytest.mark.parametrize("method", ["euler", "heun"])
+def test_product_form_diffusion_equals_the_matrix_form(method):
+    """diffusion_form="product" (the diffusion returns b dw) integrates the same SDE as the (dim, q) matrix."""
+    p = levy_area()
+    dW = brownian_increments(np.random.default_rng(2), np.full(50, 0.02), 16, 2)
+    corr = p.ito_correction if method == "heun" else None
+    kw = dict(method=method, ito_correction=corr, n_paths=16, dW=dW, save_every=10)
+    dense = solve_sde(p.drift, p.diffusion, p.y0, (0.0, 1.0, 50), p.args, **kw)
+    product = solve_sde(p.drift, _levy_noise_product, p.y0, (0.0, 1.0, 50), p.args, diffusion_form="product", **kw)
+    assert dense.success and product.success
+    np.testing.assert_allclose(product.y, dense.y, rtol=1e-14, atol=1e-14)
+    assert np.std(product.y[-1, :, 1]) > 0.1  # the state-dependent column acted
+
+
 def test_divergence_reported_and_kept():
     """EM on GBM with μ = 1000, dt = 0.01: |1 + μ dt|^n overflows after ~300 steps."""
     p = gbm(mu=1000.0, sigma=0.1)
@@ -111,6 +132,7 @@ def test_divergence_reported_and_kept():
         ({"n_paths": 0}, "n_paths"),
         ({"save_every": 0}, "save_every"),
         ({"seed": -1}, "seed"),
+        ({"diffusion_form": "dense"}, "diffusion_form"),
     ],
 )
 def test_options_validated(kwargs, field):
