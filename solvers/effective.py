@@ -11,11 +11,12 @@ Three predictions of the same run (same data X, β*, same initialisation W0, a0)
   solve is tested against).
 - `solve_sde_ensemble`: the label-noise SDE dθ = −∇L dt + √η Σ(θ)^{1/2} dB (Itô) with the exact
   covariance Σ = J Cov(u) Jᵀ, Cov u = (δ²Σ̂ + M₄ − g gᵀ)/B (label noise plus minibatch sampling
-  noise, theory/sde.py), matrix-free: ∇_θ L_batch = J u with J u = (s a uᵀ, s W u), so drift and noise
-  share J and one Euler–Maruyama step is
-      v = dt·g − √(η/B)·ζ,  ζ = n^{-1/2}[Xᵀ(r∘ΔB₁ + δ ΔB₂) − g ΣΔB₁],  W ← W − s a vᵀ,  a ← a − s W v,
-  r = X(β − β*), ΔB₁, ΔB₂ ∈ R^n Brownian increments (Cov ζ = (δ²Σ̂ + M₄ − g gᵀ)·dt). Cost O(md + nd)
-  per step instead of a dense m(d+1)×n diffusion matrix; paths run in parallel (numba prange).
+  noise, theory/sde.py), integrated by the generic `solve_sde`. ∇_θ L_batch = J u with
+  J u = (s a uᵀ, s W u), so drift and noise share J:
+      f = −J g (`label_noise_drift`),  b ΔB = √(η/B)·J ζ,  ζ = n^{-1/2}[Xᵀ(r∘ΔB₁ + δ ΔB₂) − g ΣΔB₁],
+  r = X(β − β*), ΔB₁, ΔB₂ ∈ R^n Brownian increments (Cov ζ = (δ²Σ̂ + M₄ − g gᵀ)·dt). The diffusion
+  (`label_noise_diffusion`) is given in product form (it returns b ΔB): O(md + nd) per step instead of
+  a dense m(d+1)×2n diffusion matrix; paths run in parallel (numba prange).
   Euler–Maruyama, not stochastic Heun: the noise is not commutative, so Heun would still be strong
   order 1/2 and would need the Itô correction c (without it, it converges to the Stratonovich SDE, a
   spurious drift); EM is weak order 1 for the Itô SDE (docs/integrators.md).
@@ -44,6 +45,7 @@ from threadpoolctl import threadpool_limits
 from lnsgd.solvers import generated_rhs as gen
 from lnsgd.solvers.ode import OdeSolution, solve_ode
 from lnsgd.solvers.problem import Problem
+from lnsgd.solvers.sde import solve_sde
 from lnsgd.solvers.sde_brownian import brownian_increments
 from lnsgd.solvers.status import Status
 
@@ -535,6 +537,82 @@ def full_observables(sol: OdeSolution, m: int, beta_star: np.ndarray) -> dict[st
 
 
 # ---------------------------------------------------------------- label-noise SDE ensemble
+# y = [vec W, a] (`pack_full`), args = (X, β*, [s, √(η/B), δ]); ∇_θ L_batch = J u with J u = (s a uᵀ, s W u).
+SDE_CHUNK_STEPS = 2000  # increments drawn at a time: ≤ SDE_CHUNK_STEPS × paths × 2n
+
+
+@numba.njit(cache=True)
+def _residual_gradient(y, X, beta_star, s, r, g):
+    """r = X(β − β*) (n,) and g = Xᵀr/n = Σ̂(β − β*) (d,) of y = [vec W, a], β = s Wᵀa."""
+    n, d = X.shape
+    m = y.shape[0] // (d + 1)
+    beta = np.zeros(d)
+    for k in range(m):
+        sa = s * y[m * d + k]
+        for j in range(d):
+            beta[j] += sa * y[k * d + j]
+    e = beta - beta_star
+    for i in range(n):
+        acc = 0.0
+        for j in range(d):
+            acc += X[i, j] * e[j]
+        r[i] = acc
+    g[:] = 0.0
+    for i in range(n):
+        for j in range(d):
+            g[j] += X[i, j] * r[i]
+    g /= n
+
+
+@numba.njit(cache=True)
+def _apply_jacobian(y, u, c, out):
+    """out = c·(a uᵀ, W u), laid out like y: out_W[k] = c a_k u, out_a[k] = c w_k·u (c = s gives J u)."""
+    d = u.shape[0]
+    m = y.shape[0] // (d + 1)
+    for k in range(m):
+        ak = y[m * d + k]
+        acc = 0.0
+        for j in range(d):
+            out[k * d + j] = c * ak * u[j]
+            acc += y[k * d + j] * u[j]
+        out[m * d + k] = c * acc
+
+
+@numba.njit(cache=True)
+def label_noise_drift(t, y, args, out):
+    """f = −∇L = −J g: Ẇ = −s a gᵀ, ȧ = −s W g, g = Σ̂(β − β*)."""
+    X, beta_star, p = args
+    r = np.empty(X.shape[0])
+    g = np.empty(X.shape[1])
+    _residual_gradient(y, X, beta_star, p[0], r, g)
+    _apply_jacobian(y, g, -p[0], out)
+
+
+@numba.njit(cache=True)
+def label_noise_diffusion(t, y, args, dw, out):
+    """b dw = √(η/B) J ζ with ζ = n^{-1/2}[Xᵀ(r∘dw₁ + δ dw₂) − g Σ_i dw₁ᵢ], dw = (dw₁, dw₂) ∈ R^{2n}.
+
+    Cov ζ = (δ²Σ̂ + M₄ − ggᵀ)·dt, M₄ = (1/n) Σ_i r_i² x_i x_iᵀ: label plus minibatch sampling noise
+    (with replacement), rank ≤ d per state, applied in O(md + nd) (the product form of `sde_step`).
+    """
+    X, beta_star, p = args
+    n, d = X.shape
+    r = np.empty(n)
+    g = np.empty(d)
+    _residual_gradient(y, X, beta_star, p[0], r, g)
+    zeta = np.zeros(d)
+    dw_sum = 0.0
+    for i in range(n):
+        dw_sum += dw[i]
+        wgt = r[i] * dw[i] + p[2] * dw[n + i]
+        for j in range(d):
+            zeta[j] += X[i, j] * wgt
+    inv_sqrt_n = 1.0 / math.sqrt(n)
+    for j in range(d):
+        zeta[j] = (zeta[j] - g[j] * dw_sum) * inv_sqrt_n
+    _apply_jacobian(y, zeta, p[1] * p[0], out)
+
+
 @numba.njit(cache=True, parallel=True)
 def _sde_chunk(W, a, X, beta_star, dB, dt, s, noise_coef, delta, status):
     """Euler–Maruyama steps of the label-noise SDE for every path (see the module docstring).
@@ -632,9 +710,10 @@ def solve_sde_ensemble(
 ) -> SdeEnsemble:
     """Euler–Maruyama ensemble of the label-noise SDE from (W0, a0), observed at `t_eval`.
 
+    `solve_sde` with `label_noise_drift` and the product-form `label_noise_diffusion` (q = 2n).
     dt defaults to η (one SDE step per SGD step); each interval between output times is split into
     equal steps of at most dt. Increments come from `brownian_increments` with one Generator per call
-    (seeded), so results are reproducible and independent of the chunking.
+    (seeded) for all paths, so results are reproducible and independent of the chunking.
     """
     t_eval = _check_times(t_eval)
     if n_paths < 1:
@@ -644,31 +723,49 @@ def solve_sde_ensemble(
         raise ValueError(f"dt = {dt}; valid: > 0")
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 7919])))
     P, (m, d), n = n_paths, W0.shape, problem.n
-    W = np.ascontiguousarray(np.broadcast_to(W0, (P, m, d))).copy()
-    a = np.ascontiguousarray(np.broadcast_to(a0, (P, m))).copy()
-    X = np.ascontiguousarray(problem.X)
-    bstar = np.ascontiguousarray(problem.beta_star)
-    coef = math.sqrt(eta / batch_size)
-    status = np.zeros(P, dtype=np.int64)
+    y = np.ascontiguousarray(np.broadcast_to(pack_full(W0, a0), (P, m * (d + 1)))).copy()
+    args = (
+        np.ascontiguousarray(problem.X),
+        np.ascontiguousarray(problem.beta_star),
+        np.array([s, math.sqrt(eta / batch_size), delta], dtype=np.float64),
+    )
+    bstar = args[1]
+    alive = np.ones(P, dtype=bool)
     names = ("w_norm_mean", "cos_abs_mean", "a_abs_mean")
     per_path = np.full((len(t_eval), P, 3), np.nan)
 
     def observe(i):
-        for p in range(P):
-            if status[p] == 0:
-                per_path[i, p] = _neuron_means(W[p], a[p], bstar)
+        for p in np.flatnonzero(alive):
+            W, a = unpack_full(y[p], m, d)
+            per_path[i, p] = _neuron_means(W, a, bstar)
 
     observe(0)
     for i in range(1, len(t_eval)):
         span = t_eval[i] - t_eval[i - 1]
         L = max(1, math.ceil(span / dt * (1 - 1e-12)))
         h = span / L
-        for start in range(0, L, 2000):  # bounded memory: ≤ 2000 × P × 2n increments at a time
-            count = min(2000, L - start)
-            dB = brownian_increments(rng, np.full(count, h), P, 2 * n)
-            _sde_chunk(W, a, X, bstar, dB, h, s, coef, delta, status)
+        for start in range(0, L, SDE_CHUNK_STEPS):
+            count = min(SDE_CHUNK_STEPS, L - start)
+            dB = brownian_increments(rng, np.full(count, h), P, 2 * n)  # every path draws, alive or not
+            live = np.flatnonzero(alive)
+            if live.size == 0:
+                continue
+            sol = solve_sde(
+                label_noise_drift,
+                label_noise_diffusion,
+                y[live],
+                t_eval[i - 1] + h * np.arange(start, start + count + 1),
+                args,
+                method="euler",
+                n_paths=live.size,
+                save_every=count,
+                dW=dB[:, live],
+                diffusion_form="product",
+            )
+            y[live] = sol.y[-1]
+            alive[live[sol.failed_step >= 0]] = False
         observe(i)
-    ok = status == 0
+    ok = alive
     curves = {
         k: np.nanmean(per_path[:, ok, j], axis=1) if ok.any() else np.full(len(t_eval), np.nan)
         for j, k in enumerate(names)
