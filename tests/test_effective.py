@@ -10,6 +10,7 @@ from lnsgd.experiments.runner import simulate
 from lnsgd.solvers import effective as eff
 from lnsgd.solvers import generated_rhs as gen
 from lnsgd.solvers.problem import init_params, make_problem
+from lnsgd.solvers.sde_brownian import brownian_increments
 
 # Tolerances in one place.
 AGREE = 1e-8  # reduced + propagator vs full flow, same initial condition (ODE rtol 1e-10)
@@ -102,38 +103,54 @@ def test_sde_ensemble_mean_follows_the_regularized_flow_at_small_eta():
         assert np.all(np.abs(ens.curves[key] - flow[key]) <= band), key
 
 
-def test_label_noise_sde_through_solve_sde_matches_the_old_kernel():
-    """Euler–Maruyama at dt = η through `solve_sde` (product-form diffusion) reproduces `_sde_chunk` on the
-    same increments to 1e-10 relative."""
-    from lnsgd.solvers.sde import solve_sde
-    from lnsgd.solvers.sde_brownian import brownian_increments
+def _label_noise_em(X, beta_star, W0, a0, s, eta, delta, B, h, dB):
+    """Plain numpy Euler–Maruyama reference of the label-noise SDE, one path: per step, with
+    r = X(β − β*), g = Xᵀr/n and the per-sample noise ζ = n^{-1/2} Σ_i [(r_i x_i − g) ΔB₁ᵢ + δ x_i ΔB₂ᵢ],
+    the gradient direction u = h g − √(η/B) ζ moves W ← W − s a uᵀ, a ← a − s W u."""
+    n = X.shape[0]
+    W, a = W0.copy(), a0.copy()
+    for db in dB:
+        r = X @ (s * W.T @ a - beta_star)
+        g = X.T @ r / n
+        zeta = ((r[:, None] * X - g).T @ db[:n] + delta * X.T @ db[n:]) / np.sqrt(n)
+        u = h * g - np.sqrt(eta / B) * zeta
+        W, a = W - s * np.outer(a, u), a - s * W @ u
+    return W, a
 
+
+def test_label_noise_sde_matches_a_numpy_euler_maruyama_reference(monkeypatch):
+    """`solve_sde_ensemble` (EM at dt = η through `solve_sde`, product-form diffusion) equals the numpy
+    loop above on the increments of its Generator to 1e-10 relative; 7-step chunks cross the output times."""
     problem, W0, a0 = _small(m=10, d=3, n=12, seed=2)
-    s, eta, delta, B, P, steps = 0.8, 1e-2, 2.0, 2, 3, 300
-    n = problem.n
-    dB = brownian_increments(np.random.default_rng(4), np.full(steps, eta), P, 2 * n)
-    W = np.ascontiguousarray(np.broadcast_to(W0, (P, *W0.shape))).copy()
-    a = np.ascontiguousarray(np.broadcast_to(a0, (P, a0.size))).copy()
-    status = np.zeros(P, dtype=np.int64)
-    X, bstar = np.ascontiguousarray(problem.X), np.ascontiguousarray(problem.beta_star)
-    eff._sde_chunk(W, a, X, bstar, dB, eta, s, np.sqrt(eta / B), delta, status)
-    args = (X, bstar, np.array([s, np.sqrt(eta / B), delta]))
-    sol = solve_sde(
-        eff.label_noise_drift,
-        eff.label_noise_diffusion,
-        eff.pack_full(W0, a0),
-        (0.0, steps * eta, steps),
-        args,
-        method="euler",
-        n_paths=P,
-        save_every=steps,
-        dW=dB,
-        diffusion_form="product",
-    )
-    assert sol.success and not status.any()
-    ref = np.concatenate([W.reshape(P, -1), a], axis=1)
-    assert np.max(np.abs(sol.y[-1] - ref)) <= 1e-10 * np.max(np.abs(ref))
-    assert np.max(np.abs(ref - eff.pack_full(W0, a0))) > 0.1 * np.max(np.abs(ref))  # the state moved
+    s, eta, delta, B, P, seed = 0.8, 1e-2, 2.0, 2, 3, 5
+    t = np.array([0.0, 0.2, 0.5])  # 20 and 30 steps of η
+    monkeypatch.setattr(eff, "SDE_CHUNK_STEPS", 7)
+    ens = eff.solve_sde_ensemble(problem, s, eta, delta, B, W0, a0, t, n_paths=P, seed=seed)
+    assert ens.status == "completed", ens.message
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 7919])))
+    dB = brownian_increments(rng, np.full(50, eta), P, 2 * problem.n)  # drawn at once: the stream is chunk-free
+    ref = {k: np.zeros((len(t), P)) for k in ens.curves}
+    for p in range(P):
+        W, a = W0, a0
+        for i, (lo, hi) in enumerate([(0, 0), (0, 20), (20, 50)]):
+            W, a = _label_noise_em(problem.X, problem.beta_star, W, a, s, eta, delta, B, eta, dB[lo:hi, p])
+            norms = np.linalg.norm(W, axis=1)
+            ref["w_norm_mean"][i, p] = norms.mean()
+            ref["cos_abs_mean"][i, p] = np.mean(
+                np.abs(W @ problem.beta_star) / (norms * np.linalg.norm(problem.beta_star))
+            )
+            ref["a_abs_mean"][i, p] = np.abs(a).mean()
+    for key, curve in ens.curves.items():
+        np.testing.assert_allclose(curve, ref[key].mean(axis=1), rtol=1e-10, atol=0, err_msg=key)
+    assert abs(ens.curves["w_norm_mean"][-1] - ens.curves["w_norm_mean"][0]) > 1e-3  # the state moved
+
+
+def test_sde_ensemble_reports_diverged_paths():
+    """EM far beyond the stability bound (dt = η = 1): every path overflows, status diverged, NaN means."""
+    problem, W0, a0 = _small(m=10, d=3, n=12)
+    ens = eff.solve_sde_ensemble(problem, 1.0, 1.0, 1.0, 1, W0, a0, np.array([0.0, 200.0]), n_paths=2, seed=0)
+    assert ens.status == "diverged" and "2 of 2 paths" in ens.message
+    assert np.all(np.isnan(ens.curves["w_norm_mean"]))
 
 
 def test_sde_ensemble_is_seeded():
