@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from lnsgd.experiments import runner
-from lnsgd.experiments.check.predict import effective_setup
+from lnsgd.experiments.check.predict import JENSEN, effective_setup, predict
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.solvers import effective as eff
 
@@ -72,3 +72,11 @@ def test_jensen_observables_reduce_to_the_mean_network_without_noise():
         np.testing.assert_allclose(curve, at_mean[key], rtol=1e-12)
     over = eff.jensen_observables(sol, setup, start.W0, start.a0)
     assert np.all(over["cos_abs_mean"][1:] < at_mean["cos_abs_mean"][1:])
+
+
+def test_check_predicts_flow_eff_jensen_next_to_flow_eff():
+    """`lnsgd check --methods flow_eff flow_eff_jensen`: the same solve, the Jensen curves lower in mean|cos|."""
+    steps = np.linspace(0, SMALL.steps, 11)
+    out = predict(SMALL, steps, methods=("flow_eff", JENSEN))
+    assert np.all(np.isfinite(out[JENSEN]["cos_abs_mean"]))
+    assert np.all(out[JENSEN]["cos_abs_mean"][1:] < out["flow_eff"]["cos_abs_mean"][1:])
