@@ -30,6 +30,8 @@ c_i = λ s² (Ω = λ s² Σ̂); 1-SAM (B = 1) adds `one_sam_weight`(q_i) and it
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
 λ_eff(t) = λ/(1 − η tr G(t)/(2B)) (finite η: the trace part of the residual sampling noise,
 theory/finite_eta.py), evaluated on the current state. The SDE carries the full sampling noise by itself.
+`jensen_observables` evaluates the neuron means as expectations over the fast fluctuation of the network
+around the mean solve (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network.
 Every derived formula comes from `solvers.generated_rhs` (codegen of theory/); nothing is re-typed.
 """
 
@@ -525,6 +527,68 @@ def reduced_observables(
                 np.ascontiguousarray(Z[:, :-1]), np.ascontiguousarray(Z[:, -1]), beta_star
             )
     out["test_loss"] = 0.5 * np.sum((sol.beta - beta_star) ** 2, axis=1)
+    return out
+
+
+@numba.njit(cache=True)
+def _neuron_means_cubature(W, a, beta_star, V, s):
+    """The three neuron means of `_neuron_means` averaged over the shifted networks
+    w_k − s a_k v, a_k − s w_k·v, one row v of V at a time (equal weights)."""
+    q = V.shape[0]
+    m, d = W.shape
+    Wv = np.empty((m, d))
+    av = np.empty(m)
+    acc = np.zeros(3)
+    for i in range(q):
+        v = V[i]
+        for k in range(m):
+            av[k] = a[k] - s * np.dot(W[k], v)
+            for j in range(d):
+                Wv[k, j] = W[k, j] - s * a[k] * v[j]
+        w_mean, cos_mean, a_mean = _neuron_means(Wv, av, beta_star)
+        acc[0] += w_mean
+        acc[1] += cos_mean
+        acc[2] += a_mean
+    return acc / q
+
+
+def fast_fluctuation_cov(setup: EffectiveSetup, S: np.ndarray, A: float) -> np.ndarray:
+    """Cov(δV) = 2λ_eff K⁻¹/s² of the shared fast displacement δV of every neuron,
+    δz_k = −s J(δV) z_k (δw_k = −s a_k δV, δa_k = −s w_k·δV), K = S + A I.
+
+    From β' = β − ηs²K u the summed step directions are δV = −K⁻¹e/s² for the residual fluctuation
+    e = β − β̄, and its stationary covariance P = (ηs²σ²/(2B)) K (§8) gives Cov(δw_k) = 2λ_eff a_k² K⁻¹,
+    λ_eff = ησ²/(4B), σ² = δ²/(1 − η tr G/(2B))."""
+    Sigma_hat = setup.Sigma_hat
+    S = np.ascontiguousarray(S, dtype=np.float64)
+    trace_G = gen.trace_G_reduced(S, A, Sigma_hat, np.trace(Sigma_hat), setup.s)
+    lam_eff = float(gen.lambda_eff(setup.lam, setup.eta, trace_G, float(setup.batch_size)))
+    K = S + A * np.eye(setup.d)
+    return 2.0 * lam_eff * np.linalg.inv(K) / setup.s**2
+
+
+def jensen_observables(
+    sol: ReducedSolution, setup: EffectiveSetup, W0: np.ndarray, a0: np.ndarray
+) -> dict[str, np.ndarray]:
+    """`reduced_observables`' neuron means as expectations over the fast fluctuation of the network
+    instead of their values at the mean network: E f(z_k − s J(δV) z_k), δV ~ N(0, `fast_fluctuation_cov`),
+    by the degree-3 spherical cubature (the 2d nodes ±√d L e_j, C = L Lᵀ; exact for polynomials of
+    degree ≤ 3 in δV). Zero fluctuation (δ = 0) gives `reduced_observables`' curves."""
+    d = setup.d
+    nodes = math.sqrt(d) * np.vstack([np.eye(d), -np.eye(d)])
+    Z0 = np.ascontiguousarray(np.concatenate([W0, a0[:, None]], axis=1))
+    names = ("w_norm_mean", "cos_abs_mean", "a_abs_mean")
+    out = {k: np.empty(sol.t.size) for k in names}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for i in range(sol.t.size):
+            Z = Z0 @ sol.Phi[i].T
+            evals, evecs = np.linalg.eigh(fast_fluctuation_cov(setup, sol.S[i], sol.A[i]))
+            V = np.ascontiguousarray(nodes @ (evecs * np.sqrt(np.clip(evals, 0.0, None))).T)
+            means = _neuron_means_cubature(
+                np.ascontiguousarray(Z[:, :-1]), np.ascontiguousarray(Z[:, -1]), setup.beta_star, V, setup.s
+            )
+            for j, k in enumerate(names):
+                out[k][i] = means[j]
     return out
 
 

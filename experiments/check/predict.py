@@ -3,6 +3,9 @@
 - "flow": the reduced regularized flow + shared propagator with first-order λ = ηδ²/(4B), plus
   SAM's or USAM's regularizer (theory/sam.py) for those algorithms;
 - "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η tr G(t)/(2B)) (the judged theory);
+- "flow_lyap": the exact-in-η stationary fluctuation drift (docs/theory.md §8);
+- "flow_eff_jensen": "flow_eff" with its neuron means taken over the fast fluctuation of the network
+  (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network;
 - "sde": the label-noise SDE ensemble (label + minibatch sampling noise, Euler–Maruyama; SGD only);
 - "full": the full m(d+1)-dimensional regularized flow (equal to "flow_eff" to 1e-8 by test).
 """
@@ -18,7 +21,8 @@ from lnsgd.experiments.runner import initial_state
 from lnsgd.solvers import effective as eff
 
 FLOWS = {"flow": "first-order", "flow_eff": "lambda-eff", "flow_lyap": "lyapunov"}
-METHODS = (*FLOWS, "sde", "full")
+JENSEN = "flow_eff_jensen"
+METHODS = (*FLOWS, JENSEN, "sde", "full")
 DEFAULT_METHODS = ("flow", "flow_eff")
 JUDGED = "flow_eff"
 SDE_DT_FACTOR = 1  # SDE step dt = SDE_DT_FACTOR · η
@@ -57,10 +61,15 @@ def predict(
     out: dict[str, dict] = {}
     for method in methods:
         start = time.perf_counter()
-        if method in FLOWS:
-            setup = effective_setup(config, problem, s, FLOWS[method])
+        if method in FLOWS or method == JENSEN:
+            setup = effective_setup(config, problem, s, FLOWS.get(method, "lambda-eff"))
             sol = eff.solve_reduced(setup, W0, a0, t)
-            curves = _pad(eff.reduced_observables(sol, W0, a0, problem.beta_star), len(t))
+            observed = (
+                eff.jensen_observables(sol, setup, W0, a0)
+                if method == JENSEN
+                else eff.reduced_observables(sol, W0, a0, problem.beta_star)
+            )
+            curves = _pad(observed, len(t))
             msg = sol.ode.message
         elif method == "full":
             sol = eff.solve_full_flow(
