@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lnsgd.experiments.config import SimulationConfig, build_config
+from lnsgd.experiments.declared.config import ModelConfig
 from lnsgd.experiments.real.experiment import RealConfig
 
 
@@ -30,6 +31,20 @@ class Preset:
 
 def _sim(**changes: Any) -> tuple[type, dict[str, Any]]:
     return SimulationConfig, changes
+
+
+def _declared(**changes: Any) -> tuple[type, dict[str, Any]]:
+    return ModelConfig, changes
+
+
+#: the diagonal network's sparse-recovery setting (docs/presets.md)
+DIAGONAL_SPARSE = dict(
+    model="diagonal", teacher="sparse", n=40, d=100, alpha=1.0, eta=1e-3, steps=1_000_000, record_every=5000
+)
+#: the deep linear network's setting: the paper's data (n = 200, d = 20) at widths h = m = 100
+DEEP_LINEAR = dict(
+    model="deep-linear", n=200, d=20, h=100, m=100, eta=1e-3, delta=4.0, steps=1_000_000, record_every=5000
+)
 
 
 PRESETS: dict[str, Preset] = {
@@ -56,6 +71,28 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "sam", "1-SAM (B = 1, rho = 0.05) with label noise delta = 4, 1M steps", *_sim(algorithm="sam", rho=0.05)
+        ),
+        Preset(
+            "diagonal-sparse",
+            "diagonal network, 5-sparse teacher in d = 100 from n = 40: label-noise SGD (delta = 3) "
+            "from alpha = 1 finds the sparse interpolator",
+            *_declared(**DIAGONAL_SPARSE, delta=3.0),
+        ),
+        Preset(
+            "diagonal-gd",
+            "the diagonal-sparse start under full-batch GD without label noise: "
+            "stays near the minimum-l2 (kernel) interpolator",
+            *_declared(**DIAGONAL_SPARSE, delta=0.0, batch_size=40),
+        ),
+        Preset(
+            "deep-linear",
+            "deep linear network s a^T W2 W1 x (depth 3, h = m = 100), paper data, label-noise SGD (delta = 4)",
+            *_declared(**DEEP_LINEAR),
+        ),
+        Preset(
+            "deep-linear-lazy",
+            "the deep-linear preset without label noise (delta = 0)",
+            *_declared(**{**DEEP_LINEAR, "delta": 0.0}),
         ),
         Preset(
             "real-digits",

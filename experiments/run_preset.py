@@ -8,16 +8,26 @@ from typing import Any
 import xarray as xr
 
 from lnsgd.experiments.config import SimulationConfig, config_digest, config_json
+from lnsgd.experiments.declared.config import ModelConfig
 from lnsgd.experiments.provenance import provenance_attrs
 from lnsgd.experiments.store import result_path, save
 
 
+def config_from_values(values: dict[str, Any]) -> SimulationConfig | ModelConfig:
+    """The config stored as `values`: a declared-model config when it names a `model`."""
+    return ModelConfig(**values) if "model" in values else SimulationConfig(**values)
+
+
 def simulate_any(config: Any, progress: bool = True) -> xr.Dataset:
-    """Dispatch on the config's type: direct simulation or the real-data experiment."""
+    """Dispatch on the config's type: two-layer simulation, declared model or the real-data experiment."""
     if isinstance(config, SimulationConfig):
         from lnsgd.experiments.runner import simulate
 
         return simulate(config, progress=progress)
+    if isinstance(config, ModelConfig):
+        from lnsgd.experiments.declared.runner import simulate_model
+
+        return simulate_model(config, progress=progress)
     from lnsgd.experiments.real.experiment import simulate_real
 
     return simulate_real(config, progress=progress)

@@ -18,6 +18,8 @@ def summary(ds: xr.Dataset) -> str:
                 f"{float(row.lin_test_loss):.4g}), mean||w_k|| {float(row.w_norm_mean):.4f}"
             )
         return "; ".join(parts)
+    if "beta_error" in ds:  # declared model
+        return _declared_summary(ds)
     if "path" in ds.dims:  # noise-path ensemble: mean ± sd over paths
         last = ds.isel(step=-1)
         return (
@@ -33,6 +35,23 @@ def summary(ds: xr.Dataset) -> str:
     )
 
 
+def _declared_summary(ds: xr.Dataset) -> str:
+    """Final recovery error, ℓ1 norm and tr G (and the neuron observables), ± sd over paths."""
+    last = ds.isel(step=-1)
+    paths = f"{ds.sizes['path']} paths, " if "path" in ds.dims else ""
+    text = (
+        f"{ds.attrs.get('model', 'model')}, {paths}step {int(last.step)}: ||beta - beta*|| = "
+        f"{_spread(last.beta_error)}, ||beta||_1 = {_spread(last.beta_l1)} (||beta*||_1 = "
+        f"{float(abs(ds.beta_star).sum()):.4g}), tr G = {_spread(last.trace_G)}"
+    )
+    if "w_norm_mean" in ds:
+        text += (
+            f", mean||w_k|| = {_spread(last.w_norm_mean)}, mean|cos(w_k,beta*)| = {_spread(last.cos_abs_mean)}, "
+            f"T_II = {_spread(ds['T_II'], '.0f')}"
+        )
+    return text
+
+
 def _phase(var: xr.DataArray) -> str:
     value = float(var)
     return f"{value:.0f}" if np.isfinite(value) else f"not reached ({var.attrs.get('reason', '')})"
@@ -40,9 +59,9 @@ def _phase(var: xr.DataArray) -> str:
 
 def _spread(var: xr.DataArray, fmt: str = ".4f") -> str:
     """mean ± sd over the paths where the value exists; says how many paths lack it."""
-    values = np.asarray(var.values, dtype=float)
+    values = np.atleast_1d(np.asarray(var.values, dtype=float))
     ok = values[np.isfinite(values)]
     if len(ok) == 0:
         return f"not reached ({var.attrs.get('reason', '')})"
-    text = f"{ok.mean():{fmt}} +- {ok.std(ddof=1) if len(ok) > 1 else 0.0:{fmt}}"
+    text = f"{ok.mean():{fmt}} +- {ok.std(ddof=1):{fmt}}" if len(ok) > 1 else f"{ok[0]:{fmt}}"
     return text + (f" [{var.attrs.get('reason', '')}]" if len(ok) < len(values) else "")

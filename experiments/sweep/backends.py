@@ -98,13 +98,13 @@ class PointOutcome:
 
 def run_point(task: PointTask) -> PointOutcome:
     """Simulate one point and store its result (or its failure record); never raises."""
-    from lnsgd.experiments.config import SimulationConfig
+    from lnsgd.experiments.run_preset import config_from_values
     from lnsgd.experiments.sweep.store import write_failure, write_result
     from lnsgd.experiments.validation import ConfigError
 
     start = time.perf_counter()
     try:
-        config = SimulationConfig(**task.values)
+        config = config_from_values(task.values)
     except (ConfigError, TypeError) as err:
         write_failure(task.out, task.digest, task.values, Status.INVALID, f"invalid combination: {err}")
         return PointOutcome(task.digest, Status.INVALID, str(err), time.perf_counter() - start)
@@ -127,12 +127,12 @@ def run_point(task: PointTask) -> PointOutcome:
 
 
 def _simulate_capturing(config: Any) -> tuple[Any, list]:
-    """simulate(config) with its warnings (e.g. stability) captured for the point's record."""
-    from lnsgd.experiments.runner import simulate
+    """The simulation of `config` with its warnings (e.g. stability) captured for the point's record."""
+    from lnsgd.experiments.run_preset import simulate_any
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        return simulate(config, progress=False), caught
+        return simulate_any(config, progress=False), caught
 
 
 class Backend(Protocol):

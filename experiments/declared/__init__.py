@@ -1,0 +1,1 @@
+"""Declared models (lnsgd.theory.declarations) run end to end: config, simulation, flow prediction, check."""
