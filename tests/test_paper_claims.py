@@ -6,12 +6,12 @@ size with `lnsgd claims --size paper`."""
 import pytest
 
 from lnsgd.experiments.claims import CLAIMS, evaluate
-from lnsgd.experiments.runner import simulate
+from lnsgd.experiments.run_preset import simulate_any
 
 
 @pytest.fixture(scope="module")
 def results():
-    out = evaluate(CLAIMS.values(), "reduced", range(5), lambda cfgs: [simulate(c, progress=False) for c in cfgs])
+    out = evaluate(CLAIMS.values(), "reduced", range(5), lambda cfgs: [simulate_any(c, progress=False) for c in cfgs])
     return {r.claim.name: r for r in out}
 
 
