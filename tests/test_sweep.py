@@ -1,6 +1,6 @@
 """Sweeps (docs/sweeps.md): spec validation, resume after SIGKILL, failures recorded, Dask = process pool,
-corrupt files recomputed, the combined Dataset and the figures. Tiny configs (m = 20, d = 5), at
-most 2 worker processes."""
+corrupt files recomputed, the combined Dataset and the figures, a declared-model sweep. Tiny configs
+(m = 20, d = 5; the diagonal network at d = 30, 10k steps), at most 2 worker processes."""
 
 from __future__ import annotations
 
