@@ -72,7 +72,7 @@ def bench(model: str, steps: int, repeats: int) -> tuple[float, float, float]:
         grad, ascent = np.zeros_like(theta), np.zeros_like(theta)
         t0 = time.perf_counter()
         de.run_chunk(
-            kernels.add_residual_gradient, theta, start.sizes, start.s, p.X, p.y, idx, xi, delta,
+            kernels.add_residual_gradient, kernels.step, theta, start.sizes, start.s, p.X, p.y, idx, xi, delta,
             config.eta, 0.0, de.MODE_SGD, grad, ascent, 1e300,
         )  # fmt: skip
         best_gen = min(best_gen, time.perf_counter() - t0)

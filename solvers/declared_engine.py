@@ -42,6 +42,7 @@ class ModelKernels:
     norm_sq: Callable
     add_gradient: Callable
     add_residual_gradient: Callable
+    step: Callable
     add_norm_gradient: Callable
     predictor: Callable
 
@@ -49,7 +50,7 @@ class ModelKernels:
 def model_kernels(name: str) -> ModelKernels:
     """The generated kernels of the declared model `name`."""
     p = name.replace("-", "_")
-    names = ("output", "norm_sq", "add_gradient", "add_residual_gradient", "add_norm_gradient", "predictor")
+    names = ("output", "norm_sq", "add_gradient", "add_residual_gradient", "step", "add_norm_gradient", "predictor")
     return ModelKernels(*(getattr(gm, f"{p}_{k}") for k in names))
 
 
@@ -67,13 +68,25 @@ def batch_gradient(add_residual_gradient, theta, sizes, s, X, y, rows, xi, delta
 
 
 @numba.njit(cache=True, nogil=True)
-def run_chunk(add_residual_gradient, theta, sizes, s, X, y, idx, xi, delta, eta, rho, mode, grad, ascent, loss_bound):
+def run_chunk(
+    add_residual_gradient, step, theta, sizes, s, X, y, idx, xi, delta, eta, rho, mode, grad, ascent, loss_bound
+):
     """Advance θ by L = len(delta) steps (row t of idx/xi: minibatch and variates of step t).
 
     Returns (steps run, sum of noisy minibatch losses, the offending loss or NaN); stops before
-    applying a step whose loss is non-finite or above `loss_bound`."""
+    applying a step whose loss is non-finite or above `loss_bound` (SGD at B = 1 updates θ in place
+    through `step`, one pass; its bound check follows the step)."""
     L = delta.shape[0]
     total = 0.0
+    if mode == MODE_SGD and idx.shape[1] == 1:
+        for t in range(L):
+            i = idx[t, 0]
+            r = step(theta, sizes, s, X[i], y[i] + delta[t] * xi[t, 0], -eta)
+            loss = 0.5 * r * r
+            if not math.isfinite(loss) or loss > loss_bound:
+                return t, total, loss
+            total += loss
+        return L, total, np.nan
     grad[:] = 0.0
     for t in range(L):
         loss = batch_gradient(add_residual_gradient, theta, sizes, s, X, y, idx[t], xi[t], delta[t], grad)

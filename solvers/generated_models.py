@@ -74,6 +74,23 @@ def two_layer_add_residual_gradient(theta, sizes, s, x, label, c, out):
 
 
 @numba.njit(cache=True, nogil=True)
+def two_layer_step(theta, sizes, s, x, label, c):
+    """r = f(x) − label; θ += c r ∇_θ f(x) in place (every factor computed first); returns r."""
+    d, m = sizes
+    W = theta[0:m * d].reshape((m, d))
+    a = theta[m * d:m * d + m]
+    t0 = np.dot(W, x)
+    t1 = np.dot(a, t0)
+    r = ((s) * t1) - label
+    cr = c * r
+    t2 = ((s) * a)
+    t3 = ((s) * t0)
+    _add_outer(W, cr, t2, x)
+    a += cr * t3
+    return r
+
+
+@numba.njit(cache=True, nogil=True)
 def two_layer_add_norm_gradient(theta, sizes, s, x, c, out):
     """out += c ∇_θ q(x); ∇q = ((2*s**2)*W*x*x.T, (2*s**2)*a*x.T*x)."""
     d, m = sizes
@@ -143,6 +160,22 @@ def diagonal_add_residual_gradient(theta, sizes, s, x, label, c, out):
     cr = c * r
     out_u += cr * ((2) * (((s) * x) * u))
     out_v += cr * ((2) * (((-s) * x) * v))
+    return r
+
+
+@numba.njit(cache=True, nogil=True)
+def diagonal_step(theta, sizes, s, x, label, c):
+    """r = f(x) − label; θ += c r ∇_θ f(x) in place (every factor computed first); returns r."""
+    d, = sizes
+    u = theta[0:d]
+    v = theta[d:d + d]
+    t0 = np.dot((((-1) * (v ** 2)) + (u ** 2)), x)
+    r = ((s) * t0) - label
+    cr = c * r
+    t1 = ((2) * (((s) * x) * u))
+    t2 = ((2) * (((-s) * x) * v))
+    u += cr * t1
+    v += cr * t2
     return r
 
 
@@ -239,6 +272,28 @@ def deep_linear_add_residual_gradient(theta, sizes, s, x, label, c, out):
     _add_outer(out_W1, cr, ((s) * t3), x)
     _add_outer(out_W2, cr, ((s) * a), t0)
     out_a += cr * ((s) * t1)
+    return r
+
+
+@numba.njit(cache=True, nogil=True)
+def deep_linear_step(theta, sizes, s, x, label, c):
+    """r = f(x) − label; θ += c r ∇_θ f(x) in place (every factor computed first); returns r."""
+    d, h, m = sizes
+    W1 = theta[0:h * d].reshape((h, d))
+    W2 = theta[h * d:h * d + m * h].reshape((m, h))
+    a = theta[h * d + m * h:h * d + m * h + m]
+    t0 = np.dot(W1, x)
+    t1 = np.dot(W2, t0)
+    t2 = np.dot(a, t1)
+    r = ((s) * t2) - label
+    cr = c * r
+    t3 = np.dot(W2.T, a)
+    t4 = ((s) * t3)
+    t5 = ((s) * a)
+    t6 = ((s) * t1)
+    _add_outer(W1, cr, t4, x)
+    _add_outer(W2, cr, t5, t0)
+    a += cr * t6
     return r
 
 

@@ -87,6 +87,9 @@ def test_generated_kernels_match_finite_differences(name):
     r = k.add_residual_gradient(theta, sizes, s, x, 0.3, 2.0, acc)
     assert r == pytest.approx(k.output(theta, sizes, s, x) - 0.3, rel=1e-13)
     np.testing.assert_allclose(acc, 2.0 * r * grad, rtol=1e-13, atol=1e-14)
+    stepped = theta.copy()  # the in-place step: every factor taken at the old θ
+    assert k.step(stepped, sizes, s, x, 0.3, 2.0) == pytest.approx(r, rel=1e-13)
+    np.testing.assert_allclose(stepped, theta + acc, rtol=1e-13, atol=1e-14)
 
 
 @pytest.mark.parametrize("name", MODELS)

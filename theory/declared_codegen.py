@@ -6,6 +6,10 @@
 - ``<prefix>_output(theta, sizes, s, x)`` → f(x);
 - ``<prefix>_norm_sq(theta, sizes, s, x)`` → q(x) = ‖∇_θ f(x)‖²;
 - ``<prefix>_add_gradient(theta, sizes, s, x, c, out)``: out += c ∇_θ f(x);
+- ``<prefix>_add_residual_gradient(theta, sizes, s, x, label, c, out)``: r = f(x) − label,
+  out += c r ∇_θ f(x), returns r;
+- ``<prefix>_step(theta, sizes, s, x, label, c)``: the same with out = θ itself (one SGD step at B = 1,
+  c = −η), every factor bound before the first update;
 - ``<prefix>_add_norm_gradient(theta, sizes, s, x, c, out)``: out += c ∇_θ q(x);
 - ``<prefix>_predictor(theta, sizes, s, out)``: out = β(θ) = ∇_x f.
 
@@ -70,9 +74,11 @@ class VectorCode:
     accumulated by `_add_outer`. Chains are evaluated in the matrix-chain order for typical sizes.
     """
 
-    def __init__(self, vectors: set[str]):
+    def __init__(self, vectors: set[str], in_place: bool = False):
         self.vectors = vectors
+        self.in_place = in_place  # the target is θ itself: every factor is computed before any update
         self.lines: list[str] = []
+        self.updates: list[str] = []
         self.temps: dict[str, str] = {}
         self.scalar = NumbaPrinter()
 
@@ -147,14 +153,21 @@ class VectorCode:
     def accumulate(self, target: str, block_is_vector: bool, g: sp.MatrixExpr, scale: str) -> None:
         """target += scale · g (g a column, or a sum of outer products u vᵀ for a matrix block)."""
         terms = g.args if isinstance(g, sp.MatAdd) else (g,)
+        out = self.updates if self.in_place else self.lines
         for term in terms:
             if block_is_vector:
-                code, _ = self.emit(term)
-                self.lines.append(f"{target} += {scale} * {code}")
+                code = self.frozen(self.emit(term)[0])
+                out.append(f"{target} += {scale} * {code}")
                 continue
             u, v = declared._outer_factors(term)
-            (uc, _), (vc, _) = self.emit(u), self.emit(v)
-            self.lines.append(f"_add_outer({target}, {scale}, {uc}, {vc})")
+            uc, vc = (self.frozen(self.emit(e)[0]) for e in (u, v))
+            out.append(f"_add_outer({target}, {scale}, {uc}, {vc})")
+
+    def frozen(self, code: str) -> str:
+        """In place, a factor is bound to a temporary (a block's own view is copied) before any update."""
+        if not self.in_place or code == "x" or code in self.temps.values():
+            return code
+        return self.bind(f"{code}.copy()" if code in self.vectors else code)
 
 
 def _typical(size) -> int:
@@ -219,9 +232,9 @@ def render_model(model: ModelDeclaration) -> str:
         code, _ = vc.emit(expr)
         functions.append(_function(name, "theta, sizes, s, x", doc, head + vc.lines + [f"return {code}"]))
 
-    def accumulate_fn(name, doc, block_grads, residual):
-        vc = VectorCode(_vectors(model))
-        lines = list(head + out_views)
+    def accumulate_fn(name, doc, block_grads, residual, in_place=False):
+        vc = VectorCode(_vectors(model), in_place)
+        lines = list(head + ([] if in_place else out_views))
         scale = "c"
         if residual:
             code, _ = vc.emit(f)
@@ -229,9 +242,10 @@ def render_model(model: ModelDeclaration) -> str:
             vc.lines.append("cr = c * r")
             scale = "cr"
         for b, g in zip(model.blocks, block_grads, strict=True):
-            vc.accumulate(f"out_{b.name}", b.is_vector, g, scale)
-        body = lines + vc.lines + (["return r"] if residual else [])
-        args = "theta, sizes, s, x, label, c, out" if residual else "theta, sizes, s, x, c, out"
+            vc.accumulate(b.name if in_place else f"out_{b.name}", b.is_vector, g, scale)
+        body = lines + vc.lines + vc.updates + (["return r"] if residual else [])
+        args = "theta, sizes, s, x, label, c" if in_place else "theta, sizes, s, x, label, c, out"
+        args = args if residual else "theta, sizes, s, x, c, out"
         functions.append(_function(name, args, doc, body))
 
     scalar_fn(f"{p}_output", f"f(x) = {f}: {model.description}.", f)
@@ -242,6 +256,13 @@ def render_model(model: ModelDeclaration) -> str:
         "r = f(x) − label; out += c r ∇_θ f(x); returns r (f and ∇f share their products).",
         grads,
         True,
+    )
+    accumulate_fn(
+        f"{p}_step",
+        "r = f(x) − label; θ += c r ∇_θ f(x) in place (every factor computed first); returns r.",
+        grads,
+        True,
+        in_place=True,
     )
     accumulate_fn(f"{p}_add_norm_gradient", f"out += c ∇_θ q(x); ∇q = {qgrads}.", qgrads, False)
     vc = VectorCode(_vectors(model))

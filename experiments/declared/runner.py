@@ -166,7 +166,7 @@ def run_model(
             xi = label_noise(rngs["labels"], config.noise, (L, config.batch_size))
             delta = np.full(L, config.delta)
             ran, total, bad = de.run_chunk(
-                kernels.add_residual_gradient, theta, start.sizes, start.s, p.X, p.y, idx, xi, delta,
+                kernels.add_residual_gradient, kernels.step, theta, start.sizes, start.s, p.X, p.y, idx, xi, delta,
                 config.eta, config.rho, MODES[config.algorithm], grad, ascent, config.loss_bound,
             )  # fmt: skip
             bar.update(ran)
