@@ -4,6 +4,7 @@ and every missed target (claims that fail, check configurations that miss)."""
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -88,4 +89,8 @@ def _missed(results: Path) -> list[str]:
         lines += [f"check [{m['config']}] {verdict['judged']}: {m['misses']}" for m in verdict["missed"]]
     else:
         lines.append(f"check: not run ({check} absent)")
+    declared = results / "check" / "declared_check_table.csv"
+    if declared.is_file():
+        with declared.open() as fh:
+            lines += [f"check [{r['config']}] flow: {r['misses']}" for r in csv.DictReader(fh) if r["misses"]]
     return lines
