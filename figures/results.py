@@ -56,7 +56,7 @@ def result_files(results_dir: str | Path, name: str) -> list[Path]:
     return sorted(p for p in results_dir.iterdir() if pattern.match(p.name))
 
 
-def _created(ds: xr.Dataset, path: Path) -> datetime:
+def created_time(ds: xr.Dataset, path: Path) -> datetime:
     """The ``created`` attribute as an aware datetime (file mtime when absent or unparsable)."""
     try:
         created = datetime.fromisoformat(str(ds.attrs["created"]).replace("Z", "+00:00"))
@@ -77,7 +77,7 @@ def load_result(results_dir: str | Path, name: str) -> xr.Dataset:
     datasets = []
     for path in files:
         with xr.open_dataset(path) as ds:
-            datasets.append((_created(ds, path), path, ds.load()))
+            datasets.append((created_time(ds, path), path, ds.load()))
     _, path, ds = max(datasets, key=lambda item: item[0])
     ds.encoding["source"] = str(path)
     return ds
