@@ -11,6 +11,7 @@ whose ``attrs['preset']`` is the preset (``lnsgd check <preset>``).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,37 +22,34 @@ from lnsgd.experiments.phases import phase_one_time, phase_two_time
 
 from . import style
 from .plots import Panel, Run, draw_run, figure_legend, format_log_axis, format_step_axis, line_figure
-from .results import MissingResultError, config_value, created_time, load_result
+from .results import CHECK_PREFIX, MissingResultError, config_value, created_time, load_result
 
 #: Line style of the regularized flow (the theory overlays' dashes).
 FLOW_DASHES = (0, (3, 1.5))
 
 
-def optional_result(results_dir: str | Path, name: str, figure: str) -> xr.Dataset | None:
-    """The stored result ``name``, or None with a warning naming its command."""
-    try:
-        return load_result(results_dir, name)
-    except MissingResultError as err:
-        warnings.warn(f"{figure}: drawn without {name!r}: {err}", stacklevel=3)
-        return None
-
-
-def load_check(results_dir: str | Path, preset: str, figure: str) -> xr.Dataset | None:
-    """The newest ``<results_dir>/check/check_*.nc`` of ``preset``, or None with a warning naming
-    ``lnsgd check <preset>``."""
+def load_check(results_dir: str | Path, preset: str) -> xr.Dataset:
+    """The newest ``<results_dir>/check/check_*.nc`` whose ``attrs['preset']`` is ``preset``; raises
+    :class:`MissingResultError` naming ``lnsgd check <preset>`` when there is none."""
     found = []
     for path in sorted((Path(results_dir) / "check").glob("check_*.nc")):
         with xr.open_dataset(path) as ds:
             if ds.attrs.get("preset") == preset:
-                found.append((created_time(ds, path), ds.load()))
+                found.append((created_time(ds, path), path, ds.load()))
     if not found:
-        warnings.warn(
-            f"{figure}: drawn without the regularized flow: no check file of {preset!r} in "
-            f"{Path(results_dir) / 'check'}/ (make it with `lnsgd check {preset}`)",
-            stacklevel=3,
-        )
+        raise MissingResultError(f"{CHECK_PREFIX}{preset}", Path(results_dir) / "check")
+    _, path, ds = max(found, key=lambda item: item[0])
+    ds.encoding["source"] = str(path)
+    return ds
+
+
+def optional(figure: str, load: Callable[[str | Path, str], xr.Dataset], results_dir: str | Path, name: str):
+    """``load(results_dir, name)``, or None with a warning naming the command that makes it."""
+    try:
+        return load(results_dir, name)
+    except MissingResultError as err:
+        warnings.warn(f"{figure}: drawn without it: {err}", stacklevel=3)
         return None
-    return max(found, key=lambda item: item[0])[1]
 
 
 def path_mean(ds: xr.Dataset) -> xr.Dataset:
@@ -184,8 +182,8 @@ def _steps_tex(step: int) -> str:
 def fig_diagonal_recovery(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     """Sparse-recovery figure from ``diagonal-sparse``, ``diagonal-gd`` and the check file."""
     sgd = load_result(results_dir, "diagonal-sparse")
-    gd = optional_result(results_dir, "diagonal-gd", "diagonal-recovery")
-    check = load_check(results_dir, "diagonal-sparse", "diagonal-recovery")
+    gd = optional("diagonal-recovery", load_result, results_dir, "diagonal-gd")
+    check = optional("diagonal-recovery", load_check, results_dir, "diagonal-sparse")
     return style.save(build_diagonal_recovery(sgd, gd, check), Path(out_dir) / "diagonal-recovery")
 
 
@@ -205,8 +203,8 @@ def build_deep_linear_phases(
 def fig_deep_linear_phases(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     """Deep-linear phases figure from ``deep-linear``, ``deep-linear-lazy`` and the check file."""
     sgd = load_result(results_dir, "deep-linear")
-    lazy = optional_result(results_dir, "deep-linear-lazy", "deep-linear-phases")
-    check = load_check(results_dir, "deep-linear", "deep-linear-phases")
+    lazy = optional("deep-linear-phases", load_result, results_dir, "deep-linear-lazy")
+    check = optional("deep-linear-phases", load_check, results_dir, "deep-linear")
     return style.save(build_deep_linear_phases(sgd, lazy, check), Path(out_dir) / "deep-linear-phases")
 
 

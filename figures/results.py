@@ -23,9 +23,22 @@ RUN_COMMAND = "lnsgd run {name}"
 RUN_COMMANDS = {"real-cifar10": "lnsgd run real-cifar10 --set data_dir=DIR", "check": "lnsgd check"}
 
 
+#: Prefix of a declared preset's check file, ``check:<preset>`` (made by ``lnsgd check <preset>``).
+CHECK_PREFIX = "check:"
+
+
 def run_command(name: str) -> str:
     """The command that makes the stored result ``name``."""
+    if name.startswith(CHECK_PREFIX):
+        return f"lnsgd check {name.removeprefix(CHECK_PREFIX)}"
     return RUN_COMMANDS.get(name, RUN_COMMAND.format(name=name))
+
+
+def result_file(name: str) -> str:
+    """How the stored file of ``name`` is named (for messages)."""
+    if name.startswith(CHECK_PREFIX):
+        return f"check_<hash>.nc of preset {name.removeprefix(CHECK_PREFIX)}"
+    return f"{name}-<hash12>.nc"
 
 
 class MissingResultError(FileNotFoundError):
@@ -37,7 +50,7 @@ class MissingResultError(FileNotFoundError):
         self.commands = [run_command(n) for n in self.names]
         #: One shell line that makes every missing result.
         self.command = " && ".join(self.commands)
-        files = ", ".join(f"{n}-<hash12>.nc" for n in self.names)
+        files = ", ".join(result_file(n) for n in self.names)
         runs = " and ".join(f"`{c}`" for c in self.commands)
         super().__init__(
             f"missing result{'s' if len(self.names) > 1 else ''} "

@@ -319,3 +319,18 @@ def test_declared_figures_without_companion_or_check(tmp_path, figure, preset, c
     assert tmp_path / "out" / f"{figure}.pdf" in paths
     if style.latex_available():
         assert tmp_path / "out" / f"{figure}.pgf" in paths
+
+
+def test_declared_numbers_quote_path_means_and_the_flow(declared_results, tmp_path):
+    text = numbers.numbers_tex(declared_results)
+    macros = dict(re.findall(r"\\newcommand\{\\(\w+)\}\{(.*)\}", text))
+    sgd, gd = (load_result(declared_results, n) for n in ("deep-linear", "diagonal-gd"))
+    t2 = phase_two_time(sgd["step"].values, sgd["cos_abs_mean"].mean("path").values).step
+    assert macros["DeepTII"] == numbers.format_value(t2, "step")
+    assert macros["DiagGdErrFinal"] == f"{float(gd['beta_error'][-1]):.2f}"
+    flow = synthetic.make_declared_result("diagonal-sparse", flow=True)
+    assert macros["DiagFlowErrFinal"] == numbers.format_value(float(flow["pred_beta_error"][-1]), "g")
+    assert macros["DiagStarLOne"] == "5" and macros["DiagPaths"] == "4"
+    synthetic.write_declared(tmp_path, checks=())
+    text = numbers.numbers_tex(tmp_path)
+    assert "make it with `lnsgd check deep-linear`" in text and "DeepFlowTII" not in text
