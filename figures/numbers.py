@@ -220,6 +220,14 @@ def _beta_star_l1(ds: xr.Dataset) -> float:
     return float(np.abs(ds["beta_star"].values).sum())
 
 
+def averaged_beta_error(ds: xr.Dataset) -> float:
+    """‖β̄ − β*‖ of β averaged over the noise paths and the last half of the records: what is left
+    of the recovery error once the stationary fluctuation is averaged out."""
+    beta = ds["beta"].isel(step=slice(ds.sizes["step"] // 2, None))
+    mean = beta.mean([d for d in beta.dims if d != "input"]).values
+    return float(np.linalg.norm(mean - ds["beta_star"].values))
+
+
 DECLARED_NUMBERS: tuple[Number, ...] = tuple(
     Number(macro, source, value, fmt)
     for macro, source, value, fmt in (
@@ -228,6 +236,7 @@ DECLARED_NUMBERS: tuple[Number, ...] = tuple(
         ("DiagStarLOne", "diagonal-sparse", _beta_star_l1, "g"),
         ("DiagSgdErrTail", "diagonal-sparse", _declared("beta_error", "tail"), "2f"),
         ("DiagSgdLOneTail", "diagonal-sparse", _declared("beta_l1", "tail"), "2f"),
+        ("DiagSgdAvgErr", "diagonal-sparse", averaged_beta_error, "g"),
         ("DiagGdErrFinal", "diagonal-gd", _declared("beta_error"), "2f"),
         ("DiagGdLOneFinal", "diagonal-gd", _declared("beta_l1"), "2f"),
         ("DiagFlowErrFinal", "check:diagonal-sparse", _declared("beta_error"), "g"),
