@@ -343,6 +343,9 @@ def make_declared_result(name: str, *, n_records: int = 41, steps: int = 1_000_0
     if flow:
         for var, value in _declared_curves(name, step, beta_star, np.zeros(spec["d"])).items():
             ds[f"pred_{var}"] = value
+        if "pred_w_norm_mean" in ds:  # the flow's phase times, as lnsgd check stores them
+            ds["pred_T_I"] = phase_one_time(step, ds["pred_w_norm_mean"].values).step
+            ds["pred_T_II"] = phase_two_time(step, ds["pred_cos_abs_mean"].values).step
     cfg = {"algorithm": "sgd", "alpha": 1.0, "eta": 1e-3, "steps": steps, "seed": 0, **spec}
     cfg_json = json.dumps(cfg, sort_keys=True)
     ds.attrs.update(
