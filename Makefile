@@ -56,8 +56,11 @@ claims: setup
 # (`lnsgd check`, 21 configurations, up to 64M steps x 4 paths) takes about 15 minutes on two cores.
 # A missed target is reported in the table and by `make summary`, and does not stop the report.
 CHECK_MAX_STEPS ?= 1000000
+# The declared models' regularized flows against their noise paths (experiments/declared/check.py).
 check: setup
 	-@$(LNSGD) check --max-steps $(CHECK_MAX_STEPS) --out $(RESULTS)/check --table paper/build/check_table.tex
+	-@$(LNSGD) check diagonal-sparse --out $(RESULTS)/check --declared-table paper/build/declared_check_table.tex
+	-@$(LNSGD) check deep-linear --paths 4 --out $(RESULTS)/check --declared-table paper/build/declared_check_table.tex
 
 figures: setup tex
 	@$(LNSGD) figures --results $(RESULTS) --out $(FIGS)
@@ -80,6 +83,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_integrators.py
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_effective.py
+	$(BIN)/python benchmarks/bench_declared.py
 
 clean:
 	rm -rf paper/build .pytest_cache

@@ -55,9 +55,9 @@ def model_kernels(name: str) -> ModelKernels:
 
 @numba.njit(cache=True, nogil=True)
 def batch_gradient(add_residual_gradient, theta, sizes, s, X, y, rows, xi, delta, grad):
-    """grad = ∇L̃_S(θ) = (1/B) Σ_j r_j ∇f(x_{rows[j]}); returns the noisy minibatch loss (1/2B) Σ_j r_j²."""
+    """grad += ∇L̃_S(θ) = (1/B) Σ_j r_j ∇f(x_{rows[j]}) (grad zero on entry); returns the noisy minibatch
+    loss (1/2B) Σ_j r_j²."""
     B = rows.shape[0]
-    grad[:] = 0.0
     loss = 0.0
     for j in range(B):
         i = rows[j]
@@ -74,6 +74,7 @@ def run_chunk(add_residual_gradient, theta, sizes, s, X, y, idx, xi, delta, eta,
     applying a step whose loss is non-finite or above `loss_bound`."""
     L = delta.shape[0]
     total = 0.0
+    grad[:] = 0.0
     for t in range(L):
         loss = batch_gradient(add_residual_gradient, theta, sizes, s, X, y, idx[t], xi[t], delta[t], grad)
         if not math.isfinite(loss) or loss > loss_bound:
@@ -85,9 +86,11 @@ def run_chunk(add_residual_gradient, theta, sizes, s, X, y, idx, xi, delta, eta,
                 scale = rho / norm if norm > 0.0 else 0.0
             for j in range(theta.shape[0]):
                 ascent[j] = theta[j] + scale * grad[j]
+                grad[j] = 0.0
             batch_gradient(add_residual_gradient, ascent, sizes, s, X, y, idx[t], xi[t], delta[t], grad)
         for j in range(theta.shape[0]):
             theta[j] -= eta * grad[j]
+            grad[j] = 0.0
         total += loss
     return L, total, np.nan
 

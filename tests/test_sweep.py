@@ -1,6 +1,6 @@
 """Sweeps (docs/sweeps.md): spec validation, resume after SIGKILL, failures recorded, Dask = process pool,
-corrupt files recomputed, the combined Dataset and the figures. Tiny configs (m = 20, d = 5), at
-most 2 worker processes."""
+corrupt files recomputed, the combined Dataset and the figures, a declared-model sweep. Tiny configs
+(m = 20, d = 5; the diagonal network at d = 30, 10k steps), at most 2 worker processes."""
 
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ from lnsgd.experiments.sweep.spec import load_spec, spec_from_dict
 from lnsgd.experiments.sweep.store import MARKER, point_state, result_file
 from lnsgd.experiments.validation import ConfigError
 
+DIAGONAL = {
+    "model": "diagonal",
+    "teacher": "sparse",
+    "n": 20,
+    "d": 30,
+    "eta": 2e-3,
+    "steps": 10_000,
+    "record_every": 1000,
+}
 TINY = {"n": 40, "d": 5, "m": 20, "eta": 0.02, "delta": 2.0, "steps": 2000, "record_every": 100, "snapshots": 2}
 
 
@@ -46,7 +55,9 @@ def digest_files(folder: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     "data, words",
     [
-        ({"grid": {"etaa": [0.1]}}, ["etaa", "unknown config field"]),
+        ({"grid": {"etaa": [0.1]}}, ["etaa", "not a field of two-layer configs"]),
+        ({"base": DIAGONAL, "grid": {"osc_eps": [0.1]}}, ["osc_eps", "not a field of declared-model configs"]),
+        ({"base": DIAGONAL, "grid": {"m": [50]}}, ["grid.m", "m = 50 does not apply to model = 'diagonal'"]),
         ({"grid": {"eta": []}}, ["grid.eta", "empty"]),
         ({"grid": {}}, ["empty grid"]),
         ({"grid": {"eta": [0.01, -1.0]}}, ["grid.eta", "-1.0", "eta > 0"]),
@@ -115,6 +126,28 @@ def test_failures_recorded_others_finish_and_combined(tmp_path):
     assert again.skipped == 7
     with xr.open_dataset(target) as reopened:
         assert reopened.attrs[MARKER] == str(ok.config_hash.values)
+
+
+def test_declared_model_sweep_runs_resumes_and_combines(tmp_path):
+    """A diagonal-network sweep (declared model): points run through ModelConfig, a larger grid
+    resumes from the stored points, the summary has the declared scalars and no two-layer theory."""
+    first = run_sweep(
+        spec_from_dict({"name": "diag", "base": DIAGONAL, "grid": {"delta": [0.0, 2.0], "alpha": [1.0]}}),
+        tmp_path,
+        workers=1,
+        progress=False,
+    )
+    assert first.count("completed") == 2
+    stored = digest_files(tmp_path)
+    spec = spec_from_dict({"name": "diag", "base": DIAGONAL, "grid": {"delta": [0.0, 2.0], "alpha": [0.5, 1.0]}})
+    again = run_sweep(spec, tmp_path, workers=1, progress=False)
+    assert again.skipped == 2 and again.count("completed") == 2 and again.complete
+    assert {k: v for k, v in digest_files(tmp_path).items() if k in stored} == stored
+    ds = open_sweep(spec, out=tmp_path, curves=True, theory=True)
+    assert dict(ds.sizes)["delta"] == 2 and dict(ds.sizes)["alpha"] == 2 and (ds.status == "completed").all()
+    assert np.isfinite(ds.beta_error_final).all() and np.isfinite(ds.beta_l1.sel(step=10_000)).all()
+    assert "plateau" not in ds and "T_I_theory" not in ds and "two-layer" in ds.attrs["theory"]
+    assert np.isnan(ds.w_norm_final).all()  # no neurons in the diagonal network
 
 
 def _descendants(pid: int) -> set[int]:

@@ -1,4 +1,4 @@
-"""Sweep specifications: which SimulationConfigs a sweep runs (docs/sweeps.md).
+"""Sweep specifications: which configs a sweep runs (docs/sweeps.md).
 
 A spec file (YAML or TOML) names a sweep and holds one or more *parts*; each part is a product
 grid over config fields, an explicit list of points, or both (every point crossed with the grid):
@@ -18,6 +18,11 @@ coerced to its field's type and checked against the base config at construction:
 an empty axis or an invalid value raises ConfigError naming the part and the field. A combination
 that is invalid only together (e.g. batch_size > n for one n of the grid) is not an error of the
 spec: the sweep records that point as failed with the reason.
+
+A part whose base, grid or points name `model` sweeps a declared model (ModelConfig,
+docs/declaring-models.md); any other part sweeps the two-layer network (SimulationConfig). The
+fields, their types and the validation are those of the part's config class, so a field of the
+other class, or one that does not apply to the chosen model, is rejected by name.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,19 +38,34 @@ from typing import Any
 import numpy as np
 
 from lnsgd.experiments.config import SimulationConfig, _parse_value, values_digest
+from lnsgd.experiments.declared.config import ModelConfig
 from lnsgd.experiments.validation import ConfigError
 
-FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(SimulationConfig)}
+#: The config classes a sweep part can run, and the fields of each.
+ConfigClass = type[SimulationConfig] | type[ModelConfig]
+FIELDS: dict[type, dict[str, dataclasses.Field]] = {
+    cls: {f.name: f for f in dataclasses.fields(cls)} for cls in (SimulationConfig, ModelConfig)
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SPEC_KEYS = {"name", "description", "base", "grid", "points", "sweeps"}
 _PART_KEYS = {"base", "grid", "points", "description"}
 
 
-def coerce(field: str, value: Any, where: str) -> Any:
-    """`value` converted to the type of SimulationConfig.`field` (strings parsed like --set)."""
-    if field not in FIELDS:
-        raise ConfigError(f"{where}: unknown config field {field!r}; valid fields: {', '.join(FIELDS)}")
-    default = FIELDS[field].default
+def config_class(names: Iterable[str]) -> ConfigClass:
+    """The config class of a part or point whose values name the fields `names`: ModelConfig when
+    they include `model`, else SimulationConfig (as `run_preset.config_from_values`)."""
+    return ModelConfig if "model" in names else SimulationConfig
+
+
+def coerce(field: str, value: Any, where: str, cls: ConfigClass = SimulationConfig) -> Any:
+    """`value` converted to the type of `cls`.`field` (strings parsed like --set)."""
+    fields = FIELDS[cls]
+    if field not in fields:
+        kind = "declared-model" if cls is ModelConfig else "two-layer"
+        raise ConfigError(
+            f"{where}: {field!r} is not a field of {kind} configs ({cls.__name__}); valid fields: {', '.join(fields)}"
+        )
+    default = fields[field].default
     if isinstance(value, str) and not isinstance(default, str):
         return _parse_value(f"{where}.{field}", value, default)
     if isinstance(default, bool) or isinstance(value, bool):
@@ -61,7 +81,7 @@ def coerce(field: str, value: Any, where: str) -> Any:
     return value
 
 
-def expand_axis(field: str, raw: Any, where: str) -> tuple[Any, ...]:
+def expand_axis(field: str, raw: Any, where: str, cls: ConfigClass = SimulationConfig) -> tuple[Any, ...]:
     """The values of one grid axis: a list, or a {geomspace|linspace|range: [...]} generator."""
     label = f"{where}.{field}"
     if isinstance(raw, Mapping):
@@ -95,19 +115,20 @@ def expand_axis(field: str, raw: Any, where: str) -> tuple[Any, ...]:
         )
     if not values:
         raise ConfigError(f"{label}: empty grid axis; give at least one value")
-    values = [coerce(field, v, where) for v in values]
+    values = [coerce(field, v, where, cls) for v in values]
     if len(set(map(repr, values))) != len(values):
         raise ConfigError(f"{label} = {values!r}: repeated values")
     return tuple(values)
 
 
 def point_digest(values: Mapping[str, Any]) -> str:
-    """12-hex hash of a point: SimulationConfig.digest() of the defaults updated with `values`
+    """12-hex hash of a point: the digest() of its config class's defaults updated with `values`
     (computed the same way for combinations that are not a valid config)."""
+    cls = config_class(values)
     try:
-        return SimulationConfig(**values).digest()
+        return cls(**values).digest()
     except (ConfigError, TypeError):
-        return values_digest({name: f.default for name, f in FIELDS.items()} | dict(values))
+        return values_digest({name: f.default for name, f in FIELDS[cls].items()} | dict(values))
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,11 @@ class SweepPart:
     points: tuple[tuple[tuple[str, Any], ...], ...] = ()
     description: str = ""
 
+    @property
+    def config_cls(self) -> ConfigClass:
+        """The part's config class: ModelConfig when its base, grid or points name `model`."""
+        return config_class([f for f, _ in self.base] + list(self.dims))
+
     def __post_init__(self) -> None:
         where = f"sweep part {self.name!r}"
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -144,23 +170,24 @@ class SweepPart:
             raise ConfigError(
                 f"{where}: empty grid: give `grid` (field: [values, ...]) and/or `points` (a list of {{field: value}})"
             )
-        base = dict(self.base)
-        try:
-            SimulationConfig(**base)
-        except ConfigError as err:
-            raise ConfigError(f"{where}: base: {err}") from None
+        base, cls = dict(self.base), self.config_cls
+        if "model" not in base:  # a swept model: the base is checked with each of its values
+            try:
+                cls(**base)
+            except ConfigError as err:
+                raise ConfigError(f"{where}: base: {err}") from None
         grid_fields = [f for f, _ in self.grid]
         for field, values in self.grid:
             if not values:
                 raise ConfigError(f"{where}: grid.{field}: empty grid axis; give at least one value")
             for v in values:
-                _check_alone(where, f"grid.{field}", base, {field: v})
+                _check_alone(cls, where, f"grid.{field}", base, {field: v})
         for i, point in enumerate(self.points):
             both = sorted(set(dict(point)) & set(grid_fields))
             if both:
                 raise ConfigError(f"{where}: points[{i}]: field(s) {', '.join(both)} also in grid")
             for field, v in point:
-                _check_alone(where, f"points[{i}].{field}", base, {field: v})
+                _check_alone(cls, where, f"points[{i}].{field}", base, {field: v})
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -172,13 +199,12 @@ class SweepPart:
 
     def expand(self) -> list[Point]:
         """Every point (explicit points × grid product), in a fixed order."""
-        base = dict(self.base)
-        dims = self.dims
+        base, dims, fields = dict(self.base), self.dims, FIELDS[self.config_cls]
         out = []
         for explicit in self.points or ((),):
             for combo in itertools.product(*(v for _, v in self.grid)):
                 values = base | dict(explicit) | dict(zip((f for f, _ in self.grid), combo, strict=True))
-                full = {f: values.get(f, FIELDS[f].default) for f in dims}
+                full = {f: values.get(f, fields[f].default) for f in dims}
                 out.append(
                     Point(tuple(sorted(values.items())), tuple((f, full[f]) for f in dims), point_digest(values))
                 )
@@ -195,9 +221,9 @@ class SweepPart:
         return d
 
 
-def _check_alone(where: str, label: str, base: dict, update: dict) -> None:
+def _check_alone(cls: ConfigClass, where: str, label: str, base: dict, update: dict) -> None:
     try:
-        SimulationConfig(**(base | update))
+        cls(**(base | update))
     except ConfigError as err:
         raise ConfigError(f"{where}: {label} = {next(iter(update.values()))!r} is invalid: {err}") from None
 
@@ -280,19 +306,17 @@ def _part(name: str, spec_base: Mapping[str, Any], raw: Any) -> SweepPart:
     unknown = sorted(set(raw) - _PART_KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(_PART_KEYS))}")
-    base = {
-        k: coerce(k, v, f"{where}: base")
-        for k, v in (dict(spec_base) | dict(_mapping(raw.get("base", {}), f"{where}: base"))).items()
-    }
-    grid = tuple(
-        (f, expand_axis(f, v, f"{where}: grid")) for f, v in _mapping(raw.get("grid", {}), f"{where}: grid").items()
-    )
+    base_raw = dict(spec_base) | dict(_mapping(raw.get("base", {}), f"{where}: base"))
+    grid_raw = _mapping(raw.get("grid", {}), f"{where}: grid")
     points_raw = raw.get("points", [])
     if not isinstance(points_raw, (list, tuple)):
         raise ConfigError(f"{where}: points must be a list of {{field: value}} mappings")
+    points_raw = [_mapping(p, f"{where}: points[{i}]") for i, p in enumerate(points_raw)]
+    cls = config_class([*base_raw, *grid_raw, *(f for p in points_raw for f in p)])
+    base = {k: coerce(k, v, f"{where}: base", cls) for k, v in base_raw.items()}
+    grid = tuple((f, expand_axis(f, v, f"{where}: grid", cls)) for f, v in grid_raw.items())
     points = tuple(
-        tuple((f, coerce(f, v, f"{where}: points[{i}]")) for f, v in _mapping(p, f"{where}: points[{i}]").items())
-        for i, p in enumerate(points_raw)
+        tuple((f, coerce(f, v, f"{where}: points[{i}]", cls)) for f, v in p.items()) for i, p in enumerate(points_raw)
     )
     if "points" in raw and not points:
         raise ConfigError(f"{where}: points: empty list; give at least one point or drop `points`")

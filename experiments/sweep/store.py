@@ -27,8 +27,10 @@ from lnsgd.solvers.status import Status
 MARKER = "sweep_point"
 #: Statuses of a stored simulation that count as finished (not rerun).
 FINISHED = (Status.COMPLETED, Status.DIVERGED)
-#: Variables every finished point file has (docs/results-schema.md).
+#: Variables every finished point file has (docs/results-schema.md): of the two-layer network, and
+#: of a declared model (its Dataset names the model in attrs `model`).
 REQUIRED_VARS = ("w_norm_mean", "cos_abs_mean", "a_abs_mean", "w_rel_change", "T_I", "T_II")
+DECLARED_REQUIRED_VARS = ("beta", "loss", "beta_error", "beta_l1", "trace_G")
 
 
 def result_file(out: str | Path, digest: str) -> Path:
@@ -58,7 +60,8 @@ def point_state(out: str | Path, digest: str) -> PointState:
                     return PointState("corrupt", f"{nc.name}: no completion marker {MARKER} = {digest}")
                 if ds.attrs.get("status") not in FINISHED:
                     return PointState("corrupt", f"{nc.name}: status {ds.attrs.get('status')!r}")
-                lacking = [v for v in REQUIRED_VARS if v not in ds]
+                required = DECLARED_REQUIRED_VARS if "model" in ds.attrs else REQUIRED_VARS
+                lacking = [v for v in required if v not in ds]
                 if lacking:
                     return PointState("corrupt", f"{nc.name}: lacks {', '.join(lacking)}")
                 return PointState("done", str(ds.attrs["status"]))

@@ -4,9 +4,11 @@
     lnsgd check PRESET [--set key=value ...] [--paths N] [--out DIR]
 
 Without PRESET: the default grid (or --quick's). With PRESET: that one configuration (the preset with
-the assignments, run for its own `steps`). Writes one Dataset per configuration (per-path and mean
-simulation curves, pred_* curves on the same step axis) to DIR (default results/check), the table as
-CSV (DIR/check_table.csv) and, for a grid, LaTeX (--table); exits with status 1 naming every
+the assignments, run for its own `steps`); a declared-model preset (diagonal-sparse, deep-linear, …)
+is checked against its regularized flow (experiments/declared/check.py, --methods do not apply).
+Writes one Dataset per configuration (per-path and mean simulation curves, pred_* curves on the same
+step axis) to DIR (default results/check), the table as CSV (DIR/check_table.csv) and, for a grid,
+LaTeX (--table); exits with status 1 naming every
 configuration and quantity whose target the judged method misses.
 """
 
@@ -40,9 +42,47 @@ def _configs(args: argparse.Namespace) -> list:
     return [grid.with_steps(dataclasses.replace(config, paths=paths), config.steps, paths)]
 
 
+def run_declared(args: argparse.Namespace, config) -> int:
+    """Check a declared-model preset: flow against the path mean; exit 1 naming each missed target."""
+    from lnsgd.experiments.declared import check as declared_check
+
+    explicit_paths = args.paths is not None or any(a.startswith("paths=") for a in args.assignments)
+    if not explicit_paths:
+        config = dataclasses.replace(config, paths=declared_check.PATHS)
+    start = time.perf_counter()
+    row = declared_check.check_model(config, args.out, preset=args.preset)
+    rows = declared_check.merge_rows(args.out / "declared_check_table.csv", row)
+    declared_check.write_tables(rows, args.out / "declared_check_table.csv", args.declared_table)
+    print(f"wrote {row['file']}, {args.out / 'declared_check_table.csv'} and {args.declared_table}")
+    print(
+        f"[{row['config']}] {row['paths']} paths, medians over records: "
+        f"|beta_flow - E beta|/|beta*| = {row['beta_err']:.3g} "
+        f"(s.e. {row['beta_se']:.2g}), l1 {row['l1_err']:.3g} (s.e. {row['l1_se']:.2g}), "
+        f"tr G {row['trace_G_err']:.3g} (s.e. {row['trace_G_se']:.2g}); |E beta - beta*| = {row['recovery_sim']:.3g} "
+        f"(flow {row['recovery_pred']:.3g})"
+        + (
+            f"; T_II {row['T_II_err']:+.3g}, dw {row['max_dw']:.3g}, dcos {row['max_dcos']:.3g}"
+            if "T_II_err" in row
+            else ""
+        )
+        + f"; wall time {time.perf_counter() - start:.0f} s"
+    )
+    if row["misses"]:
+        print(f"MISSED [{row['config']}] flow: {row['misses']}", file=sys.stderr)
+        return 1
+    print(f"[{row['config']}] meets the targets")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from lnsgd.experiments.check import grid, table
     from lnsgd.experiments.check import run as check_run
+    from lnsgd.experiments.declared.config import ModelConfig
+
+    if args.preset is not None:
+        config = preset_config(args)
+        if isinstance(config, ModelConfig):
+            return run_declared(args, config)
 
     if args.judged not in args.methods:
         raise ConfigError(f"--judged {args.judged} is not among --methods {' '.join(args.methods)}")
@@ -86,6 +126,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small grid (width 200, < 1 min)")
     p.add_argument("--out", type=Path, default=Path("results/check"), help="Datasets and CSV (default results/check)")
     p.add_argument("--table", type=Path, default=Path("paper/build/check_table.tex"), help="LaTeX table path")
+    p.add_argument(
+        "--declared-table",
+        type=Path,
+        default=Path("paper/build/declared_check_table.tex"),
+        help="LaTeX table of the declared-model checks (PRESET of a declared model)",
+    )
     p.add_argument("--max-steps", type=int, default=None, help="skip grid configurations longer than this")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS))
     p.add_argument(

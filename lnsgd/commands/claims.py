@@ -1,4 +1,5 @@
-"""`lnsgd claims`: the paper's claims as multi-seed statistical tests (experiments/claims.py).
+"""`lnsgd claims`: the paper's claims, and the declared models', as multi-seed statistical tests
+(experiments/claims.py).
 
     lnsgd claims [--size reduced|paper] [--seeds N] [--out DIR] [--workers N] [--dask ADDRESS]
                  [--table PATH]
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--size",
         choices=SIZES,
         default="reduced",
-        help="reduced (m = 200, seconds) or paper (the presets' configs, minutes)",
+        help="reduced (seconds per seed: claims.REDUCED) or paper (the presets' configs, minutes)",
     )
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds, 0 … N-1 (default 5)")
     parser.add_argument("--out", type=Path, default=Path("results/claims"), help="result folder")

@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="run on the dask.distributed scheduler at ADDRESS instead of a local pool",
     )
     p.add_argument(
-        "--theory", action="store_true", help="add the isotropic theory's T_I, T_II and plateau to the summaries"
+        "--theory",
+        action="store_true",
+        help="add the isotropic theory's T_I, T_II and plateau to the summaries of two-layer parts",
     )
     p.add_argument("--retry-failed", action="store_true", help="recompute points recorded as failed")
     p.add_argument("--dry-run", action="store_true", help="list what would run and exit")
