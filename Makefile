@@ -30,7 +30,8 @@ test: setup tex
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
-# The paper's synthetic experiments on defaults; a stored result with the same config is reused.
+# The paper's synthetic experiments on defaults (the declared models on 4 noise paths); a stored
+# result with the same config is reused.
 simulations: setup
 	@$(LNSGD) run two-phase --out $(RESULTS)
 	@$(LNSGD) run lazy --out $(RESULTS)
@@ -39,6 +40,10 @@ simulations: setup
 	@$(LNSGD) run oscillation-control --out $(RESULTS)
 	@$(LNSGD) run sam --out $(RESULTS)
 	@$(LNSGD) run real-digits --out $(RESULTS)
+	@$(LNSGD) run diagonal-sparse --paths 4 --out $(RESULTS)
+	@$(LNSGD) run diagonal-gd --out $(RESULTS)
+	@$(LNSGD) run deep-linear --paths 4 --out $(RESULTS)
+	@$(LNSGD) run deep-linear-lazy --out $(RESULTS)
 	@$(LNSGD) sweep sweeps/small.yaml --out $(RESULTS)/sweeps/small --quiet
 
 # The paper's claims over 5 seeds at paper size (stored in $(RESULTS)/claims, reused).

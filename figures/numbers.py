@@ -1,10 +1,11 @@
 """Numbers quoted by the paper, as ``\\newcommand`` macros computed from stored results.
 
 :func:`write_numbers` writes ``paper/build/numbers.tex``. Each :class:`Number` is a macro name, the
-source it reads, a function of that source and a format; the table :data:`NUMBERS` is the only
+source it reads, a function of that source and a format; :data:`ALL_NUMBERS` is the only
 list. A source is a preset's stored result (:func:`~lnsgd.figures.results.load_result`) or one of
 :data:`SOURCES`: ``seeds`` (the multi-seed aggregates of :func:`lnsgd.figures.seeds.load_seeds`,
-a dict preset → Dataset) and ``sweep:lazy-rich`` (:func:`lnsgd.figures.laziness_m.load_lazy_rich`).
+a dict preset → Dataset), ``sweep:lazy-rich`` (:func:`lnsgd.figures.laziness_m.load_lazy_rich`) and
+``check:<preset>`` (a declared preset's check file, :func:`lnsgd.figures.declared.load_check`).
 A missing source does not stop the file: its macros are left out with a comment naming the
 command that makes it, and ``paper/main.tex``'s ``\\val{Name}`` prints a visible "missing" mark;
 so is a number whose value needs a part of the source that is absent (e.g. SAM seeds).
@@ -22,8 +23,8 @@ import xarray as xr
 
 from lnsgd.experiments.store import write_text
 
-from . import laziness_m, seeds
-from .results import MissingResultError, load_result, phase_time, tau
+from . import declared, laziness_m, seeds
+from .results import CHECK_PREFIX, MissingResultError, load_result, phase_time, tau
 
 
 def _first(var: str) -> Callable[[xr.Dataset], float]:
@@ -197,10 +198,75 @@ def _lazy_m(var: str, what: str, delta: float = 0.0) -> Callable[[xr.Dataset], f
     return value
 
 
+# --- declared models (mean over noise paths; the flow from a check file) ----------------------------
+
+
+def _declared(var: str, how: str = "final") -> Callable[[xr.Dataset], float]:
+    """Of a declared-model result (mean over paths) or check file (``pred_<var>``, when stored):
+    ``init``, ``final`` or ``tail`` (mean over the last tenth of the records) value of ``var``, or
+    the phase time ``T_I``/``T_II`` of the drawn curve (``how = "phase"``)."""
+
+    def value(ds: xr.Dataset) -> float:
+        data = declared.flow_result(ds) if any(v.startswith("pred_") for v in ds.data_vars) else declared.path_mean(ds)
+        if how == "phase":
+            return float(declared.with_phase_times(data)[var])
+        v = data[var].values
+        return float(v[0] if how == "init" else v[-1] if how == "final" else v[-max(len(v) // 10, 1) :].mean())
+
+    return value
+
+
+def _beta_star_l1(ds: xr.Dataset) -> float:
+    return float(np.abs(ds["beta_star"].values).sum())
+
+
+def averaged_beta_error(ds: xr.Dataset) -> float:
+    """‖β̄ − β*‖ of β averaged over the noise paths and the last half of the records: what is left
+    of the recovery error once the stationary fluctuation is averaged out."""
+    beta = ds["beta"].isel(step=slice(ds.sizes["step"] // 2, None))
+    mean = beta.mean([d for d in beta.dims if d != "input"]).values
+    return float(np.linalg.norm(mean - ds["beta_star"].values))
+
+
+DECLARED_NUMBERS: tuple[Number, ...] = tuple(
+    Number(macro, source, value, fmt)
+    for macro, source, value, fmt in (
+        ("DiagSteps", "diagonal-sparse", lambda ds: float(ds["step"].values[-1]), "step"),
+        ("DiagPaths", "diagonal-sparse", lambda ds: float(ds.sizes.get("path", 1)), "g"),
+        ("DiagStarLOne", "diagonal-sparse", _beta_star_l1, "g"),
+        ("DiagSgdErrTail", "diagonal-sparse", _declared("beta_error", "tail"), "2f"),
+        ("DiagSgdLOneTail", "diagonal-sparse", _declared("beta_l1", "tail"), "2f"),
+        ("DiagSgdAvgErr", "diagonal-sparse", averaged_beta_error, "g"),
+        ("DiagGdErrFinal", "diagonal-gd", _declared("beta_error"), "2f"),
+        ("DiagGdLOneFinal", "diagonal-gd", _declared("beta_l1"), "2f"),
+        ("DiagFlowErrFinal", "check:diagonal-sparse", _declared("beta_error"), "g"),
+        ("DiagFlowLOneFinal", "check:diagonal-sparse", _declared("beta_l1"), "2f"),
+        ("DeepSteps", "deep-linear", lambda ds: float(ds["step"].values[-1]), "step"),
+        ("DeepPaths", "deep-linear", lambda ds: float(ds.sizes.get("path", 1)), "g"),
+        ("DeepWnormInit", "deep-linear", _declared("w_norm_mean", "init"), "2f"),
+        ("DeepWnormFinal", "deep-linear", _declared("w_norm_mean"), "2f"),
+        ("DeepCosInit", "deep-linear", _declared("cos_abs_mean", "init"), "2f"),
+        ("DeepCosFinal", "deep-linear", _declared("cos_abs_mean"), "2f"),
+        ("DeepTI", "deep-linear", _declared("T_I", "phase"), "step"),
+        ("DeepTII", "deep-linear", _declared("T_II", "phase"), "step"),
+        ("DeepFlowWnormFinal", "check:deep-linear", _declared("w_norm_mean"), "2f"),
+        ("DeepFlowCosFinal", "check:deep-linear", _declared("cos_abs_mean"), "2f"),
+        ("DeepFlowTI", "check:deep-linear", _declared("T_I", "phase"), "step"),
+        ("DeepFlowTII", "check:deep-linear", _declared("T_II", "phase"), "step"),
+        ("DeepLazyWnormFinal", "deep-linear-lazy", _declared("w_norm_mean"), "2f"),
+        ("DeepLazyCosFinal", "deep-linear-lazy", _declared("cos_abs_mean"), "2f"),
+    )
+)
+
+
 #: Sources other than a preset's stored result: name → loader(results_dir).
 SOURCES: dict[str, Callable[[Path], object]] = {
     "seeds": seeds.load_seeds,
     "sweep:lazy-rich": laziness_m.load_lazy_rich,
+    **{
+        f"{CHECK_PREFIX}{preset}": lambda results_dir, preset=preset: declared.load_check(results_dir, preset)
+        for preset in ("diagonal-sparse", "deep-linear")
+    },
 }
 
 REAL_NUMBERS: tuple[Number, ...] = tuple(
@@ -270,7 +336,7 @@ LAZY_M_NUMBERS: tuple[Number, ...] = tuple(
 )
 
 #: Every number the paper quotes.
-ALL_NUMBERS: tuple[Number, ...] = NUMBERS + REAL_NUMBERS + SEED_NUMBERS + LAZY_M_NUMBERS
+ALL_NUMBERS: tuple[Number, ...] = NUMBERS + REAL_NUMBERS + SEED_NUMBERS + LAZY_M_NUMBERS + DECLARED_NUMBERS
 
 
 def _load(results_dir: str | Path, source: str):

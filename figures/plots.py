@@ -51,7 +51,8 @@ class Panel:
 
     var: str
     band: str | None = None  # "std" (mean ± <var>_std), "quantile" (q05–q95 of <prefix>_q),
-    #                          "sd" (<var> ± <var>_sd, e.g. a spread over seeds), None
+    #                          "sd" (<var> ± <var>_sd, e.g. a spread over seeds; none for a run
+    #                          without <var>_sd), None
     logy: bool = False
     ylabel: str | None = None  # default: style.LABELS[var]
     hline: float | None = None  # dashed reference level
@@ -133,9 +134,10 @@ def format_step_axis(ax: Axes, label: bool = True) -> None:
 
 
 def draw_run(ax: Axes, panel: Panel, run: Run) -> None:
-    """The line of ``panel.var`` for ``run`` and its band."""
+    """The line of ``panel.var`` for ``run`` and its band (an ``"sd"`` band only when the run stores
+    ``<var>_sd``)."""
     step = run.ds["step"].values
-    if panel.band:
+    if panel.band and (panel.band != "sd" or f"{panel.var}_sd" in run.ds):
         lo, hi = _band(run.ds, panel.var, panel.band)
         ax.fill_between(step, lo, hi, color=run.color, alpha=0.2, linewidth=0, gid=f"{run.key}:{panel.var}:band")
     ax.plot(

@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from . import check, laziness_m, real, seeds, simulation, sweeps
+from . import check, declared, laziness_m, real, seeds, simulation, sweeps
 from .results import MissingResultError
 
 FigureFunction = Callable[[Path, Path], list[Path]]
@@ -23,6 +23,7 @@ FIGURES: dict[str, FigureFunction] = {
     "laziness-m": laziness_m.fig_laziness_m,
     "real-digits": real.fig_real_digits,
     "real-cifar10": real.fig_real_cifar10,
+    **declared.DECLARED_FIGURES,
     **sweeps.SWEEP_FIGURES,
     "check": check.fig_check,
 }

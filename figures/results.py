@@ -23,9 +23,22 @@ RUN_COMMAND = "lnsgd run {name}"
 RUN_COMMANDS = {"real-cifar10": "lnsgd run real-cifar10 --set data_dir=DIR", "check": "lnsgd check"}
 
 
+#: Prefix of a declared preset's check file, ``check:<preset>`` (made by ``lnsgd check <preset>``).
+CHECK_PREFIX = "check:"
+
+
 def run_command(name: str) -> str:
     """The command that makes the stored result ``name``."""
+    if name.startswith(CHECK_PREFIX):
+        return f"lnsgd check {name.removeprefix(CHECK_PREFIX)}"
     return RUN_COMMANDS.get(name, RUN_COMMAND.format(name=name))
+
+
+def result_file(name: str) -> str:
+    """How the stored file of ``name`` is named (for messages)."""
+    if name.startswith(CHECK_PREFIX):
+        return f"check_<hash>.nc of preset {name.removeprefix(CHECK_PREFIX)}"
+    return f"{name}-<hash12>.nc"
 
 
 class MissingResultError(FileNotFoundError):
@@ -37,7 +50,7 @@ class MissingResultError(FileNotFoundError):
         self.commands = [run_command(n) for n in self.names]
         #: One shell line that makes every missing result.
         self.command = " && ".join(self.commands)
-        files = ", ".join(f"{n}-<hash12>.nc" for n in self.names)
+        files = ", ".join(result_file(n) for n in self.names)
         runs = " and ".join(f"`{c}`" for c in self.commands)
         super().__init__(
             f"missing result{'s' if len(self.names) > 1 else ''} "
@@ -56,7 +69,7 @@ def result_files(results_dir: str | Path, name: str) -> list[Path]:
     return sorted(p for p in results_dir.iterdir() if pattern.match(p.name))
 
 
-def _created(ds: xr.Dataset, path: Path) -> datetime:
+def created_time(ds: xr.Dataset, path: Path) -> datetime:
     """The ``created`` attribute as an aware datetime (file mtime when absent or unparsable)."""
     try:
         created = datetime.fromisoformat(str(ds.attrs["created"]).replace("Z", "+00:00"))
@@ -77,7 +90,7 @@ def load_result(results_dir: str | Path, name: str) -> xr.Dataset:
     datasets = []
     for path in files:
         with xr.open_dataset(path) as ds:
-            datasets.append((_created(ds, path), path, ds.load()))
+            datasets.append((created_time(ds, path), path, ds.load()))
     _, path, ds = max(datasets, key=lambda item: item[0])
     ds.encoding["source"] = str(path)
     return ds

@@ -70,6 +70,9 @@ LABELS = {
     "w_norm_k": r"$\|w_k\|$",
     "a_abs_k": r"$|a_k|$",
     "cos_abs_k": r"$|\cos(w_k,\beta^*)|$",
+    "beta_error": r"$\|\beta-\beta^*\|_2$",
+    "beta_l1": r"$\|\beta\|_1$",
+    "input": r"coordinate $i$",
     "T_I": r"$T_{\mathrm{I}}$",
     "T_II": r"$T_{\mathrm{II}}$",
 }

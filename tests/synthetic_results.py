@@ -276,11 +276,120 @@ def write_tiny_sweep(results_dir: str | Path, workers: int = 1) -> Path:
     return folder
 
 
+# --- declared models --------------------------------------------------------------------------------
+
+#: Declared-model presets: model, δ, batch size, noise paths, n, d.
+DECLARED = {
+    "diagonal-sparse": dict(model="diagonal", delta=3.0, batch_size=1, paths=4, n=40, d=100),
+    "diagonal-gd": dict(model="diagonal", delta=0.0, batch_size=40, paths=1, n=40, d=100),
+    "deep-linear": dict(model="deep-linear", delta=4.0, batch_size=1, paths=4, n=200, d=20),
+    "deep-linear-lazy": dict(model="deep-linear", delta=0.0, batch_size=1, paths=1, n=200, d=20),
+}
+
+
+def _declared_curves(name: str, step: np.ndarray, beta_star: np.ndarray, jitter: np.ndarray) -> dict:
+    """Closed-form records of a declared preset for one path (``jitter`` = 0: the flow's): with label
+    noise β goes to β* and the neurons shrink and align; without, β goes to a dense interpolator and
+    the neurons stay where they start."""
+    spec = DECLARED[name]
+    x = step / step[-1]
+    if spec["delta"] > 0:
+        target, rate = beta_star + jitter, 5.0
+    else:
+        target = 0.5 * beta_star + 0.1 * np.cos(np.arange(beta_star.size))
+        rate = 50.0
+    beta = (1 - np.exp(-rate * x))[:, None] * target[None, :]
+    curves = {
+        "beta": (("step", "input"), beta),
+        "loss": ("step", np.exp(-rate * x)),
+        "beta_error": ("step", np.linalg.norm(beta - beta_star, axis=1)),
+        "beta_l1": ("step", np.abs(beta).sum(axis=1)),
+        "trace_G": ("step", 20 + 80 * np.exp(-rate * x)),
+        "noisy_loss": ("step", np.exp(-rate * x) + 0.5 * spec["delta"] ** 2),
+    }
+    if spec["model"] == "diagonal":
+        return curves | {"norm_u": ("step", 1 + x), "norm_v": ("step", 1 + x)}
+    if spec["delta"] > 0:
+        w = 0.35 + 0.65 * np.exp(-5 * x) + jitter[0] * x
+        cos = 0.18 + 0.8 / (1 + np.exp(-10 * (x - 0.5))) + jitter[1] * x
+    else:
+        w, cos = np.full(x.shape, 1.0), np.full(x.shape, 0.18)
+    norms = {"norm_W1": ("step", 10 * w), "norm_W2": ("step", 10 + 0 * x), "norm_a": ("step", 1 + 0 * x)}
+    return curves | norms | {"w_norm_mean": ("step", w), "cos_abs_mean": ("step", cos)}
+
+
+def make_declared_result(name: str, *, n_records: int = 41, steps: int = 1_000_000, flow: bool = False) -> xr.Dataset:
+    """A synthetic declared-model result (schema of ``lnsgd run``, ``path`` dim when the preset has
+    several paths, per-path T_I/T_II for neuron models); ``flow``: add the noise-free curves as
+    ``pred_<var>`` and ``attrs['preset']``, as a ``lnsgd check`` file."""
+    from lnsgd.experiments.phases import phase_one_time, phase_two_time
+
+    spec = DECLARED[name]
+    rng = np.random.default_rng(0)
+    step = np.linspace(0, steps, n_records).round().astype(np.int64)
+    beta_star = np.zeros(spec["d"])
+    beta_star[np.linspace(0, spec["d"] - 1, 7)[1:-1].round().astype(int)] = [1, -1, 1, -1, 1]  # 5-sparse
+    runs = []
+    for _ in range(spec["paths"]):
+        ds = xr.Dataset(_declared_curves(name, step, beta_star, 0.03 * rng.standard_normal(spec["d"])))
+        if "w_norm_mean" in ds:
+            ds["T_I"] = phase_one_time(step, ds["w_norm_mean"].values).step
+            ds["T_II"] = phase_two_time(step, ds["cos_abs_mean"].values).step
+        runs.append(ds)
+    ds = xr.concat(runs, dim="path") if spec["paths"] > 1 else runs[0]
+    coords = {"step": step, "time": ("step", 1e-3 * step), "input": np.arange(spec["d"])}
+    ds = ds.assign_coords(coords | ({"path": np.arange(spec["paths"])} if spec["paths"] > 1 else {}))
+    ds["beta_star"] = ("input", beta_star)
+    if flow:
+        for var, value in _declared_curves(name, step, beta_star, np.zeros(spec["d"])).items():
+            ds[f"pred_{var}"] = value
+        if "pred_w_norm_mean" in ds:  # the flow's phase times, as lnsgd check stores them
+            ds["pred_T_I"] = phase_one_time(step, ds["pred_w_norm_mean"].values).step
+            ds["pred_T_II"] = phase_two_time(step, ds["pred_cos_abs_mean"].values).step
+    cfg = {"algorithm": "sgd", "alpha": 1.0, "eta": 1e-3, "steps": steps, "seed": 0, **spec}
+    cfg_json = json.dumps(cfg, sort_keys=True)
+    ds.attrs.update(
+        config=cfg_json,
+        config_hash=values_digest(json.loads(cfg_json)),
+        status="completed",
+        message="synthetic result (tests.synthetic_results), not a simulation",
+        model=spec["model"],
+        paths=spec["paths"],
+        preset=name,
+        created=datetime.now(timezone.utc).isoformat(),
+    )
+    return ds
+
+
+def write_declared(
+    results_dir: str | Path,
+    names: tuple[str, ...] = tuple(DECLARED),
+    checks: tuple[str, ...] = ("diagonal-sparse", "deep-linear"),
+) -> list[Path]:
+    """Write the declared presets' :func:`make_declared_result` as ``<name>-<hash12>.nc`` and, for
+    ``checks``, a check file ``<results_dir>/check/check_<hash12>.nc`` with the flow's curves."""
+    results_dir = Path(results_dir)
+    paths = []
+    for name in names:
+        ds = make_declared_result(name)
+        paths.append(results_dir / f"{name}-{ds.attrs['config_hash']}.nc")
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
+        ds.to_netcdf(paths[-1])
+    for name in checks:
+        ds = make_declared_result(name, flow=True)
+        paths.append(results_dir / "check" / f"check_{ds.attrs['config_hash']}.nc")
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
+        ds.to_netcdf(paths[-1])
+    return paths
+
+
 def write_everything(results_dir: str | Path) -> Path:
     """Every stored input of the registered figures: the presets' synthetic results, a synthetic
-    ``real-digits``, synthetic multi-seed runs and a tiny (simulated) sweep."""
+    ``real-digits``, synthetic declared-model results and check files, synthetic multi-seed runs
+    and a tiny (simulated) sweep."""
     write_results(results_dir)
     write_real_result(results_dir)
+    write_declared(results_dir)
     write_claims(results_dir)
     write_tiny_sweep(results_dir)
     return Path(results_dir)

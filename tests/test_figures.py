@@ -255,7 +255,7 @@ def test_numbers_tex_quotes_stored_values(results_dir, tmp_path):
     for path in results_dir.glob("*.nc"):
         if not path.name.startswith("sam-"):
             shutil.copy(path, partial)
-    for folder in ("claims", "sweeps"):
+    for folder in ("claims", "sweeps", "check"):
         shutil.copytree(results_dir / folder, partial / folder)
     text = numbers.write_numbers(partial, tmp_path / "numbers.tex").read_text()
     macros = dict(re.findall(r"\\newcommand\{\\(\w+)\}\{(.*)\}", text))

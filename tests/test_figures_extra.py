@@ -1,5 +1,5 @@
 """Figures beyond the headline curves: real data, multi-seed bands, laziness vs m, the
-periodic zoom, and the numbers quoted from them.
+periodic zoom, the declared models, and the numbers quoted from them.
 
 Content checks compare what was drawn with the stored arrays (seed means recomputed here from the
 files, theory curves re-evaluated from lnsgd.theory.lazy), so a figure drawing the wrong run,
@@ -18,9 +18,10 @@ import pytest
 import xarray as xr
 
 from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.phases import phase_two_time
 from lnsgd.experiments.runner import simulate
 from lnsgd.experiments.store import save
-from lnsgd.figures import laziness_m, numbers, real, registry, seeds, simulation
+from lnsgd.figures import declared, laziness_m, numbers, real, registry, seeds, simulation, style
 from lnsgd.figures.results import MissingResultError, load_result
 from tests import synthetic_results as synthetic
 
@@ -248,3 +249,88 @@ def test_periodic_zoom_panel_shows_first_steps_with_fitted_y(tmp_path):
     (line,) = [ln for ln in zoom.get_lines() if ln.get_gid() == "periodic:w_norm_mean"]
     np.testing.assert_array_equal(line.get_ydata(), ds["w_norm_mean"].values)
     assert [p.get_gid() for p in zoom.patches].count("noise-on") >= 1
+
+
+# --- declared models ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def declared_results(tmp_path_factory) -> Path:
+    """Synthetic declared-model results (4-path label-noise runs, controls) and check files."""
+    path = tmp_path_factory.mktemp("declared")
+    synthetic.write_declared(path)
+    return path
+
+
+def test_diagonal_recovery_draws_path_mean_sd_gd_and_flow(declared_results):
+    sgd, gd = (load_result(declared_results, n) for n in ("diagonal-sparse", "diagonal-gd"))
+    check = synthetic.make_declared_result("diagonal-sparse", flow=True)
+    fig = declared.build_diagonal_recovery(sgd, gd, check)
+    step = sgd["step"].values
+    for var in ("beta_error", "beta_l1"):
+        mean, sd = sgd[var].mean("path").values, sgd[var].std("path", ddof=1).values
+        np.testing.assert_allclose(_line(fig, f"sgd:{var}").get_ydata(), mean)
+        lo, hi = _band(fig, f"sgd:{var}:band", step)
+        np.testing.assert_allclose(lo, mean - sd)
+        np.testing.assert_allclose(hi, mean + sd)
+        np.testing.assert_array_equal(_line(fig, f"control:{var}").get_ydata(), gd[var].values)
+        np.testing.assert_array_equal(_line(fig, f"flow:{var}").get_ydata(), check[f"pred_{var}"].values)
+    assert _line(fig, "sgd:beta_error").axes.get_yscale() == "log"
+    np.testing.assert_allclose(_line(fig, "l1-star").get_ydata(), np.abs(sgd["beta_star"].values).sum())
+    np.testing.assert_allclose(_line(fig, "sgd:beta").get_ydata(), sgd["beta"].isel(step=-1).mean("path").values)
+    np.testing.assert_array_equal(_line(fig, "control:beta").get_ydata(), gd["beta"].values[-1])
+    np.testing.assert_array_equal(_line(fig, "flow:beta").get_ydata(), check["pred_beta"].values[-1])
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert r"label-noise SGD, $\delta = 3$ (mean $\pm$ sd, 4 paths)" in legend
+    assert r"GD (full batch), $\delta = 0$" in legend and "regularized flow" in legend
+
+
+def test_deep_linear_phases_mark_phase_times_of_each_curve(declared_results):
+    sgd, lazy = (load_result(declared_results, n) for n in ("deep-linear", "deep-linear-lazy"))
+    check = synthetic.make_declared_result("deep-linear", flow=True)
+    fig = declared.build_deep_linear_phases(sgd, lazy, check)
+    step = sgd["step"].values
+    for var in ("w_norm_mean", "cos_abs_mean"):
+        np.testing.assert_allclose(_line(fig, f"sgd:{var}").get_ydata(), sgd[var].mean("path").values)
+        np.testing.assert_array_equal(_line(fig, f"control:{var}").get_ydata(), lazy[var].values)
+        np.testing.assert_array_equal(_line(fig, f"flow:{var}").get_ydata(), check[f"pred_{var}"].values)
+    flow_t2 = phase_two_time(step, check["pred_cos_abs_mean"].values).step
+    sgd_t2 = phase_two_time(step, sgd["cos_abs_mean"].mean("path").values).step
+    marks = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() and ln.get_gid().endswith("T_II")]
+    assert {(ln.get_gid(), ln.get_xdata()[0]) for ln in marks} == {("flow:T_II", flow_t2), ("sgd:T_II", sgd_t2)}
+    assert "SGD, $\\delta = 0$" in {t.get_text() for t in fig.legends[0].get_texts()}
+
+
+@pytest.mark.parametrize(
+    "figure,preset,companion",
+    [
+        ("diagonal-recovery", "diagonal-sparse", "diagonal-gd"),
+        ("deep-linear-phases", "deep-linear", "deep-linear-lazy"),
+    ],
+)
+def test_declared_figures_without_companion_or_check(tmp_path, figure, preset, companion):
+    with pytest.raises(MissingResultError, match=f"`lnsgd run {preset}`"):
+        registry.make_figures([figure], tmp_path, tmp_path / "out")
+    synthetic.write_declared(tmp_path, names=(preset,), checks=())
+    with pytest.warns(UserWarning) as caught:
+        paths = registry.make_figures([figure], tmp_path, tmp_path / "out")
+    messages = " ".join(str(w.message) for w in caught)
+    assert f"`lnsgd run {companion}`" in messages and f"`lnsgd check {preset}`" in messages
+    assert tmp_path / "out" / f"{figure}.pdf" in paths
+    if style.latex_available():
+        assert tmp_path / "out" / f"{figure}.pgf" in paths
+
+
+def test_declared_numbers_quote_path_means_and_the_flow(declared_results, tmp_path):
+    text = numbers.numbers_tex(declared_results)
+    macros = dict(re.findall(r"\\newcommand\{\\(\w+)\}\{(.*)\}", text))
+    sgd, gd = (load_result(declared_results, n) for n in ("deep-linear", "diagonal-gd"))
+    t2 = phase_two_time(sgd["step"].values, sgd["cos_abs_mean"].mean("path").values).step
+    assert macros["DeepTII"] == numbers.format_value(t2, "step")
+    assert macros["DiagGdErrFinal"] == f"{float(gd['beta_error'][-1]):.2f}"
+    flow = synthetic.make_declared_result("diagonal-sparse", flow=True)
+    assert macros["DiagFlowErrFinal"] == numbers.format_value(float(flow["pred_beta_error"][-1]), "g")
+    assert macros["DiagStarLOne"] == "5" and macros["DiagPaths"] == "4"
+    synthetic.write_declared(tmp_path, checks=())
+    text = numbers.numbers_tex(tmp_path)
+    assert "make it with `lnsgd check deep-linear`" in text and "DeepFlowTII" not in text

@@ -32,8 +32,8 @@ def _build(paper_dir: Path) -> subprocess.CompletedProcess:
 def _copy_sources(tmp_path: Path) -> Path:
     paper = tmp_path / "paper"
     paper.mkdir()
-    for name in ("main.tex", "latexmkrc"):
-        shutil.copy(PAPER / name, paper / name)
+    for path in (*PAPER.glob("*.tex"), PAPER / "latexmkrc"):
+        shutil.copy(path, paper / path.name)
     return paper
 
 
