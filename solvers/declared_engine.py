@@ -123,12 +123,13 @@ def sample_weight(q, reg, lam, eta, rho, delta, xi_abs_mean):
 def flow_rhs(kernels: ModelKernels) -> Callable:
     """rhs(t, θ, args, out) of the regularized flow of a model, for solvers/ode.py.
 
-    args = (sizes, s, X, Q, Sigma_hat, Xty, weights), weights = [reg, λ, η, ρ, δ, E|ξ|, λ_eff flag, B]:
+    args = (sizes, s, X, Q, Sigma_hat, Xty, weights), weights = [reg, λ, η, ρ, δ, E|ξ|, λ_eff flag, B, c₀]:
     out = −∇L − (1/n) Σ_i c_i ∇q(x_i), c_i = `sample_weight`(q_i). Every declared f is linear in x
     (f = β(θ)ᵀx), so ∇L = (1/n) Σ_i r_i ∇f(x_i) = ∇_θ f(θ, x)|_{x = g}, g = Σ̂β − Xᵀy/n: one call. q is a
     quadratic form in x, so with rows Q such that QᵀQ = Σ̂ (min(n, d) of them, `trace_rows`)
     (1/n) Σ_i q(x_i) = Σ_k q(Q_k): label noise's λ∇tr G costs min(n, d) calls; 1-SAM, whose weight
-    depends on q_i, runs over the samples. With the λ_eff flag λ becomes λ_eff(tr G).
+    depends on q_i, runs over the samples. With the λ_eff flag λ becomes λ_eff(tr G); the constant c₀
+    (USAM's leading ρδ²/(2B)) is added to λ after that.
     """
     norm_sq, add_gradient, add_norm_gradient, predictor = (
         kernels.norm_sq,
@@ -154,7 +155,7 @@ def flow_rhs(kernels: ModelKernels) -> Callable:
                     trace_G += norm_sq(theta, sizes, s, Q[k])
                 lam = gen.lambda_eff(lam, w[2], trace_G, w[7])
             for k in range(Q.shape[0]):
-                add_norm_gradient(theta, sizes, s, Q[k], -lam, out)
+                add_norm_gradient(theta, sizes, s, Q[k], -(lam + w[8]), out)
             return
         n = X.shape[0]
         for i in range(n):

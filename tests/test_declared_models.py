@@ -94,15 +94,17 @@ def test_generated_kernels_match_finite_differences(name):
 
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("n", [4, 9])  # n ≤ d (rows of X) and n > d (eigen-rows of Σ̂)
-def test_flow_is_minus_gradient_of_loss_plus_lambda_trace(name, n):
+@pytest.mark.parametrize("algorithm", ["sgd", "usam"])
+def test_flow_is_minus_gradient_of_loss_plus_lambda_trace(name, n, algorithm):
+    """θ̇ = −∇(L + c tr G), c = λ (label noise) or λ + ρδ²/(2B) (USAM's leading term)."""
     sizes_ = dict(zip(MODELS[name].size_names, NUMERIC[name], strict=True))
     sizes_["d"] = 6
-    config = ModelConfig(model=name, n=n, delta=2.0, eta=0.01, batch_size=1, **sizes_)
+    config = ModelConfig(model=name, n=n, delta=2.0, eta=0.01, batch_size=1, algorithm=algorithm, rho=0.1, **sizes_)
     start = model_start(config)
     k = de.model_kernels(name)
     p = start.problem
     theta = start.theta0 + 0.3 * np.random.default_rng(2).normal(size=start.theta0.size)
-    lam = config.eta * config.delta**2 / 4
+    lam = config.eta * config.delta**2 / 4 + (config.rho * config.delta**2 / 2 if algorithm == "usam" else 0.0)
     Q = de.trace_rows(p.X)
     traces = [
         sum(k.norm_sq(theta, start.sizes, start.s, q) for q in Q),

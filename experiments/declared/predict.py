@@ -1,9 +1,9 @@
 """The regularized-flow prediction of a ModelConfig, on the same records as its simulation.
 
 θ̇ = −(1/n) Σ_i [r_i ∇f(x_i) + c_i ∇q(x_i)] (solvers/declared_engine.flow_rhs) from the same θ₀, with
-c = λ = ηδ²/(4B) for label-noise SGD (`lambda-eff`: λ_eff(tr G) of lnsgd.theory.finite_eta) and
-1-SAM's c(q_i) for SAM at B = 1; integrated by dopri5 (solvers/ode.py) and sampled at t = η·step.
-USAM and minibatch SAM have no declared-model prediction (rejected by name).
+c = λ = ηδ²/(4B) for label-noise SGD (`lambda-eff`: λ_eff(tr G) of lnsgd.theory.finite_eta), plus
+ρδ²/(2B) for USAM, and 1-SAM's c(q_i) for SAM at B = 1; integrated by dopri5 (solvers/ode.py) and
+sampled at t = η·step. Minibatch SAM has no declared-model prediction (rejected by name).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import xarray as xr
 from lnsgd.experiments.declared.config import ModelConfig
 from lnsgd.experiments.declared.runner import ModelStart, model_start, observe, records_dataset
 from lnsgd.solvers import declared_engine as de
+from lnsgd.solvers import generated_rhs as gen
 from lnsgd.solvers.ode import solve_ode
 from lnsgd.solvers.status import Status
 from lnsgd.theory.declarations import MODELS
@@ -23,19 +24,23 @@ _RHS_CACHE: dict[str, object] = {}
 
 
 def flow_weights(config: ModelConfig, correction: str = "lambda-eff") -> np.ndarray:
-    """The weight vector of `flow_rhs`: [reg, λ, η, ρ, δ, E|ξ|, λ_eff flag, B]."""
+    """The weight vector of `flow_rhs`: [reg, λ, η, ρ, δ, E|ξ|, λ_eff flag, B, c_USAM]; USAM adds its
+    leading (ρδ²/(2B)) tr G (lnsgd.theory.sam.usam_weight at s = 1) to label noise's λ tr G."""
     if correction not in CORRECTIONS:
         raise ValueError(f"correction = {correction!r} is not one of {CORRECTIONS}")
-    if config.algorithm == "usam" or (config.algorithm == "sam" and config.batch_size != 1):
+    if config.algorithm == "sam" and config.batch_size != 1:
         raise ValueError(
-            f"algorithm = {config.algorithm!r} with batch_size = {config.batch_size}: the declared-model flow "
-            "covers label-noise SGD/GD and 1-SAM (sam with batch_size = 1)"
+            f"algorithm = 'sam' with batch_size = {config.batch_size}: the declared-model flow covers label-noise "
+            "SGD/GD, USAM and 1-SAM (sam with batch_size = 1)"
         )
     reg = de.REG_ONE_SAM if config.algorithm == "sam" else de.REG_LABEL_NOISE
     lam = config.eta * config.delta**2 / (4 * config.batch_size)
     xi_abs = np.sqrt(2 / np.pi) if config.noise == "gaussian" else 1.0
     flag = 1.0 if correction == "lambda-eff" else 0.0
-    return np.array([reg, lam, config.eta, config.rho, config.delta, xi_abs, flag, float(config.batch_size)])
+    usam = (
+        gen.usam_weight(1.0, config.rho, config.delta, float(config.batch_size)) if config.algorithm == "usam" else 0.0
+    )
+    return np.array([reg, lam, config.eta, config.rho, config.delta, xi_abs, flag, float(config.batch_size), usam])
 
 
 def flow_rhs_of(model: str):
