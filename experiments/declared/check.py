@@ -168,17 +168,10 @@ def merge_rows(path: Path, row: dict) -> list[dict]:
 
 def write_tables(rows: list[dict], csv_path: Path, tex_path: Path) -> None:
     """The rows as CSV and as a booktabs LaTeX table (errors in %, misses in bold)."""
-    import csv
-    import io
-
+    from lnsgd.experiments.check.table import write_csv
     from lnsgd.experiments.store import write_text
 
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    write_text(csv_path, buffer.getvalue())
+    write_csv(rows, csv_path, CSV_FIELDS)
 
     def pct(r, key):
         try:
