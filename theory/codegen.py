@@ -15,6 +15,7 @@ cases; 1-D outputs are written back from the column. Named intermediates (β, g,
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import sympy as sp
@@ -139,21 +140,31 @@ def module_source() -> str:
     return HEADER + names + "".join("\n\n" + render(k) for k in GENERATED)
 
 
-def write_module(path: Path = GENERATED_PATH) -> Path:
-    """Write ``module_source()`` to ``path`` (default: solvers/generated_rhs.py) and drop the numba
-    caches of its folder: numba keys a cached function on its own file only, so a kernel that calls a
-    regenerated one would otherwise keep the old inlined code."""
-    path.write_text(module_source())
+def write_generated(path: Path, source: str) -> Path:
+    """Write generated `source` to `path` and drop the numba caches of its folder: numba keys a cached
+    function on its own file only, so a kernel that calls a regenerated one would otherwise keep the
+    old inlined code."""
+    path.write_text(source)
     for stale in (*path.parent.glob("__pycache__/*.nbi"), *path.parent.glob("__pycache__/*.nbc")):
         stale.unlink(missing_ok=True)
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=GENERATED_PATH)
-    print(write_module(parser.parse_args(argv).out))
+def write_module(path: Path = GENERATED_PATH) -> Path:
+    """Write ``module_source()`` to ``path`` (default: solvers/generated_rhs.py)."""
+    return write_generated(path, module_source())
+
+
+def command(doc: str, default: Path, write: Callable[[Path], Path], argv: list[str] | None) -> int:
+    """The `python -m` entry of a code generator: --out PATH (default `default`), prints the path."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=default)
+    print(write(parser.parse_args(argv).out))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command(__doc__, GENERATED_PATH, write_module, argv)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,12 @@ the block it belongs to, and q's scalars (aᵀa)(xᵀx) are products of vectors.
 
 from __future__ import annotations
 
-import argparse
 import functools
 from pathlib import Path
 
 import sympy as sp
 
-from lnsgd.theory import declared
+from lnsgd.theory import codegen, declared
 from lnsgd.theory.codegen import NumbaPrinter
 from lnsgd.theory.declarations import MODELS
 from lnsgd.theory.declared import ModelDeclaration
@@ -284,18 +283,12 @@ def module_source() -> str:
 
 
 def write_module(path: Path = GENERATED_PATH) -> Path:
-    """Write ``module_source()`` to ``path`` and drop the numba caches of its folder (see codegen)."""
-    path.write_text(module_source())
-    for stale in (*path.parent.glob("__pycache__/*.nbi"), *path.parent.glob("__pycache__/*.nbc")):
-        stale.unlink(missing_ok=True)
-    return path
+    """Write ``module_source()`` to ``path`` (default: solvers/generated_models.py)."""
+    return codegen.write_generated(path, module_source())
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=GENERATED_PATH)
-    print(write_module(parser.parse_args(argv).out))
-    return 0
+    return codegen.command(__doc__, GENERATED_PATH, write_module, argv)
 
 
 if __name__ == "__main__":
