@@ -74,27 +74,15 @@ class SimulationConfig:
         check_choice("parametrization", self.parametrization, PARAMETRIZATIONS)
         check_real("alpha", self.alpha, 0.0, None, open_lo=True)
         check_choice("algorithm", self.algorithm, ALGORITHMS)
-        check_real("eta", self.eta, 0.0, None, open_lo=True)
-        check_int("batch_size", self.batch_size, 1, self.n)
-        if not isinstance(self.replacement, bool):
-            raise ConfigError(f"replacement = {self.replacement!r} must be true or false")
-        check_real("delta", self.delta, 0.0)
-        check_choice("noise", self.noise, NOISES)
+        check_run_fields(self)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_int("period", self.period, 1)
         object.__setattr__(self, "breakpoints", _check_breakpoints(self.breakpoints, self.schedule))
-        check_real("rho", self.rho, 0.0)
         check_real("osc_eps", self.osc_eps, 0.0)
         check_choice("osc_kind", self.osc_kind, OSCILLATIONS)
         check_int("osc_period", self.osc_period, 2)
-        check_int("steps", self.steps, 1, 10**10)
-        check_int("record_every", self.record_every, 1, self.steps)
         check_int("snapshots", self.snapshots, 0, 1000)
-        check_int("seed", self.seed, 0, 2**63 - 1)
-        check_int("noise_seed", self.noise_seed, 0, 2**63 - 1)
-        check_int("paths", self.paths, 1, 100_000)
         check_choice("engine", self.engine, ENGINES)
-        check_real("loss_bound", self.loss_bound, 0.0, None, open_lo=True)
         if self.algorithm == "oscillation" and self.batch_size != self.n:
             raise ConfigError(
                 f"batch_size = {self.batch_size} is invalid for algorithm = 'oscillation': "
@@ -137,6 +125,24 @@ class SimulationConfig:
         if "breakpoints" in data:
             data["breakpoints"] = tuple(tuple(p) for p in data["breakpoints"])
         return cls(**data)
+
+
+def check_run_fields(config: Any) -> None:
+    """The fields every simulation config shares (step, minibatch, label noise, SAM radius, horizon,
+    seeds, paths, divergence bound): one sentence naming the first invalid field and its range."""
+    check_real("eta", config.eta, 0.0, None, open_lo=True)
+    check_int("batch_size", config.batch_size, 1, config.n)
+    if not isinstance(config.replacement, bool):
+        raise ConfigError(f"replacement = {config.replacement!r} must be true or false")
+    check_real("delta", config.delta, 0.0)
+    check_choice("noise", config.noise, NOISES)
+    check_real("rho", config.rho, 0.0)
+    check_int("steps", config.steps, 1, 10**10)
+    check_int("record_every", config.record_every, 1, config.steps)
+    check_int("seed", config.seed, 0, 2**63 - 1)
+    check_int("noise_seed", config.noise_seed, 0, 2**63 - 1)
+    check_int("paths", config.paths, 1, 100_000)
+    check_real("loss_bound", config.loss_bound, 0.0, None, open_lo=True)
 
 
 def config_json(config: Any) -> str:

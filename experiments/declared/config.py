@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from lnsgd.experiments.config import NOISES, config_digest, config_json
+from lnsgd.experiments.config import check_run_fields, config_digest, config_json
 from lnsgd.experiments.validation import ConfigError, check_choice, check_int, check_real
 from lnsgd.theory.declarations import MODELS
 
@@ -88,19 +88,7 @@ class ModelConfig:
         elif self.sparsity != 0:
             raise ConfigError(f"sparsity = {self.sparsity!r} applies only to teacher = 'sparse'; leave it unset")
         check_choice("algorithm", self.algorithm, ALGORITHMS)
-        check_real("eta", self.eta, 0.0, None, open_lo=True)
-        check_int("batch_size", self.batch_size, 1, self.n)
-        if not isinstance(self.replacement, bool):
-            raise ConfigError(f"replacement = {self.replacement!r} must be true or false")
-        check_real("delta", self.delta, 0.0)
-        check_choice("noise", self.noise, NOISES)
-        check_real("rho", self.rho, 0.0)
-        check_int("steps", self.steps, 1, 10**10)
-        check_int("record_every", self.record_every, 1, self.steps)
-        check_int("seed", self.seed, 0, 2**63 - 1)
-        check_int("noise_seed", self.noise_seed, 0, 2**63 - 1)
-        check_int("paths", self.paths, 1, 100_000)
-        check_real("loss_bound", self.loss_bound, 0.0, None, open_lo=True)
+        check_run_fields(self)
 
     @property
     def sizes(self) -> dict[str, int]:
