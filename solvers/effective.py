@@ -24,7 +24,9 @@ Three predictions of the same run (same data X, β*, same initialisation W0, a0)
 The regularizer R(S, A) enters only through Ω = ∂R/∂S and ω = ∂R/∂A (theory/flow.py), written as
 per-sample weights c_i: Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖². Label noise gives
 c_i = λ s² (Ω = λ s² Σ̂); 1-SAM (B = 1) adds `one_sam_weight`(q_i) and its enlarged noise
-`one_sam_noise_weight`(q_i) (scaled like λ by the finite-η correction), minibatch/full-batch SAM
+`one_sam_noise_weight`(q_i) (first order), or, with "lambda-eff", takes all of label noise, the ascent
+and its noise from one stationary residual fluctuation P = c K (`one_sam_closure_weight`(c, q_i), c the
+root of the mean `one_sam_stationarity`: a Gaussian closure of the ascent's sign), minibatch/full-batch SAM
 `batch_sam_weight`, USAM `usam_weight` (1-USAM, B = 1: `one_usam_weight` and its enlarged noise
 `one_usam_noise_weight`) (theory/sam.py), with q_i = x_iᵀ(S + A I)x_i.
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
@@ -57,7 +59,7 @@ REG_LABEL, REG_ONE_SAM, REG_BATCH_SAM, REG_USAM, REG_ONE_USAM = range(5)
 XI_ABS_MEAN = {"gaussian": math.sqrt(2.0 / math.pi), "rademacher": 1.0}  # E|ξ|
 
 # Layout of the float64 parameter vector handed to the right-hand sides.
-P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR, P_REG, P_RHO, P_DELTA, P_XIABS, P_CB = range(11)
+P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR, P_REG, P_RHO, P_DELTA, P_XIABS, P_CB, P_GAUSSIAN = range(12)
 CORR_LAMBDA_EFF, CORR_LYAPUNOV = float(CORRECTIONS.index("lambda-eff")), float(CORRECTIONS.index("lyapunov"))
 
 
@@ -155,13 +157,14 @@ class EffectiveSetup:
         Sigma_hat = np.ascontiguousarray(self.Sigma_hat)
         evals, evecs = np.linalg.eigh(Sigma_hat)
         root = np.ascontiguousarray((evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T)
-        p = np.zeros(11)
+        p = np.zeros(12)
         p[P_TAU] = np.trace(Sigma_hat)
         p[P_S], p[P_LAM], p[P_ETA], p[P_B] = self.s, self.lam, self.eta, self.batch_size
         p[P_CORR] = CORRECTIONS.index(self.correction)
         p[P_REG], p[P_RHO], p[P_DELTA], p[P_XIABS] = self.regularizer, self.rho, self.delta, XI_ABS_MEAN[self.noise]
         n = self.X.shape[0]
         p[P_CB] = 1.0 if self.replacement or n == 1 else (n - self.batch_size) / (n - 1)
+        p[P_GAUSSIAN] = 1.0 if self.noise == "gaussian" else 0.0
         X = np.ascontiguousarray(self.X)
         return (Sigma_hat, np.ascontiguousarray(self.beta_star), X, np.einsum("ij,ij->i", X, X), root, p)
 
@@ -261,6 +264,68 @@ def _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, Omega):
 
 
 @numba.njit(cache=True)
+def _one_sam_stationarity(c, q, p):
+    """Mean over samples of `one_sam_stationarity` (theory/sam.py) at P = c K."""
+    total = 0.0
+    for i in range(q.shape[0]):
+        if p[P_GAUSSIAN] == 1.0:
+            total += gen.one_sam_stationarity_gaussian(c, q[i], p[P_S], p[P_ETA], p[P_RHO], p[P_DELTA])
+        else:
+            total += gen.one_sam_stationarity_rademacher(c, q[i], p[P_S], p[P_ETA], p[P_RHO], p[P_DELTA])
+    return total / q.shape[0]
+
+
+@numba.njit(cache=True)
+def _one_sam_closure_weight(c, q, p):
+    """`one_sam_closure_weight` (theory/sam.py) of one sample, for the noise type in p."""
+    if p[P_GAUSSIAN] == 1.0:
+        return gen.one_sam_closure_weight_gaussian(c, q, p[P_S], p[P_RHO], p[P_DELTA])
+    return gen.one_sam_closure_weight_rademacher(c, q, p[P_S], p[P_RHO], p[P_DELTA])
+
+
+@numba.njit(cache=True)
+def _one_sam_fluctuation_scale(q, p):
+    """c of 1-SAM's stationary residual fluctuation P = c K (B = 1): the root of the mean stationarity
+    condition, by Illinois false position from F(0) = −η s² ⟨δ² + ρ² s² q + 2ρδ E|ξ| s√q⟩ < 0.
+    NaN past the pole η tr G ≥ 2 (no stationary fluctuation); 0 when there is no noise at all."""
+    s, eta, rho, delta = p[P_S], p[P_ETA], p[P_RHO], p[P_DELTA]
+    n = q.shape[0]
+    q_mean, f_lo = 0.0, 0.0
+    for i in range(n):
+        q_mean += q[i] / n
+        f_lo -= eta * s * s * (delta * delta + rho * rho * s * s * q[i] + 2.0 * rho * delta * p[P_XIABS] * s * math.sqrt(q[i])) / n
+    if eta * s * s * q_mean >= 2.0:
+        return np.nan
+    if f_lo >= 0.0:
+        return 0.0
+    lo, hi = 0.0, -f_lo / (2.0 - eta * s * s * q_mean)
+    f_hi = _one_sam_stationarity(hi, q, p)
+    for _ in range(200):
+        if f_hi > 0.0:
+            break
+        lo, f_lo = hi, f_hi
+        hi *= 4.0
+        f_hi = _one_sam_stationarity(hi, q, p)
+    side = 0
+    for _ in range(100):
+        c = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        f = _one_sam_stationarity(c, q, p)
+        if f > 0.0:
+            hi, f_hi = c, f
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
+        else:
+            lo, f_lo = c, f
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
+        if hi - lo <= 1e-13 * hi:
+            break
+    return 0.5 * (lo + hi)
+
+
+@numba.njit(cache=True)
 def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
     """Ω (into `Omega`) and ω (returned) of the current state from Σ_j q_j and, for 1-SAM, the
     per-sample forms q_i (ignored otherwise).
@@ -282,16 +347,24 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
     d = X.shape[1]
     Omega[:, :] = 0.0
     omega = 0.0
+    # 1-SAM at finite η: label noise, the ascent's noise and its sign from one stationary fluctuation
+    # P = c K (theory/sam.py); c = NaN past the pole stops the solve, c = 0 (no noise) falls through.
+    c_fl = _one_sam_fluctuation_scale(q, p) if reg == REG_ONE_SAM and p[P_CORR] == CORR_LAMBDA_EFF else 0.0
+    finite = p[P_CORR] == CORR_LAMBDA_EFF
     for i in range(n):
-        if reg == REG_ONE_SAM:
-            noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS])
-            ascent = gen.one_sam_weight(q[i], s, p[P_RHO], p[P_DELTA], p[P_XIABS])
+        if c_fl != 0.0:
+            ci = _one_sam_closure_weight(c_fl, q[i], p)
         else:
-            noise = gen.one_usam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA])
-            ascent = gen.one_usam_weight(q[i], s, p[P_RHO], p[P_DELTA])
-        if p[P_CORR] == CORR_LAMBDA_EFF:  # λ_eff's finite-η factor, also where λ = 0 (δ = 0)
-            noise *= gen.lambda_eff(1.0, p[P_ETA], s * s * q_sum / n, p[P_B])
-        ci = (c + noise + ascent) / n
+            if reg == REG_ONE_SAM:
+                noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS])
+                ascent = gen.one_sam_weight(q[i], s, p[P_RHO], p[P_DELTA], p[P_XIABS])
+            else:
+                noise = gen.one_usam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA])
+                ascent = gen.one_usam_weight(q[i], s, p[P_RHO], p[P_DELTA])
+            if finite:  # λ_eff's finite-η factor
+                noise *= gen.lambda_eff(1.0, p[P_ETA], s * s * q_sum / n, p[P_B])
+            ci = c + noise + ascent
+        ci /= n
         omega += ci * xn2[i]
         for j in range(d):
             cx = ci * X[i, j]

@@ -64,6 +64,30 @@ def one_sam_noise_weight(q, s, eta, rho, delta, xi_abs_mean):
 
 
 @numba.njit(cache=True)
+def one_sam_stationarity_gaussian(c_fl, q, s, eta, rho, delta):
+    """1-SAM at finite η, gaussian ξ: sample i's share 2c(1 + γ_i) − η s² E v_i² of the stationarity of P = c K (Gaussian closure of the sign; the mean over i vanishes)."""
+    return 2*math.sqrt(2)*c_fl*math.sqrt(q)*rho*s/(math.sqrt(math.pi)*math.sqrt(c_fl*q + delta**2)) + 2*c_fl - eta*s**2*(c_fl*q + delta**2 + 2*math.sqrt(2)*math.sqrt(q)*rho*s*math.sqrt(c_fl*q + delta**2)/math.sqrt(math.pi) + q*rho**2*s**2)
+
+
+@numba.njit(cache=True)
+def one_sam_closure_weight_gaussian(c_fl, q, s, rho, delta):
+    """1-SAM at finite η, gaussian ξ: c_i = c/2 + ρ s (E[σ r] + E|r − δξ|)/(2√q_i) + ρ² s²/2 on the stationary P = c K."""
+    return (1/2)*c_fl + (1/2)*rho**2*s**2 + (1/2)*rho*s*(math.sqrt(2)*c_fl*q/(math.sqrt(math.pi)*math.sqrt(c_fl*q + delta**2)) + math.sqrt(2)*math.sqrt(c_fl*q + delta**2)/math.sqrt(math.pi))/math.sqrt(q)
+
+
+@numba.njit(cache=True)
+def one_sam_stationarity_rademacher(c_fl, q, s, eta, rho, delta):
+    """1-SAM at finite η, rademacher ξ: sample i's share 2c(1 + γ_i) − η s² E v_i² of the stationarity of P = c K (Gaussian closure of the sign; the mean over i vanishes)."""
+    return 2*math.sqrt(2)*math.sqrt(c_fl)*rho*s*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + 2*c_fl - eta*s**2*(c_fl*q + delta**2 + 2*math.sqrt(q)*rho*s*(math.sqrt(2)*math.sqrt(c_fl)*math.sqrt(q)*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + delta*math.erf((1/2)*math.sqrt(2)*delta/(math.sqrt(c_fl)*math.sqrt(q)))) + q*rho**2*s**2)
+
+
+@numba.njit(cache=True)
+def one_sam_closure_weight_rademacher(c_fl, q, s, rho, delta):
+    """1-SAM at finite η, rademacher ξ: c_i = c/2 + ρ s (E[σ r] + E|r − δξ|)/(2√q_i) + ρ² s²/2 on the stationary P = c K."""
+    return (1/2)*c_fl + (1/2)*rho**2*s**2 + (1/2)*rho*s*(2*math.sqrt(2)*math.sqrt(c_fl)*math.sqrt(q)*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + delta*math.erf((1/2)*math.sqrt(2)*delta/(math.sqrt(c_fl)*math.sqrt(q))))/math.sqrt(q)
+
+
+@numba.njit(cache=True)
 def batch_sam_weight(q_sum, n, B, s, rho, delta):
     """Minibatch/full-batch SAM with label noise: c = ρδ s √n/(2√(B Σ_j q_j))."""
     return (1/2)*delta*math.sqrt(n)*rho*s/(math.sqrt(B)*math.sqrt(q_sum))

@@ -75,6 +75,26 @@ def _regularizer_weights() -> tuple[Kernel, ...]:
             (sy.q, sy.s, sy.eta, sy.rho, sy.delta, sy.xi_abs_mean),
             sam.one_sam_noise_weight(sy.q, sy.s, sy.eta, sy.rho, sy.delta, sy.xi_abs_mean),
         ),
+        *(
+            kernel
+            for noise in ("gaussian", "rademacher")
+            for kernel in (
+                _scalar(
+                    f"one_sam_stationarity_{noise}",
+                    f"1-SAM at finite η, {noise} ξ: sample i's share 2c(1 + γ_i) − η s² E v_i² of the "
+                    "stationarity of P = c K (Gaussian closure of the sign; the mean over i vanishes).",
+                    (sy.fluct_scale, sy.q, sy.s, sy.eta, sy.rho, sy.delta),
+                    sam.one_sam_stationarity(sy.fluct_scale, sy.q, sy.s, sy.eta, sy.rho, sy.delta, noise),
+                ),
+                _scalar(
+                    f"one_sam_closure_weight_{noise}",
+                    f"1-SAM at finite η, {noise} ξ: c_i = c/2 + ρ s (E[σ r] + E|r − δξ|)/(2√q_i) + ρ² s²/2 "
+                    "on the stationary P = c K.",
+                    (sy.fluct_scale, sy.q, sy.s, sy.rho, sy.delta),
+                    sam.one_sam_closure_weight(sy.fluct_scale, sy.q, sy.s, sy.rho, sy.delta, noise),
+                ),
+            )
+        ),
         _scalar(
             "batch_sam_weight",
             "Minibatch/full-batch SAM with label noise: c = ρδ s √n/(2√(B Σ_j q_j)).",

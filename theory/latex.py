@@ -235,6 +235,19 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
             sam.one_sam_noise_variance(sy.q, s, sy.rho, delta, sy.xi_abs_mean),
         ),
         (
+            "one-sam-closure-stationarity",
+            "1-SAM at finite $\\eta$, Gaussian $\\xi$: sample $i$'s share of the stationarity of the residual "
+            "fluctuation $P = cK$ (Gaussian closure of the sign, trace part); the mean over $i$ vanishes at $c$",
+            r"F_i(c)",
+            sam.one_sam_stationarity(sy.fluct_scale, sy.q, s, eta, sy.rho, delta, "gaussian"),
+        ),
+        (
+            "one-sam-closure-weight",
+            "1-SAM sample weight of the flow at finite $\\eta$, Gaussian $\\xi$, on the stationary $P = cK$",
+            r"c_{\mathrm{1SAM}}(q_i)",
+            sam.one_sam_closure_weight(sy.fluct_scale, sy.q, s, sy.rho, delta, "gaussian"),
+        ),
+        (
             "one-usam-weight",
             "1-USAM sample weight on the manifold, exact in $\\rho$",
             r"c_{\mathrm{1USAM}}(q_i)",

@@ -74,6 +74,45 @@ def one_sam_noise_weight(q, s, eta, rho, delta, xi_abs_mean) -> sp.Expr:
     return eta / 4 * s**2 * (one_sam_noise_variance(q, s, rho, delta, xi_abs_mean) - delta**2)
 
 
+def sign_moments(v, delta, noise: str) -> tuple[sp.Expr, sp.Expr]:
+    """(E|r − δξ|, E[sgn(r − δξ) r]) for r ~ N(0, v) independent of ξ (`noise` "gaussian" or
+    "rademacher"): the two moments of 1-SAM's sign σ = sgn r̃ that the fluctuation closure needs."""
+    if noise == "gaussian":
+        sd = sp.sqrt(v + delta**2)
+        return sp.sqrt(2 / sp.pi) * sd, sp.sqrt(2 / sp.pi) * v / sd
+    if noise == "rademacher":
+        bump = sp.sqrt(2 * v / sp.pi) * sp.exp(-(delta**2) / (2 * v))
+        return bump + delta * sp.erf(delta / sp.sqrt(2 * v)), bump
+    raise ValueError(f"noise = {noise!r}; valid: 'gaussian', 'rademacher'")
+
+
+def one_sam_stationarity(c, q, s, eta, rho, delta, noise: str) -> sp.Expr:
+    """Sample i's share of the stationarity condition of 1-SAM's residual fluctuation, P = c K.
+
+    Near Γ the error e = β − β̄ moves by e ← e − η s² K x_i v_i with v_i = r_i − δξ + ρσ_i s√q_i,
+    r_i = x_iᵀe, σ_i = sgn(r_i − δξ). Gaussian closure, e ~ N(0, P), r_i ~ N(0, c q_i): v_i regresses
+    on e with gain 1 + γ_i, γ_i = ρ s√q_i E[σ r]/(c q_i), and E v_i² = c q_i + δ² + ρ² s² q_i +
+    2ρ s√q_i E|r − δξ|. The second moment of the step, projected on P = cK like λ_eff's trace part
+    (Σ_i (1 + γ_i) x_i x_iᵀ → Σ̂ (1/n)Σ_i (1 + γ_i)), is stationary when the mean over i of
+    2c(1 + γ_i) − η s² E v_i² vanishes. This returns that summand; at ρ = 0 its root is
+    c = η s² δ²/(2 − η tr G) = 2 λ_eff s² (B = 1)."""
+    abs_mean, sign_cov = sign_moments(c * q, delta, noise)
+    second = c * q + delta**2 + rho**2 * s**2 * q + 2 * rho * s * sp.sqrt(q) * abs_mean
+    return 2 * c + 2 * rho * s * sign_cov / sp.sqrt(q) - eta * s**2 * second
+
+
+def one_sam_closure_weight(c, q, s, rho, delta, noise: str) -> sp.Expr:
+    """c_i of 1-SAM with label noise at finite η, on the stationary fluctuation P = c K (root of
+    ``one_sam_stationarity``): c_i = (c/2)(1 + γ_i) + ρ s E|r − δξ|/(2√q_i) + ρ² s²/2.
+
+    The first term is the fluctuation drift −η s E[J(force) δz_k] with the force's gain 1 + γ_i (at
+    ρ = 0: λ_eff s², label noise's own regularizer); the others are the ascent's tangential drift
+    ρ E|r̃_i| ∇‖∇f_i‖ + (ρ²/2) ∇‖∇f_i‖² with E|r̃_i| = E|r_i − δξ| held fixed. As η → 0 (c → 0)
+    E|r − δξ| → δ E|ξ| and this is ``one_sam_weight`` plus the mean noise weight."""
+    abs_mean, sign_cov = sign_moments(c * q, delta, noise)
+    return c / 2 + rho * s * (sign_cov + abs_mean) / (2 * sp.sqrt(q)) + rho**2 * s**2 / 2
+
+
 def batch_sam_regularizer(q_sum, n, B, s, rho, delta) -> sp.Expr:
     """R_SAM,B = ρδ √(tr G/B) = ρδ s √(Σ_j q_j/(nB)) (B > 1 or full batch, with label noise, O(ρδ))."""
     return rho * delta * s * sp.sqrt(q_sum / (n * B))

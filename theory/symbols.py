@@ -42,6 +42,7 @@ alpha = sp.Symbol("alpha", positive=True)  # initialization scale α
 q = sp.Symbol("q", positive=True)  # q_i = x_iᵀ K x_i, K = S + A I: ‖∇f(x_i)‖ = s √q_i
 q_sum = sp.Symbol("q_sum", positive=True)  # Σ_i q_i = tr(X K Xᵀ) = n tr G / s²
 xi_abs_mean = sp.Symbol("xi_abs_mean", positive=True)  # E|ξ|: √(2/π) (Gaussian), 1 (Rademacher)
+fluct_scale = sp.Symbol("c_fl", positive=True)  # c of the stationary residual fluctuation P = c K
 omega = sp.Symbol("omega", real=True)  # ω = ∂R/∂A, the a-part of a regularizer's gradient
 # per-neuron isotropic quantities: w_k = x_k β̂* + w_k⊥
 x0, a0, x_inf = sp.symbols("x0 a0 x_inf", real=True)  # x_k(0), a_k(0), x_∞
@@ -93,6 +94,7 @@ LATEX_NAMES: dict[sp.Basic, str] = {
     q: r"q_i",
     q_sum: r"\textstyle\sum_j q_j",
     xi_abs_mean: r"\mathbb{E}|\xi|",
+    fluct_scale: r"c",
     omega: r"\omega",
     Omega: r"\Omega",
 }
