@@ -153,7 +153,7 @@ def flow_rhs(kernels: ModelKernels) -> Callable:
                 trace_G = 0.0
                 for k in range(Q.shape[0]):
                     trace_G += norm_sq(theta, sizes, s, Q[k])
-                lam = gen.lambda_eff(lam, w[2], trace_G, w[7])
+                lam = gen.lambda_eff(lam, w[2], trace_G / w[7])  # trace-part closure, G_B = tr G/B
             for k in range(Q.shape[0]):
                 add_norm_gradient(theta, sizes, s, Q[k], -(lam + w[8]), out)
             return

@@ -30,8 +30,8 @@ root of the mean `one_sam_stationarity`: a Gaussian closure of the ascent's sign
 `batch_sam_weight`, USAM `usam_weight` (1-USAM, B = 1: `one_usam_weight` and its enlarged noise
 `one_usam_noise_weight`) (theory/sam.py), with q_i = x_iᵀ(S + A I)x_i.
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
-λ_eff(t) = λ/(1 − η tr G(t)/(2B)) (finite η: the trace part of the residual sampling noise,
-theory/finite_eta.py), evaluated on the current state. The SDE carries the full sampling noise by itself.
+λ_eff(t) = λ/(1 − η G_B(t)/2) (finite η: the K⁻¹-trace of the stationary residual fluctuation,
+G_B = s²[(1 − c_B/B) tr((Σ̂K)²) + (c_B/B)⟨q²⟩]/⟨q⟩, theory/finite_eta.py), evaluated on the current state. The SDE carries the full sampling noise by itself.
 `jensen_observables` evaluates the neuron means as expectations over the fast fluctuation of the network
 around the mean solve (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network.
 Every derived formula comes from `solvers.generated_rhs` (codegen of theory/); nothing is re-typed.
@@ -209,13 +209,26 @@ def unpack_full(y: np.ndarray, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------- right-hand sides (jitted)
 @numba.njit(cache=True)
-def _lambda_now(p, trace_G):
-    """λ of the current state: the constant λ, or λ_eff(tr G); NaN past the pole η tr G ≥ 2B."""
+def _curvature(q, K, Sigma_hat, p):
+    """G_B of the current state (theory/finite_eta.py) from ⟨q⟩, ⟨q²⟩ and, for minibatches,
+    T₂ = tr((Σ̂ K)²)."""
+    n = q.shape[0]
+    q_mean, q2_mean, T2 = np.sum(q) / n, np.dot(q, q) / n, 0.0
+    if p[P_CB] != p[P_B]:  # the discrete-time term (1 − c_B/B) T₂ does not cancel
+        SK = Sigma_hat @ K
+        T2 = np.sum(SK * SK.T)
+    return gen.fluctuation_curvature(q_mean, q2_mean, T2, p[P_S], p[P_B], p[P_CB])
+
+
+@numba.njit(cache=True)
+def _lambda_now(p, q, K, Sigma_hat):
+    """λ of the current state: the constant λ, or λ_eff = λ/(1 − η G_B/2); NaN past the pole η G_B ≥ 2."""
     if p[P_CORR] != CORR_LAMBDA_EFF:
         return p[P_LAM]
-    if p[P_ETA] * trace_G >= 2.0 * p[P_B]:
+    curvature = _curvature(q, K, Sigma_hat, p)
+    if p[P_ETA] * curvature >= 2.0:
         return np.nan
-    return gen.lambda_eff(p[P_LAM], p[P_ETA], trace_G, p[P_B])
+    return gen.lambda_eff(p[P_LAM], p[P_ETA], curvature)
 
 
 @numba.njit(cache=True)
@@ -264,52 +277,58 @@ def _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, Omega):
 
 
 @numba.njit(cache=True)
-def _one_sam_stationarity(c, q, p):
-    """Mean over samples of `one_sam_stationarity` (theory/sam.py) at P = c K."""
+def _closure_stationarity(c, q, p):
+    """⟨q_i F_i(c)⟩: the K⁻¹-trace of 1-SAM's or 1-USAM's stationarity condition (theory/sam.py) at P = c K."""
+    s, eta, rho, delta = p[P_S], p[P_ETA], p[P_RHO], p[P_DELTA]
     total = 0.0
     for i in range(q.shape[0]):
-        if p[P_GAUSSIAN] == 1.0:
-            total += gen.one_sam_stationarity_gaussian(c, q[i], p[P_S], p[P_ETA], p[P_RHO], p[P_DELTA])
+        if int(p[P_REG]) == REG_ONE_USAM:
+            total += q[i] * gen.one_usam_stationarity(c, q[i], s, eta, rho, delta)
+        elif p[P_GAUSSIAN] == 1.0:
+            total += q[i] * gen.one_sam_stationarity_gaussian(c, q[i], s, eta, rho, delta)
         else:
-            total += gen.one_sam_stationarity_rademacher(c, q[i], p[P_S], p[P_ETA], p[P_RHO], p[P_DELTA])
+            total += q[i] * gen.one_sam_stationarity_rademacher(c, q[i], s, eta, rho, delta)
     return total / q.shape[0]
 
 
 @numba.njit(cache=True)
-def _one_sam_closure_weight(c, q, p):
-    """`one_sam_closure_weight` (theory/sam.py) of one sample, for the noise type in p."""
+def _closure_weight(c, q, p):
+    """1-SAM's or 1-USAM's per-sample weight c_i on the stationary P = c K (theory/sam.py)."""
+    s, rho, delta = p[P_S], p[P_RHO], p[P_DELTA]
+    if int(p[P_REG]) == REG_ONE_USAM:
+        return gen.one_usam_closure_weight(c, q, s, rho, delta)
     if p[P_GAUSSIAN] == 1.0:
-        return gen.one_sam_closure_weight_gaussian(c, q, p[P_S], p[P_RHO], p[P_DELTA])
-    return gen.one_sam_closure_weight_rademacher(c, q, p[P_S], p[P_RHO], p[P_DELTA])
+        return gen.one_sam_closure_weight_gaussian(c, q, s, rho, delta)
+    return gen.one_sam_closure_weight_rademacher(c, q, s, rho, delta)
 
 
 @numba.njit(cache=True)
-def _one_sam_fluctuation_scale(q, p):
-    """c of 1-SAM's stationary residual fluctuation P = c K (B = 1): the root of the mean stationarity
-    condition, by Illinois false position from F(0) = −η s² ⟨δ² + ρ² s² q + 2ρδ E|ξ| s√q⟩ < 0.
-    NaN past the pole η tr G ≥ 2 (no stationary fluctuation); 0 when there is no noise at all."""
-    s, eta, rho, delta = p[P_S], p[P_ETA], p[P_RHO], p[P_DELTA]
-    n = q.shape[0]
-    q_mean, f_lo = 0.0, 0.0
-    for i in range(n):
-        q_mean += q[i] / n
-        f_lo -= eta * s * s * (delta * delta + rho * rho * s * s * q[i] + 2.0 * rho * delta * p[P_XIABS] * s * math.sqrt(q[i])) / n
+def _fluctuation_scale(q, p):
+    """c of the stationary residual fluctuation P = c K of 1-SAM or 1-USAM (B = 1): the root of the
+    mean stationarity condition F(c), by Illinois false position from F(0⁺) < 0 (c = 10⁻³⁰⁰ stands
+    for 0). NaN past the pole η tr G ≥ 2 or where F has no root (no stationary fluctuation: the step
+    is unstable); 0 when there is no noise."""
+    s, eta = p[P_S], p[P_ETA]
+    q_mean = np.mean(q)
     if eta * s * s * q_mean >= 2.0:
         return np.nan
+    lo, f_lo = 0.0, _closure_stationarity(1e-300, q, p)
     if f_lo >= 0.0:
         return 0.0
-    lo, hi = 0.0, -f_lo / (2.0 - eta * s * s * q_mean)
-    f_hi = _one_sam_stationarity(hi, q, p)
+    hi = -f_lo / (2.0 - eta * s * s * q_mean)
+    f_hi = _closure_stationarity(hi, q, p)
     for _ in range(200):
         if f_hi > 0.0:
             break
         lo, f_lo = hi, f_hi
         hi *= 4.0
-        f_hi = _one_sam_stationarity(hi, q, p)
+        f_hi = _closure_stationarity(hi, q, p)
+    if not f_hi > 0.0:  # no root: the step is beyond the stability of its own fluctuation
+        return np.nan
     side = 0
     for _ in range(100):
         c = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        f = _one_sam_stationarity(c, q, p)
+        f = _closure_stationarity(c, q, p)
         if f > 0.0:
             hi, f_hi = c, f
             if side == 1:
@@ -326,7 +345,7 @@ def _one_sam_fluctuation_scale(q, p):
 
 
 @numba.njit(cache=True)
-def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
+def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
     """Ω (into `Omega`) and ω (returned) of the current state from Σ_j q_j and, for 1-SAM, the
     per-sample forms q_i (ignored otherwise).
 
@@ -334,7 +353,8 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
     depends on q_i and the minibatch-SAM weight on Σ_j q_j."""
     n = X.shape[0]
     s = p[P_S]
-    lam = _lambda_now(p, s * s * q_sum / n)
+    q_sum = np.sum(q)
+    lam = _lambda_now(p, q, K, Sigma_hat)
     c = 0.0 if p[P_CORR] == CORR_LYAPUNOV else lam * s * s
     reg = int(p[P_REG])
     if reg == REG_USAM:
@@ -347,13 +367,12 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
     d = X.shape[1]
     Omega[:, :] = 0.0
     omega = 0.0
-    # 1-SAM at finite η: label noise, the ascent's noise and its sign from one stationary fluctuation
+    # 1-SAM and 1-USAM at finite η: label noise, the ascent and its noise from one stationary fluctuation
     # P = c K (theory/sam.py); c = NaN past the pole stops the solve, c = 0 (no noise) falls through.
-    c_fl = _one_sam_fluctuation_scale(q, p) if reg == REG_ONE_SAM and p[P_CORR] == CORR_LAMBDA_EFF else 0.0
-    finite = p[P_CORR] == CORR_LAMBDA_EFF
+    c_fl = _fluctuation_scale(q, p) if p[P_CORR] == CORR_LAMBDA_EFF else 0.0
     for i in range(n):
         if c_fl != 0.0:
-            ci = _one_sam_closure_weight(c_fl, q[i], p)
+            ci = _closure_weight(c_fl, q[i], p)
         else:
             if reg == REG_ONE_SAM:
                 noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS])
@@ -361,8 +380,6 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
             else:
                 noise = gen.one_usam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA])
                 ascent = gen.one_usam_weight(q[i], s, p[P_RHO], p[P_DELTA])
-            if finite:  # λ_eff's finite-η factor
-                noise *= gen.lambda_eff(1.0, p[P_ETA], s * s * q_sum / n, p[P_B])
             ci = c + noise + ascent
         ci /= n
         omega += ci * xn2[i]
@@ -375,18 +392,14 @@ def _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega):
 
 @numba.njit(cache=True)
 def _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega):
-    """Ω, ω of the reduced state: q_i = x_iᵀ(S + A I)x_i (a pass over X only for 1-SAM), and
-    Σ_j q_j = n[tr(Σ̂ S) + τ A]; with the "lyapunov" correction label noise's part comes from
-    `_fluctuation_gradients`."""
+    """Ω, ω of the reduced state from q_i = x_iᵀ(S + A I)x_i (one pass over X); with the "lyapunov"
+    correction label noise's part comes from `_fluctuation_gradients`."""
     n = X.shape[0]
-    q_sum = n * gen.trace_G_reduced(S, A, Sigma_hat, p[P_TAU], 1.0)
-    q = xn2
-    if int(p[P_REG]) == REG_ONE_SAM or int(p[P_REG]) == REG_ONE_USAM:
-        XS = X @ S
-        q = np.empty(n)
-        for i in range(n):
-            q[i] = np.dot(XS[i], X[i]) + A * xn2[i]
-    omega = _regularizer_gradients(q, q_sum, Sigma_hat, X, xn2, p, Omega)
+    XS = X @ S
+    q = np.empty(n)
+    for i in range(n):
+        q[i] = np.dot(XS[i], X[i]) + A * xn2[i]
+    omega = _regularizer_gradients(q, S + A * np.eye(S.shape[0]), Sigma_hat, X, xn2, p, Omega)
     if p[P_CORR] == CORR_LYAPUNOV:
         fluct = np.empty_like(Omega)
         omega += _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, fluct)
@@ -451,7 +464,7 @@ def full_flow_rhs(t, y, args, out):
     for i in range(X.shape[0]):
         q[i] = np.dot(XW[i], XW[i]) + A * xn2[i]
     Omega = np.empty((d, d))
-    omega = _regularizer_gradients(q, np.sum(q), Sigma_hat, X, xn2, p, Omega)
+    omega = _regularizer_gradients(q, W.T @ W + A * np.eye(d), Sigma_hat, X, xn2, p, Omega)
     if p[P_CORR] == CORR_LYAPUNOV:
         fluct = np.empty((d, d))
         omega += _fluctuation_gradients(p[P_S] * (W.T @ a), W.T @ W, A, Sigma_hat, beta_star, X, R, p, fluct)
@@ -630,13 +643,14 @@ def fast_fluctuation_cov(setup: EffectiveSetup, S: np.ndarray, A: float) -> np.n
     δz_k = −s J(δV) z_k (δw_k = −s a_k δV, δa_k = −s w_k·δV), K = S + A I.
 
     From β' = β − ηs²K u the summed step directions are δV = −K⁻¹e/s² for the residual fluctuation
-    e = β − β̄, and its stationary covariance P = (ηs²σ²/(2B)) K (§8) gives Cov(δw_k) = 2λ_eff a_k² K⁻¹,
-    λ_eff = ησ²/(4B), σ² = δ²/(1 − η tr G/(2B))."""
+    e = β − β̄, and its stationary covariance P = c K = 2λ_eff s² K (§8) gives Cov(δw_k) = 2λ_eff a_k² K⁻¹,
+    λ_eff = λ/(1 − η G_B/2)."""
     Sigma_hat = setup.Sigma_hat
-    S = np.ascontiguousarray(S, dtype=np.float64)
-    trace_G = gen.trace_G_reduced(S, A, Sigma_hat, np.trace(Sigma_hat), setup.s)
-    lam_eff = float(gen.lambda_eff(setup.lam, setup.eta, trace_G, float(setup.batch_size)))
-    K = S + A * np.eye(setup.d)
+    K = np.ascontiguousarray(S, dtype=np.float64) + A * np.eye(setup.d)
+    q = np.einsum("ij,jk,ik->i", setup.X, K, setup.X)
+    params = setup.args()[-1]
+    params[P_CORR] = CORR_LAMBDA_EFF
+    lam_eff = float(_lambda_now(params, q, K, Sigma_hat))
     return 2.0 * lam_eff * np.linalg.inv(K) / setup.s**2
 
 

@@ -65,7 +65,7 @@ def one_sam_noise_weight(q, s, eta, rho, delta, xi_abs_mean):
 
 @numba.njit(cache=True)
 def one_sam_stationarity_gaussian(c_fl, q, s, eta, rho, delta):
-    """1-SAM at finite η, gaussian ξ: sample i's share 2c(1 + γ_i) − η s² E v_i² of the stationarity of P = c K (Gaussian closure of the sign; the mean over i vanishes)."""
+    """1-SAM at finite η, gaussian ξ: sample i's share 2c(1 + γ_i) − η s² E v_i² of the stationarity of P = c K (Gaussian closure of the sign; ⟨q_i F_i⟩ = 0 at c)."""
     return 2*math.sqrt(2)*c_fl*math.sqrt(q)*rho*s/(math.sqrt(math.pi)*math.sqrt(c_fl*q + delta**2)) + 2*c_fl - eta*s**2*(c_fl*q + delta**2 + 2*math.sqrt(2)*math.sqrt(q)*rho*s*math.sqrt(c_fl*q + delta**2)/math.sqrt(math.pi) + q*rho**2*s**2)
 
 
@@ -77,7 +77,7 @@ def one_sam_closure_weight_gaussian(c_fl, q, s, rho, delta):
 
 @numba.njit(cache=True)
 def one_sam_stationarity_rademacher(c_fl, q, s, eta, rho, delta):
-    """1-SAM at finite η, rademacher ξ: sample i's share 2c(1 + γ_i) − η s² E v_i² of the stationarity of P = c K (Gaussian closure of the sign; the mean over i vanishes)."""
+    """1-SAM at finite η, rademacher ξ: sample i's share 2c(1 + γ_i) − η s² E v_i² of the stationarity of P = c K (Gaussian closure of the sign; ⟨q_i F_i⟩ = 0 at c)."""
     return 2*math.sqrt(2)*math.sqrt(c_fl)*rho*s*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + 2*c_fl - eta*s**2*(c_fl*q + delta**2 + 2*math.sqrt(q)*rho*s*(math.sqrt(2)*math.sqrt(c_fl)*math.sqrt(q)*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + delta*math.erf((1/2)*math.sqrt(2)*delta/(math.sqrt(c_fl)*math.sqrt(q)))) + q*rho**2*s**2)
 
 
@@ -85,6 +85,18 @@ def one_sam_stationarity_rademacher(c_fl, q, s, eta, rho, delta):
 def one_sam_closure_weight_rademacher(c_fl, q, s, rho, delta):
     """1-SAM at finite η, rademacher ξ: c_i = c/2 + ρ s (E[σ r] + E|r − δξ|)/(2√q_i) + ρ² s²/2 on the stationary P = c K."""
     return (1/2)*c_fl + (1/2)*rho**2*s**2 + (1/2)*rho*s*(2*math.sqrt(2)*math.sqrt(c_fl)*math.sqrt(q)*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + delta*math.erf((1/2)*math.sqrt(2)*delta/(math.sqrt(c_fl)*math.sqrt(q))))/math.sqrt(q)
+
+
+@numba.njit(cache=True)
+def one_usam_stationarity(c_fl, q, s, eta, rho, delta):
+    """1-USAM at finite η: sample i's share F_i = 2c(1 + ρs²q_i) − η s² (1 + ρs²q_i)²(c q_i + δ²) of the stationarity of P = c K (⟨q_i F_i⟩ = 0 at c)."""
+    return 2*c_fl*(q*rho*s**2 + 1) - eta*s**2*(c_fl*q + delta**2)*(q*rho*s**2 + 1)**2
+
+
+@numba.njit(cache=True)
+def one_usam_closure_weight(c_fl, q, s, rho, delta):
+    """1-USAM at finite η: c_i = (c/2)(1 + ρs²q_i) + (ρ s²/2)(δ² + c q_i)(1 + ρs²q_i) on P = c K."""
+    return (1/2)*c_fl*(q*rho*s**2 + 1) + (1/2)*rho*s**2*(c_fl*q + delta**2)*(q*rho*s**2 + 1)
 
 
 @numba.njit(cache=True)
@@ -118,9 +130,15 @@ def implicit_lambda(eta, delta, B):
 
 
 @numba.njit(cache=True)
-def lambda_eff(lam, eta, trace_G, B):
-    """λ_eff = λ/(1 − η tr G/(2B)) (finite-η correction; pole at η tr G = 2B)."""
-    return 2*B*lam/(2*B - eta*trace_G)
+def lambda_eff(lam, eta, curvature):
+    """λ_eff = λ/(1 − η G/2) (finite-η correction; pole at η G = 2), G = G_B or, trace part, tr G/B."""
+    return 2*lam/(-curvature*eta + 2)
+
+
+@numba.njit(cache=True)
+def fluctuation_curvature(q_mean, q2_mean, T2, s, B, c_B):
+    """G_B = s²[(1 − c_B/B) T₂ + (c_B/B)⟨q²⟩]/⟨q⟩, T₂ = tr((Σ̂K)²): the K⁻¹-trace of the stationary one-step recursion at P = cK."""
+    return s**2*(T2*(1 - c_B/B) + c_B*q2_mean/B)/q_mean
 
 
 @numba.njit(cache=True)

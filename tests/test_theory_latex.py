@@ -55,7 +55,7 @@ def test_cli_writes_labelled_equations(theory_tex):
         assert label in labels
     assert text.count(r"\begin{equation}") == text.count(r"\end{equation}") == len(labels)
     assert latex.latex_source() == text  # deterministic across runs
-    assert r"\frac{2 B \lambda}{2 B - \eta \operatorname{tr} G}" in text
+    assert r"\lambda_{\mathrm{eff}} = \frac{2 \lambda}{2 - G_B \eta}" in text
 
 
 # --- typesetting of single equations ---------------------------------------------------------------
@@ -95,8 +95,9 @@ def test_usam_regularizer_is_in_the_expected_second_moment(blocks, rhs):
 
 def test_trace_part_results_say_so(blocks):
     """Results that keep only the trace part of the residual sampling noise state it in their text."""
-    for label in ("effective-label-noise", "lyapunov", "effective-noise-variance", "lambda-eff"):
+    for label in ("effective-label-noise", "lyapunov", "effective-noise-variance"):
         assert "trace part" in blocks[label]["desc"], label
+    assert "contracted stationarity" in blocks["lambda-eff"]["desc"]  # exact contraction, no projection
     assert "Lyapunov" in blocks["lyapunov"]["desc"]
     assert r"$C = \sigma^{2} \hat{\Sigma}/B$" in blocks["lyapunov"]["desc"]
     assert blocks["effective-label-noise"]["body"] == r"\delta_{\mathrm{eff}}^2 = 2 L + \delta^{2}"

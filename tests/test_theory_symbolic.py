@@ -213,8 +213,34 @@ def test_finite_eta_lyapunov_closure():
     # self-consistency: σ² = δ² + tr(Σ̂ P) with tr G = s² tr(Σ̂ K)
     trG = sy.s**2 * (Sig * K).trace()
     assert sp.simplify((sy.delta**2 + (Sig * P).trace() - sigma_sq).subs(sy.trace_G, trG)) == 0
-    lam_eff = finite_eta.lambda_eff(sy.lam, sy.eta, sy.trace_G, sy.B)
-    assert sp.simplify(lam_eff - sy.lam / (1 - sy.eta * sy.trace_G / (2 * sy.B))) == 0
+    # the trace-part closure is λ_eff at G_B = tr G/B
+    lam_eff = finite_eta.lambda_eff(sy.lam, sy.eta, sy.trace_G / sy.B)
+    trace_part = sy.eta * sigma_sq / (4 * sy.B)
+    assert sp.simplify(trace_part.subs(sy.delta, sp.sqrt(4 * sy.B * sy.lam / sy.eta)) - lam_eff) == 0
+
+
+def test_finite_eta_contracted_stationarity():
+    """λ_eff = c/(2s²) at the root of the K⁻¹-trace of the stationary recursion is λ/(1 − η G_B/2); the
+    scalar condition is the K⁻¹-trace of the matrix recursion at P = cK, exactly (explicit 2×2, n = 3)."""
+    args = (sy.q_mean, sy.q2_mean, sy.T2, sy.s, sy.B, sy.c_B)
+    exact = finite_eta.effective_lambda_exact(sy.lam, sy.eta, *args)
+    assert sp.simplify(exact - finite_eta.lambda_eff(sy.lam, sy.eta, finite_eta.fluctuation_curvature(*args))) == 0
+    # the matrix recursion: s²(KΣ̂P + PΣ̂K) − ηs⁴K E[uuᵀ] K, E uuᵀ = (1 − c_B/B)Σ̂PΣ̂ + (c_B/B)M₄(P) + (δ²/B)Σ̂
+    d_val, n_val = 2, 3
+    X = sp.Matrix(n_val, d_val, lambda i, j: sp.Symbol(f"x_{i}{j}", real=True))
+    K = explicit(sy.S, d_val, 1) + sp.Symbol("A") * sp.eye(d_val)
+    c = sy.fluct_scale
+    P = c * K
+    Sig = X.T * X / n_val
+    M4 = sum(((X[i, :] * P * X[i, :].T)[0] * X[i, :].T * X[i, :] for i in range(n_val)), sp.zeros(d_val)) / n_val
+    Euu = (1 - sy.c_B / sy.B) * Sig * P * Sig + sy.c_B / sy.B * M4 + sy.delta**2 / sy.B * Sig
+    recursion = sy.s**2 * (K * Sig * P + P * Sig * K) - sy.eta * sy.s**4 * K * Euu * K
+    q = [(X[i, :] * K * X[i, :].T)[0] for i in range(n_val)]
+    contracted = finite_eta.contracted_stationarity(
+        c, sum(q) / n_val, sum(qi**2 for qi in q) / n_val, ((Sig * K) ** 2).trace(), sy.eta, sy.delta, sy.s, sy.B, sy.c_B
+    )
+    K = sp.Matrix(K)  # tr(K⁻¹ R) det K = tr(adj(K) R): polynomial
+    assert sp.cancel((K.adjugate() * recursion).trace() - sy.s**2 * contracted * K.det()) == 0
 
 
 def test_lazy_m_exponents():

@@ -82,7 +82,7 @@ def _regularizer_weights() -> tuple[Kernel, ...]:
                 _scalar(
                     f"one_sam_stationarity_{noise}",
                     f"1-SAM at finite η, {noise} ξ: sample i's share 2c(1 + γ_i) − η s² E v_i² of the "
-                    "stationarity of P = c K (Gaussian closure of the sign; the mean over i vanishes).",
+                    "stationarity of P = c K (Gaussian closure of the sign; ⟨q_i F_i⟩ = 0 at c).",
                     (sy.fluct_scale, sy.q, sy.s, sy.eta, sy.rho, sy.delta),
                     sam.one_sam_stationarity(sy.fluct_scale, sy.q, sy.s, sy.eta, sy.rho, sy.delta, noise),
                 ),
@@ -94,6 +94,19 @@ def _regularizer_weights() -> tuple[Kernel, ...]:
                     sam.one_sam_closure_weight(sy.fluct_scale, sy.q, sy.s, sy.rho, sy.delta, noise),
                 ),
             )
+        ),
+        _scalar(
+            "one_usam_stationarity",
+            "1-USAM at finite η: sample i's share F_i = 2c(1 + ρs²q_i) − η s² (1 + ρs²q_i)²(c q_i + δ²) of "
+            "the stationarity of P = c K (⟨q_i F_i⟩ = 0 at c).",
+            (sy.fluct_scale, sy.q, sy.s, sy.eta, sy.rho, sy.delta),
+            sam.one_usam_stationarity(sy.fluct_scale, sy.q, sy.s, sy.eta, sy.rho, sy.delta),
+        ),
+        _scalar(
+            "one_usam_closure_weight",
+            "1-USAM at finite η: c_i = (c/2)(1 + ρs²q_i) + (ρ s²/2)(δ² + c q_i)(1 + ρs²q_i) on P = c K.",
+            (sy.fluct_scale, sy.q, sy.s, sy.rho, sy.delta),
+            sam.one_usam_closure_weight(sy.fluct_scale, sy.q, sy.s, sy.rho, sy.delta),
         ),
         _scalar(
             "batch_sam_weight",
@@ -138,9 +151,16 @@ def _closed_forms() -> tuple[Kernel, ...]:
         ),
         _scalar(
             "lambda_eff",
-            "λ_eff = λ/(1 − η tr G/(2B)) (finite-η correction; pole at η tr G = 2B).",
-            (sy.lam, sy.eta, sy.trace_G, sy.B),
-            finite_eta.lambda_eff(sy.lam, sy.eta, sy.trace_G, sy.B),
+            "λ_eff = λ/(1 − η G/2) (finite-η correction; pole at η G = 2), G = G_B or, trace part, tr G/B.",
+            (sy.lam, sy.eta, sy.curvature),
+            finite_eta.lambda_eff(sy.lam, sy.eta, sy.curvature),
+        ),
+        _scalar(
+            "fluctuation_curvature",
+            "G_B = s²[(1 − c_B/B) T₂ + (c_B/B)⟨q²⟩]/⟨q⟩, T₂ = tr((Σ̂K)²): the K⁻¹-trace of the stationary "
+            "one-step recursion at P = cK.",
+            (sy.q_mean, sy.q2_mean, sy.T2, sy.s, sy.B, sy.c_B),
+            finite_eta.fluctuation_curvature(sy.q_mean, sy.q2_mean, sy.T2, sy.s, sy.B, sy.c_B),
         ),
         _scalar(
             "trace_G_reduced",

@@ -66,6 +66,14 @@ class TheoryLatexPrinter(LatexPrinter):
     def _print_Identity(self, expr):
         return "I"
 
+    def _as_ordered_terms(self, expr, order=None):
+        """Sums that lead with a negative term and end in a positive constant lead with the constant:
+        2 − η G_B, not −η G_B + 2."""
+        terms = list(super()._as_ordered_terms(expr, order=order))
+        if len(terms) > 1 and terms[-1].is_Number and terms[-1] > 0 and terms[0].could_extract_minus_sign():
+            return [terms[-1], *terms[:-1]]
+        return terms
+
     def doprint(self, expr) -> str:
         return super().doprint(expr).replace("+ -", "-")
 
@@ -237,7 +245,7 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         (
             "one-sam-closure-stationarity",
             "1-SAM at finite $\\eta$, Gaussian $\\xi$: sample $i$'s share of the stationarity of the residual "
-            "fluctuation $P = cK$ (Gaussian closure of the sign, trace part); the mean over $i$ vanishes at $c$",
+            "fluctuation $P = cK$ (Gaussian closure of the sign); $\\langle q_i F_i(c)\\rangle = 0$ fixes $c$",
             r"F_i(c)",
             sam.one_sam_stationarity(sy.fluct_scale, sy.q, s, eta, sy.rho, delta, "gaussian"),
         ),
@@ -273,15 +281,27 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ),
         (
             "effective-noise-variance",
-            "finite-eta noise variance (trace part of the residual sampling noise)",
+            "finite-eta noise variance, trace part of the residual sampling noise (the declared models' $\\lambda_{\\mathrm{eff}}$, with $G_B = \\operatorname{tr} G/B$)",
             r"\sigma^2",
             finite_eta.effective_noise_variance(delta, eta, sy.trace_G, B),
         ),
         (
+            "contracted-stationarity",
+            r"finite-$\eta$ stationarity of the residual fluctuation $P = cK$: the $K^{-1}$-trace of the exact one-step recursion, $q_i = x_i^{\top} K x_i$, $T_2 = \operatorname{tr}((\hat{\Sigma} K)^2)$",
+            r"0",
+            finite_eta.contracted_stationarity(sy.fluct_scale, sy.q_mean, sy.q2_mean, sy.T2, eta, delta, s, B, sy.c_B),
+        ),
+        (
+            "fluctuation-curvature",
+            r"fluctuation curvature (for $B = 1$ the $\|\nabla f_i\|^2$-weighted mean of $\|\nabla f_i\|^2$)",
+            r"G_B",
+            finite_eta.fluctuation_curvature(sy.q_mean, sy.q2_mean, sy.T2, s, B, sy.c_B),
+        ),
+        (
             "lambda-eff",
-            "finite-eta regularizer coefficient (trace part of the residual sampling noise)",
+            r"finite-$\eta$ regularizer coefficient, $c/(2s^2)$ at the root $c$ of the contracted stationarity; the trace-part closure has $G_B = \operatorname{tr} G/B$",
             r"\lambda_{\mathrm{eff}}",
-            finite_eta.lambda_eff(lam, eta, sy.trace_G, B),
+            finite_eta.lambda_eff(lam, eta, sy.curvature),
         ),
         (
             "lazy-weight-change",

@@ -87,15 +87,15 @@ def sign_moments(v, delta, noise: str) -> tuple[sp.Expr, sp.Expr]:
 
 
 def one_sam_stationarity(c, q, s, eta, rho, delta, noise: str) -> sp.Expr:
-    """Sample i's share of the stationarity condition of 1-SAM's residual fluctuation, P = c K.
+    """Sample i's share F_i(c) of the stationarity condition of 1-SAM's residual fluctuation, P = c K.
 
     Near Γ the error e = β − β̄ moves by e ← e − η s² K x_i v_i with v_i = r_i − δξ + ρσ_i s√q_i,
     r_i = x_iᵀe, σ_i = sgn(r_i − δξ). Gaussian closure, e ~ N(0, P), r_i ~ N(0, c q_i): v_i regresses
     on e with gain 1 + γ_i, γ_i = ρ s√q_i E[σ r]/(c q_i), and E v_i² = c q_i + δ² + ρ² s² q_i +
-    2ρ s√q_i E|r − δξ|. The second moment of the step, projected on P = cK like λ_eff's trace part
-    (Σ_i (1 + γ_i) x_i x_iᵀ → Σ̂ (1/n)Σ_i (1 + γ_i)), is stationary when the mean over i of
-    2c(1 + γ_i) − η s² E v_i² vanishes. This returns that summand; at ρ = 0 its root is
-    c = η s² δ²/(2 − η tr G) = 2 λ_eff s² (B = 1)."""
+    2ρ s√q_i E|r − δξ|. The stationary recursion P = P − η s² (K M P + P M K) + η² s⁴ K N K, with
+    M = (1/n)Σ_i (1 + γ_i) x_i x_iᵀ and N = (1/n)Σ_i E v_i² x_i x_iᵀ, has the K⁻¹-trace
+    ⟨q_i F_i(c)⟩ = 0 with F_i = 2c(1 + γ_i) − η s² E v_i² (as λ_eff's, theory/finite_eta.py). This
+    returns F_i; at ρ = 0 the root is c = η s² δ²/(2 − η G_1) = 2 λ_eff s², G_1 = s²⟨q²⟩/⟨q⟩ (B = 1)."""
     abs_mean, sign_cov = sign_moments(c * q, delta, noise)
     second = c * q + delta**2 + rho**2 * s**2 * q + 2 * rho * s * sp.sqrt(q) * abs_mean
     return 2 * c + 2 * rho * s * sign_cov / sp.sqrt(q) - eta * s**2 * second
@@ -111,6 +111,22 @@ def one_sam_closure_weight(c, q, s, rho, delta, noise: str) -> sp.Expr:
     E|r − δξ| → δ E|ξ| and this is ``one_sam_weight`` plus the mean noise weight."""
     abs_mean, sign_cov = sign_moments(c * q, delta, noise)
     return c / 2 + rho * s * (sign_cov + abs_mean) / (2 * sp.sqrt(q)) + rho**2 * s**2 / 2
+
+
+def one_usam_stationarity(c, q, s, eta, rho, delta) -> sp.Expr:
+    """1-USAM's F_i of the same stationarity condition as ``one_sam_stationarity``: the step's force
+    is v_i = r̃_i(1 + ρ s² q_i) + O(ρ²), so the gain is 1 + γ_i with γ_i = ρ s² q_i and
+    E v_i² = (1 + ρ s² q_i)²(c q_i + δ²) (E ξ² = 1, either noise type)."""
+    gain = 1 + rho * s**2 * q
+    return 2 * c * gain - eta * s**2 * gain**2 * (c * q + delta**2)
+
+
+def one_usam_closure_weight(c, q, s, rho, delta) -> sp.Expr:
+    """c_i of 1-USAM at finite η on the stationary P = c K: the fluctuation term (c/2)(1 + ρ s² q_i)
+    plus the ascent's tangential mean (ρ/2) E r̃_i² (1 + ρ‖∇f_i‖²) ∇‖∇f_i‖² with E r̃_i² = δ² + c q_i
+    (``one_usam_weight`` has δ²)."""
+    gain = 1 + rho * s**2 * q
+    return c / 2 * gain + rho * s**2 / 2 * (delta**2 + c * q) * gain
 
 
 def batch_sam_regularizer(q_sum, n, B, s, rho, delta) -> sp.Expr:

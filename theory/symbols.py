@@ -43,6 +43,10 @@ q = sp.Symbol("q", positive=True)  # q_i = x_iᵀ K x_i, K = S + A I: ‖∇f(x_
 q_sum = sp.Symbol("q_sum", positive=True)  # Σ_i q_i = tr(X K Xᵀ) = n tr G / s²
 xi_abs_mean = sp.Symbol("xi_abs_mean", positive=True)  # E|ξ|: √(2/π) (Gaussian), 1 (Rademacher)
 fluct_scale = sp.Symbol("c_fl", positive=True)  # c of the stationary residual fluctuation P = c K
+q_mean = sp.Symbol("q_mean", positive=True)  # ⟨q⟩ = (1/n) Σ_i q_i = tr G / s²
+q2_mean = sp.Symbol("q2_mean", positive=True)  # ⟨q²⟩ = (1/n) Σ_i q_i²
+T2 = sp.Symbol("T2", nonnegative=True)  # T₂ = tr((Σ̂ K)²)
+curvature = sp.Symbol("curvature", positive=True)  # G_B, the fluctuation curvature of λ_eff
 omega = sp.Symbol("omega", real=True)  # ω = ∂R/∂A, the a-part of a regularizer's gradient
 # per-neuron isotropic quantities: w_k = x_k β̂* + w_k⊥
 x0, a0, x_inf = sp.symbols("x0 a0 x_inf", real=True)  # x_k(0), a_k(0), x_∞
@@ -95,6 +99,10 @@ LATEX_NAMES: dict[sp.Basic, str] = {
     q_sum: r"\textstyle\sum_j q_j",
     xi_abs_mean: r"\mathbb{E}|\xi|",
     fluct_scale: r"c",
+    q_mean: r"\langle q\rangle",
+    q2_mean: r"\langle q^2\rangle",
+    T2: r"T_2",
+    curvature: r"G_B",
     omega: r"\omega",
     Omega: r"\Omega",
 }

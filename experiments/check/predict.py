@@ -2,7 +2,7 @@
 
 - "flow": the reduced regularized flow + shared propagator with first-order λ = ηδ²/(4B), plus
   SAM's or USAM's regularizer (theory/sam.py) for those algorithms;
-- "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η tr G(t)/(2B)) (the judged theory);
+- "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η G_B(t)/2) (the judged theory);
 - "flow_lyap": the exact-in-η stationary fluctuation drift (docs/theory.md §8);
 - "flow_eff_jensen": "flow_eff" with its neuron means taken over the fast fluctuation of the network
   (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network;
