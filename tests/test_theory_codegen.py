@@ -94,7 +94,7 @@ def test_generated_functions_run_inside_njit():
     b2, S2, A2 = W.T @ a, W.T @ W, a @ a
     db, dS = np.empty(D), np.empty((D, D))
     for _ in range(3):
-        lam_eff = generated_rhs.lambda_eff(0.01, 1e-3, generated_rhs.trace_G_reduced(S2, A2, Sigma, float(D), 1.0) / 1.0)
+        lam_eff = generated_rhs.lambda_eff(0.01, 1e-3, generated_rhs.trace_G_reduced(S2, A2, Sigma, float(D), 1.0))
         dA = generated_rhs.reduced_flow(b2, S2, A2, Sigma, beta_star, lam_eff * Sigma, lam_eff * float(D), 1.0, db, dS)
         b2, S2, A2 = b2 + 1e-2 * db, S2 + 1e-2 * dS, A2 + 1e-2 * dA
     np.testing.assert_allclose(beta, b2, rtol=1e-13)
