@@ -31,7 +31,8 @@ root of the mean `one_sam_stationarity`: a Gaussian closure of the ascent's sign
 `one_usam_noise_weight`) (theory/sam.py), with q_i = x_iᵀ(S + A I)x_i.
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
 λ_eff(t) = λ/(1 − η G_B(t)/2) (finite η: the K⁻¹-trace of the stationary residual fluctuation,
-G_B = s²[(1 − c_B/B) tr((Σ̂K)²) + (c_B/B)⟨q²⟩]/⟨q⟩, theory/finite_eta.py), evaluated on the current state. The SDE carries the full sampling noise by itself.
+G_B = s²[(1 − c_B/B) tr((Σ̂K)²) + (c_B/B)⟨q²⟩]/⟨q⟩, theory/finite_eta.py), evaluated on the current
+state. The SDE carries the full sampling noise by itself.
 `jensen_observables` evaluates the neuron means as expectations over the fast fluctuation of the network
 around the mean solve (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network.
 Every derived formula comes from `solvers.generated_rhs` (codegen of theory/); nothing is re-typed.

@@ -37,7 +37,7 @@ def test_sign_moments_match_quadrature(noise, delta):
     nodes, weights = np.polynomial.legendre.leggauss(200)
     edge = 14 * math.sqrt(v)
     abs_q = sign_q = 0.0
-    for xi, xi_weight in zip(xis, xi_weights):
+    for xi, xi_weight in zip(xis, xi_weights, strict=True):
         kink = delta * xi
         for left, right in ((-edge, kink), (kink, edge)):
             r = 0.5 * (right - left) * nodes + 0.5 * (right + left)
@@ -135,11 +135,9 @@ def test_closure_against_the_residual_chain(noise, delta):
     assert excess(c) == pytest.approx(excess_sim, rel=0.05)
     c_no_gain = 0.0
     for _ in range(200):  # 2c⟨q⟩ = η s² ⟨q E v²⟩ without the gain: a contraction for η G_1 < 2
-        second = [
-            c_no_gain * qi + delta**2 + rho**2 * s**2 * qi + 2 * rho * s * math.sqrt(qi) * moments(c_no_gain * qi + 1e-300)[0]
-            for qi in q
-        ]
-        c_no_gain = eta * s * s * float(np.mean(q * np.array(second))) / (2 * np.mean(q))
+        abs_mean = np.array([moments(c_no_gain * qi + 1e-300)[0] for qi in q])
+        second = c_no_gain * q + delta**2 + rho**2 * s**2 * q + 2 * rho * s * np.sqrt(q) * abs_mean
+        c_no_gain = eta * s * s * float(np.mean(q * second)) / (2 * np.mean(q))
     assert excess(c_no_gain) > 1.6 * excess_sim
 
 
@@ -164,5 +162,6 @@ def test_contracted_closure_against_the_residual_chain(rho, eta_trace_G):
     else:
         assert np.mean(rho * s * s * q) > 0.3  # the ascent matters: ρ‖∇f_i‖² ≈ 0.4
         gain = 1 + rho * s * s * q  # no gain in the force's regression: 2c⟨q⟩ = η s² ⟨gain² (c q + δ²) q⟩
-        c_alt = eta * s * s * np.mean(gain**2 * q) * delta**2 / (2 * np.mean(q) - eta * s * s * np.mean(gain**2 * q * q))
+        denominator = 2 * np.mean(q) - eta * s * s * np.mean(gain**2 * q * q)
+        c_alt = eta * s * s * np.mean(gain**2 * q) * delta**2 / denominator
     assert not c_alt * np.mean(q) == pytest.approx(excess_sim, rel=0.05)

@@ -236,9 +236,8 @@ def test_finite_eta_contracted_stationarity():
     Euu = (1 - sy.c_B / sy.B) * Sig * P * Sig + sy.c_B / sy.B * M4 + sy.delta**2 / sy.B * Sig
     recursion = sy.s**2 * (K * Sig * P + P * Sig * K) - sy.eta * sy.s**4 * K * Euu * K
     q = [(X[i, :] * K * X[i, :].T)[0] for i in range(n_val)]
-    contracted = finite_eta.contracted_stationarity(
-        c, sum(q) / n_val, sum(qi**2 for qi in q) / n_val, ((Sig * K) ** 2).trace(), sy.eta, sy.delta, sy.s, sy.B, sy.c_B
-    )
+    q_mean, q2_mean, T2 = sum(q) / n_val, sum(qi**2 for qi in q) / n_val, ((Sig * K) ** 2).trace()
+    contracted = finite_eta.contracted_stationarity(c, q_mean, q2_mean, T2, sy.eta, sy.delta, sy.s, sy.B, sy.c_B)
     K = sp.Matrix(K)  # tr(K⁻¹ R) det K = tr(adj(K) R): polynomial
     assert sp.cancel((K.adjugate() * recursion).trace() - sy.s**2 * contracted * K.det()) == 0
 
