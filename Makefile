@@ -85,5 +85,6 @@ bench: setup
 	$(BIN)/python benchmarks/bench_effective.py
 	$(BIN)/python benchmarks/bench_declared.py
 
-clean:
+clean:  # build outputs and numba's on-disk caches (stale after edits to jitted modules)
 	rm -rf paper/build .pytest_cache
+	find . -path ./.venv -prune -o \( -name '*.nbi' -o -name '*.nbc' \) -exec rm -f {} +

@@ -40,6 +40,7 @@ Every derived formula comes from `solvers.generated_rhs` (codegen of theory/); n
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -307,11 +308,11 @@ def _closure_weight(c, q, p):
 def _fluctuation_scale(q, p):
     """c of the stationary residual fluctuation P = c K of 1-SAM or 1-USAM (B = 1): the root of the
     mean stationarity condition F(c), by Illinois false position from F(0⁺) < 0 (c = 10⁻³⁰⁰ stands
-    for 0). NaN past the pole η tr G ≥ 2 or where F has no root (no stationary fluctuation: the step
+    for 0). NaN past the pole η G_1 ≥ 2 or where F has no root (no stationary fluctuation: the step
     is unstable); 0 when there is no noise."""
     s, eta = p[P_S], p[P_ETA]
     q_mean = np.mean(q)
-    if eta * s * s * q_mean >= 2.0:
+    if eta * s * s * np.dot(q, q) / np.sum(q) >= 2.0:  # past label noise's pole η G_1 = 2
         return np.nan
     lo, f_lo = 0.0, _closure_stationarity(1e-300, q, p)
     if f_lo >= 0.0:
@@ -549,7 +550,28 @@ def solve_reduced(
         jac_size=d,
     )
     beta, S, A, Phi = unpack_reduced(sol.y, d)
+    if sol.status == Status.DIVERGED and setup.correction == "lambda-eff":
+        sol = dataclasses.replace(sol, message=sol.message + _pole_note(setup, S[-1], A[-1]))
     return ReducedSolution(sol.t, beta, S, A, Phi, sol)
+
+
+def _pole_note(setup: EffectiveSetup, S: np.ndarray, A: float) -> str:
+    """Why a λ_eff solve stopped, when the last kept state has no stationary residual fluctuation:
+    η G_B ≥ 2 (theory/finite_eta.py), or for 1-SAM/1-USAM no root of the ascent closure's
+    stationarity (theory/sam.py) — the step is beyond the mean-square stability of the fluctuation."""
+    K = np.ascontiguousarray(S) + A * np.eye(setup.d)
+    q = np.einsum("ij,jk,ik->i", setup.X, K, setup.X)
+    p = setup.args()[-1]
+    eta_G = setup.eta * _curvature(q, K, setup.Sigma_hat, p)
+    closure = setup.regularizer in (REG_ONE_SAM, REG_ONE_USAM)
+    if not (eta_G >= 2.0 or (closure and np.isnan(_fluctuation_scale(q, p)))):
+        return ""
+    return (
+        f" λ_eff has no stationary fluctuation there (η G_B = {eta_G:.3g}; pole at 2"
+        + (", earlier for 1-USAM's closure" if setup.regularizer == REG_ONE_USAM else "")
+        + "): the step size is beyond the mean-square stability of the residual (lower eta, or use the"
+        " first-order flow)."
+    )
 
 
 def solve_full_flow(

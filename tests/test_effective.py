@@ -202,3 +202,21 @@ def test_fluctuation_drift_tends_to_the_label_noise_regularizer_as_eta_vanishes(
         rel = np.linalg.norm(Omega - ref) / np.linalg.norm(ref)
         rel_a = abs(omega - lam * s_val**2 * np.trace(Sigma_hat)) / (lam * s_val**2 * np.trace(Sigma_hat))
         assert (max(rel, rel_a) < 1e-4) == close, (eta, rel, rel_a)
+
+
+@pytest.mark.parametrize("algorithm", ["sgd", "sam", "usam"])
+def test_lambda_eff_past_its_pole_stops_and_says_why(algorithm):
+    """η G_B ≥ 2 at the start (G_B = s²⟨q²⟩/⟨q⟩, B = 1): the solve stops at t = 0, keeps that sample and
+    says why; below the pole (η G_B = 1) the same setup completes."""
+    problem, W0, a0 = _small()
+    K = W0.T @ W0 + (a0 @ a0) * np.eye(W0.shape[1])
+    q = np.einsum("ij,jk,ik->i", problem.X, K, problem.X)
+    curvature = np.mean(q * q) / np.mean(q)
+    for eta_G, status in ((2.5, "diverged"), (1.0, "completed")):
+        setup = eff.EffectiveSetup.from_problem(
+            problem, 1.0, eta_G / curvature, 2.0, 1, "lambda-eff", algorithm=algorithm, rho=1e-3
+        )
+        red = eff.solve_reduced(setup, W0, a0, np.linspace(0.0, 1.0, 5))
+        assert red.ode.status == status
+        if status == "diverged":
+            assert red.beta.shape[0] == 1 and "no stationary fluctuation there (η G_B = 2.5" in red.ode.message

@@ -281,7 +281,7 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ),
         (
             "effective-noise-variance",
-            "finite-eta noise variance, trace part of the residual sampling noise (the declared models' $\\lambda_{\\mathrm{eff}}$, with $G_B = \\operatorname{tr} G/B$)",
+            "finite-$\\eta$ noise variance, trace part of the residual sampling noise (the declared models' $\\lambda_{\\mathrm{eff}}$, with $G_B = \\operatorname{tr} G/B$)",
             r"\sigma^2",
             finite_eta.effective_noise_variance(delta, eta, sy.trace_G, B),
         ),
