@@ -560,7 +560,7 @@ def _pole_note(setup: EffectiveSetup, S: np.ndarray, A: float) -> str:
     η G_B ≥ 2 (theory/finite_eta.py), or for 1-SAM/1-USAM no root of the ascent closure's
     stationarity (theory/sam.py) — the step is beyond the mean-square stability of the fluctuation."""
     K = np.ascontiguousarray(S) + A * np.eye(setup.d)
-    q = np.einsum("ij,jk,ik->i", setup.X, K, setup.X)
+    q = np.sum((setup.X @ K) * setup.X, axis=1)
     p = setup.args()[-1]
     eta_G = setup.eta * _curvature(q, K, setup.Sigma_hat, p)
     closure = setup.regularizer in (REG_ONE_SAM, REG_ONE_USAM)
@@ -642,23 +642,27 @@ def reduced_observables(
 @numba.njit(cache=True)
 def _neuron_means_cubature(W, a, beta_star, V, s):
     """The three neuron means of `_neuron_means` averaged over the shifted networks
-    w_k − s a_k v, a_k − s w_k·v, one row v of V at a time (equal weights)."""
-    q = V.shape[0]
-    m, d = W.shape
-    Wv = np.empty((m, d))
-    av = np.empty(m)
+    w_k − s a_k v, a_k − s w_k·v, one row v of V at a time (equal weights). With p = w_k·v:
+    ‖w_k − s a_k v‖² = ‖w_k‖² − 2 s a_k p + s² a_k² ‖v‖², (w_k − s a_k v)·β* = w_k·β* − s a_k v·β*,
+    so after the products W Vᵀ the cost is O(m) per node."""
+    m = W.shape[0]
+    nodes = V.shape[0]
+    P = W @ V.T
+    wb = W @ beta_star
+    vb = V @ beta_star
+    vv = np.sum(V * V, axis=1)
+    nb = math.sqrt(np.sum(beta_star * beta_star))
     acc = np.zeros(3)
-    for i in range(q):
-        v = V[i]
-        for k in range(m):
-            av[k] = a[k] - s * np.dot(W[k], v)
-            for j in range(d):
-                Wv[k, j] = W[k, j] - s * a[k] * v[j]
-        w_mean, cos_mean, a_mean = _neuron_means(Wv, av, beta_star)
-        acc[0] += w_mean
-        acc[1] += cos_mean
-        acc[2] += a_mean
-    return acc / q
+    for k in range(m):
+        ww = np.dot(W[k], W[k])
+        sa = s * a[k]
+        for i in range(nodes):
+            q = max(ww - 2.0 * sa * P[k, i] + sa * sa * vv[i], 0.0)
+            nw = math.sqrt(q)
+            acc[0] += nw
+            acc[1] += abs(wb[k] - sa * vb[i]) / (nw * nb) if nw > 0 else 0.0
+            acc[2] += abs(a[k] - s * P[k, i])
+    return acc / (m * nodes)
 
 
 def fast_fluctuation_cov(setup: EffectiveSetup, S: np.ndarray, A: float) -> np.ndarray:
@@ -668,12 +672,16 @@ def fast_fluctuation_cov(setup: EffectiveSetup, S: np.ndarray, A: float) -> np.n
     From β' = β − ηs²K u the summed step directions are δV = −K⁻¹e/s² for the residual fluctuation
     e = β − β̄, and its stationary covariance P = c K = 2λ_eff s² K (§8) gives Cov(δw_k) = 2λ_eff a_k² K⁻¹,
     λ_eff = λ/(1 − η G_B/2)."""
-    Sigma_hat = setup.Sigma_hat
+    return _fast_fluctuation_cov(setup, setup.args(), S, A)
+
+
+def _fast_fluctuation_cov(setup: EffectiveSetup, args: tuple, S: np.ndarray, A: float) -> np.ndarray:
+    """`fast_fluctuation_cov` with the setup's `args()` computed once by the caller."""
+    Sigma_hat, X, p = args[0], args[2], args[-1].copy()
+    p[P_CORR] = CORR_LAMBDA_EFF
     K = np.ascontiguousarray(S, dtype=np.float64) + A * np.eye(setup.d)
-    q = np.einsum("ij,jk,ik->i", setup.X, K, setup.X)
-    params = setup.args()[-1]
-    params[P_CORR] = CORR_LAMBDA_EFF
-    lam_eff = float(_lambda_now(params, q, K, Sigma_hat))
+    q = np.sum((X @ K) * X, axis=1)
+    lam_eff = float(_lambda_now(p, q, K, Sigma_hat))
     return 2.0 * lam_eff * np.linalg.inv(K) / setup.s**2
 
 
@@ -689,10 +697,11 @@ def jensen_observables(
     Z0 = np.ascontiguousarray(np.concatenate([W0, a0[:, None]], axis=1))
     names = ("w_norm_mean", "cos_abs_mean", "a_abs_mean")
     out = {k: np.empty(sol.t.size) for k in names}
+    args = setup.args()
     with threadpool_limits(limits=1, user_api="blas"):
         for i in range(sol.t.size):
             Z = Z0 @ sol.Phi[i].T
-            evals, evecs = np.linalg.eigh(fast_fluctuation_cov(setup, sol.S[i], sol.A[i]))
+            evals, evecs = np.linalg.eigh(_fast_fluctuation_cov(setup, args, sol.S[i], sol.A[i]))
             V = np.ascontiguousarray(nodes @ (evecs * np.sqrt(np.clip(evals, 0.0, None))).T)
             means = _neuron_means_cubature(
                 np.ascontiguousarray(Z[:, :-1]), np.ascontiguousarray(Z[:, -1]), setup.beta_star, V, setup.s

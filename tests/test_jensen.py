@@ -80,3 +80,18 @@ def test_check_predicts_flow_eff_jensen_next_to_flow_eff():
     out = predict(SMALL, steps, methods=("flow_eff", JENSEN))
     assert np.all(np.isfinite(out[JENSEN]["cos_abs_mean"]))
     assert np.all(out[JENSEN]["cos_abs_mean"][1:] < out["flow_eff"]["cos_abs_mean"][1:])
+
+
+def test_cubature_kernel_equals_the_shifted_networks():
+    """The O(m) per-node kernel (expanded norms and dots) against shifting the network explicitly,
+    w_k − s a_k v and a_k − s w_k·v, and taking the three neuron means (1e-12)."""
+    rng = np.random.default_rng(0)
+    m, d, s = 300, 7, 0.7
+    W, a, b = rng.standard_normal((m, d)), 0.1 * rng.standard_normal(m), rng.standard_normal(d)
+    V = 0.3 * rng.standard_normal((2 * d, d))
+    shifted = []
+    for v in V:
+        Wv, av = W - s * a[:, None] * v[None, :], a - s * W @ v
+        nw = np.linalg.norm(Wv, axis=1)
+        shifted.append([nw.mean(), np.mean(np.abs(Wv @ b) / (nw * np.linalg.norm(b))), np.abs(av).mean()])
+    np.testing.assert_allclose(eff._neuron_means_cubature(W, a, b, V, s), np.mean(shifted, axis=0), rtol=1e-12)
