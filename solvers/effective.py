@@ -348,11 +348,10 @@ def _fluctuation_scale(q, p):
 
 @numba.njit(cache=True)
 def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
-    """Ω (into `Omega`) and ω (returned) of the current state from Σ_j q_j and, for 1-SAM, the
-    per-sample forms q_i (ignored otherwise).
+    """Ω (into `Omega`) and ω (returned) of the current state from the per-sample forms q_i and K.
 
-    Label noise and USAM weigh every sample alike (Ω = c Σ̂, no pass over X); 1-SAM's weight
-    depends on q_i and the minibatch-SAM weight on Σ_j q_j."""
+    Label noise and USAM weigh every sample alike (Ω = c Σ̂, c from λ_eff(G_B) and Σ_j q_j); 1-SAM's
+    and 1-USAM's weights c_i depend on q_i: Ω = Xᵀ diag(c/n) X."""
     n = X.shape[0]
     s = p[P_S]
     q_sum = np.sum(q)
@@ -366,9 +365,7 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
     if reg != REG_ONE_SAM and reg != REG_ONE_USAM:
         Omega[:, :] = c * Sigma_hat
         return c * p[P_TAU]
-    d = X.shape[1]
-    Omega[:, :] = 0.0
-    omega = 0.0
+    weights = np.empty(n)
     # 1-SAM and 1-USAM at finite η: label noise, the ascent and its noise from one stationary fluctuation
     # P = c K (theory/sam.py); c = NaN past the pole stops the solve, c = 0 (no noise) falls through.
     c_fl = _fluctuation_scale(q, p) if p[P_CORR] == CORR_LAMBDA_EFF else 0.0
@@ -383,13 +380,9 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
                 noise = gen.one_usam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA])
                 ascent = gen.one_usam_weight(q[i], s, p[P_RHO], p[P_DELTA])
             ci = c + noise + ascent
-        ci /= n
-        omega += ci * xn2[i]
-        for j in range(d):
-            cx = ci * X[i, j]
-            for k in range(d):
-                Omega[j, k] += cx * X[i, k]
-    return omega
+        weights[i] = ci / n
+    Omega[:, :] = X.T @ (X * weights[:, None])  # (1/n) Σ_i c_i x_i x_iᵀ
+    return np.dot(weights, xn2)
 
 
 @numba.njit(cache=True)
