@@ -23,12 +23,12 @@ Three predictions of the same run (same data X, β*, same initialisation W0, a0)
 
 The regularizer R(S, A) enters only through Ω = ∂R/∂S and ω = ∂R/∂A (theory/flow.py), written as
 per-sample weights c_i: Ω = (1/n) Σ_i c_i x_i x_iᵀ, ω = (1/n) Σ_i c_i ‖x_i‖². Label noise gives
-c_i = λ s² (Ω = λ s² Σ̂); 1-SAM (B = 1) adds `one_sam_weight`(q_i) and its enlarged noise
-`one_sam_noise_weight`(q_i) (first order), or, with "lambda-eff", takes all of label noise, the ascent
-and its noise from one stationary residual fluctuation P = c K (`one_sam_closure_weight`(c, q_i), c the
-root of the mean `one_sam_stationarity`: a Gaussian closure of the ascent's sign), minibatch/full-batch SAM
-`batch_sam_weight`, USAM `usam_weight` (1-USAM, B = 1: `one_usam_weight` and its enlarged noise
-`one_usam_noise_weight`) (theory/sam.py), with q_i = x_iᵀ(S + A I)x_i.
+c_i = λ s² (Ω = λ s² Σ̂); minibatch/full-batch SAM adds `batch_sam_weight`, USAM `usam_weight`. 1-SAM
+and 1-USAM (B = 1) add, to first order, `one_sam_weight`(q_i) / `one_usam_weight`(q_i) and their enlarged
+noise `one_sam_noise_weight` / `one_usam_noise_weight`; with "lambda-eff" they take label noise, the
+ascent and its noise together from one stationary residual fluctuation P = c K (`one_sam_closure_weight`,
+`one_usam_closure_weight` at c, the root of ⟨q_i F_i(c)⟩ = 0 with F_i from `one_sam_stationarity` /
+`one_usam_stationarity`: a Gaussian closure of the ascent) (theory/sam.py), with q_i = x_iᵀ(S + A I)x_i.
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
 λ_eff(t) = λ/(1 − η G_B(t)/2) (finite η: the K⁻¹-trace of the stationary residual fluctuation,
 G_B = s²[(1 − c_B/B) tr((Σ̂K)²) + (c_B/B)⟨q²⟩]/⟨q⟩, theory/finite_eta.py), evaluated on the current
