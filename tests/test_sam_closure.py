@@ -107,12 +107,12 @@ def _problem(eta_trace_G: float):
     return X, K, eta_trace_G / q.mean()
 
 
-def _params(s, eta, rho, delta, noise, usam=False) -> np.ndarray:
-    p = np.zeros(12)
-    p[eff.P_REG] = eff.REG_ONE_USAM if usam else eff.REG_ONE_SAM
-    p[eff.P_S], p[eff.P_ETA], p[eff.P_RHO], p[eff.P_DELTA] = s, eta, rho, delta
-    p[eff.P_XIABS], p[eff.P_GAUSSIAN] = eff.XI_ABS_MEAN[noise], float(noise == "gaussian")
-    return p
+def _params(X, s, eta, rho, delta, noise, usam=False) -> np.ndarray:
+    """The solver's parameter vector of a 1-SAM (or 1-USAM) setup on data X, as `EffectiveSetup.args`."""
+    setup = eff.EffectiveSetup(
+        X, np.zeros(X.shape[1]), s, eta, delta, 1, "lambda-eff", "usam" if usam else "sam", rho, noise
+    )
+    return setup.args()[-1]
 
 
 @pytest.mark.parametrize("noise,delta", [("gaussian", 0.0), ("gaussian", 0.3), ("rademacher", 0.3)])
@@ -133,7 +133,7 @@ def test_closure_against_the_residual_chain(noise, delta):
     def excess(c: float) -> float:
         return float(np.mean([sum(moments(c * qi)) for qi in q])) - delta * xi_abs
 
-    c = eff._fluctuation_scale(q, _params(s, eta, rho, delta, noise))
+    c = eff._fluctuation_scale(q, _params(X, s, eta, rho, delta, noise))
     assert excess(c) == pytest.approx(excess_sim, rel=0.05)
     c_no_gain = 0.0
     for _ in range(200):  # 2c⟨q⟩ = η s² ⟨q E v²⟩ without the gain: a contraction for η G_1 < 2
@@ -155,7 +155,7 @@ def test_contracted_closure_against_the_residual_chain(rho, eta_trace_G):
     X, K, eta = _problem(eta_trace_G)
     q, _, _, sq_sim = _residual_chain(X, K, s, eta, rho, delta, "gaussian", usam=True)
     excess_sim = np.mean(sq_sim) - delta**2
-    c = eff._fluctuation_scale(q, _params(s, eta, rho, delta, "gaussian", usam=True))
+    c = eff._fluctuation_scale(q, _params(X, s, eta, rho, delta, "gaussian", usam=True))
     assert c * np.mean(q) == pytest.approx(excess_sim, rel=0.03)
     if rho == 0:  # λ_eff's closed form is the same root, and the trace part is not
         curvature = s * s * np.mean(q * q) / np.mean(q)
