@@ -347,21 +347,30 @@ def _fluctuation_scale(q, p):
 
 
 @numba.njit(cache=True)
-def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
-    """Ω (into `Omega`) and ω (returned) of the current state from the per-sample forms q_i and K.
-
-    Label noise and USAM weigh every sample alike (Ω = c Σ̂, c from λ_eff(G_B) and Σ_j q_j); 1-SAM's
-    and 1-USAM's weights c_i depend on q_i: Ω = Xᵀ diag(c/n) X."""
-    n = X.shape[0]
+def _uniform_weight(q, K, Sigma_hat, p, label):
+    """The part c of the regularizer that weighs every sample alike (Ω = c Σ̂, ω = c τ): label noise's
+    λ s² (λ or λ_eff(G_B); NaN past the pole) if `label`, plus USAM's or minibatch SAM's term."""
+    n = q.shape[0]
     s = p[P_S]
-    q_sum = np.sum(q)
-    lam = _lambda_now(p, q, K, Sigma_hat)
-    c = 0.0 if p[P_CORR] == CORR_LYAPUNOV else lam * s * s
+    c = _lambda_now(p, q, K, Sigma_hat) * s * s if label else 0.0
     reg = int(p[P_REG])
     if reg == REG_USAM:
         c += gen.usam_weight(s, p[P_RHO], p[P_DELTA], p[P_B])
     elif reg == REG_BATCH_SAM:
-        c += gen.batch_sam_weight(q_sum, float(n), p[P_B], s, p[P_RHO], p[P_DELTA])
+        c += gen.batch_sam_weight(np.sum(q), float(n), p[P_B], s, p[P_RHO], p[P_DELTA])
+    return c
+
+
+@numba.njit(cache=True)
+def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
+    """Ω (into `Omega`) and ω (returned) of the current state from the per-sample forms q_i and K.
+
+    Label noise and USAM weigh every sample alike (`_uniform_weight`); 1-SAM's and 1-USAM's weights
+    c_i depend on q_i: Ω = Xᵀ diag(c/n) X."""
+    n = X.shape[0]
+    s = p[P_S]
+    reg = int(p[P_REG])
+    c = _uniform_weight(q, K, Sigma_hat, p, p[P_CORR] != CORR_LYAPUNOV)  # else from `_fluctuation_gradients`
     if reg != REG_ONE_SAM and reg != REG_ONE_USAM:
         Omega[:, :] = c * Sigma_hat
         return c * p[P_TAU]
@@ -386,14 +395,20 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
 
 
 @numba.njit(cache=True)
-def _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega):
-    """Ω, ω of the reduced state from q_i = x_iᵀ(S + A I)x_i (one pass over X); with the "lyapunov"
-    correction label noise's part comes from `_fluctuation_gradients`."""
-    n = X.shape[0]
+def _sample_forms(S, A, X, xn2):
+    """q_i = x_iᵀ(S + A I)x_i = ‖∇f(x_i)‖²/s² (one pass over X)."""
     XS = X @ S
-    q = np.empty(n)
-    for i in range(n):
+    q = np.empty(X.shape[0])
+    for i in range(X.shape[0]):
         q[i] = np.dot(XS[i], X[i]) + A * xn2[i]
+    return q
+
+
+@numba.njit(cache=True)
+def _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega):
+    """Ω, ω of the reduced state; with the "lyapunov" correction label noise's part comes from
+    `_fluctuation_gradients`."""
+    q = _sample_forms(S, A, X, xn2)
     omega = _regularizer_gradients(q, S + A * np.eye(S.shape[0]), Sigma_hat, X, xn2, p, Omega)
     if p[P_CORR] == CORR_LYAPUNOV:
         fluct = np.empty_like(Omega)
@@ -433,16 +448,18 @@ def reduced_rhs(t, y, args, out):
 
 @numba.njit(cache=True)
 def reduced_jac(t, y, args, J):
-    """The stiff block J = ∂β̇/∂β = −s²(A I + S)Σ̂ − 2(Ω + ωI) on the leading d components of y,
-    the Jacobian the Rosenbrock-W method solves with (Ω, ω of the current (S, A))."""
+    """The stiff block ∂β̇/∂β ≈ −s²(A I + S)Σ̂ − 2c(Σ̂ + τI) on the leading d components of y, the matrix
+    the Rosenbrock-W method solves with. c is the uniform weight (`_uniform_weight`: label noise, USAM,
+    minibatch SAM) of the current (S, A); 1-SAM's per-sample weights and the "lyapunov" anisotropy are
+    left out: a W-method keeps its order with any matrix (solvers/ode_rosw.py) and only needs the stiff
+    relaxation s²KΣ̂ ∝ m, which the regularizer (O(λ)) does not change."""
     Sigma_hat, beta_star, X, xn2, R, p = args
     d = beta_star.shape[0]
-    beta = y[:d]
     S = y[d : d + d * d].reshape((d, d))
     A = y[d + d * d]
-    Omega = np.empty((d, d))
-    omega = _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega)
-    gen.reduced_beta_jacobian(S, A, Sigma_hat, Omega, omega, p[P_S], J)
+    K = S + A * np.eye(d)
+    c = _uniform_weight(_sample_forms(S, A, X, xn2), K, Sigma_hat, p, True)
+    gen.reduced_beta_jacobian(S, A, Sigma_hat, c * Sigma_hat, c * p[P_TAU], p[P_S], J)
 
 
 @numba.njit(cache=True)
