@@ -22,12 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.paths import stack_paths
 from lnsgd.experiments.phases import phase_one_time, phase_two_time
 from lnsgd.experiments.provenance import provenance_attrs
 from lnsgd.experiments.schedules import DeltaOverride, delta_values
@@ -239,50 +239,10 @@ def _simulate_paths(config, start, progress, delta_schedule, workers) -> xr.Data
 
 
 def combine_paths(config: SimulationConfig, results: list[xr.Dataset]) -> xr.Dataset:
-    """Stack single-path Datasets along `path` (NaN-padded where a path stopped early)."""
-    index = pd.Index(np.arange(len(results)), name="path")
-    ds = xr.concat(
-        [r.drop_attrs() for r in results],
-        dim=index,
-        join="outer",
-        combine_attrs="drop",
-        data_vars="all",
-        coords="minimal",
-        compat="override",
-    )
-    ds = ds.assign_coords(noise_seed=("path", [config.noise_seed + j for j in range(len(results))]))
-    for name in ("T_I", "T_II"):
-        missed = [(j, r[name].attrs["reason"]) for j, r in enumerate(results) if r[name].attrs.get("reason")]
-        reason = (
-            f"not reached on {len(missed)} of {len(results)} paths (path {missed[0][0]}: {missed[0][1]})"
-            if missed
-            else ""
-        )
-        ds[name].attrs = {"reason": reason, "units": "steps"}
-    statuses = [Status(r.attrs["status"]) for r in results]
-    bad = [(j, r.attrs["message"]) for j, r in enumerate(results) if statuses[j] is not Status.COMPLETED]
-    status = (
-        Status.COMPLETED if not bad else (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.DIVERGED)
-    )
-    message = (
-        f"completed {config.steps} steps on each of {len(results)} paths"
-        if not bad
-        else f"{len(bad)} of {len(results)} paths did not complete: "
-        + "; ".join(f"path {j}: {msg}" for j, msg in bad[:5])
-    )
-    ds.attrs.update(provenance_attrs(config.to_json(), config.digest(), config.seed))
+    """Stack single-path Datasets along `path` (`paths.stack_paths`) with the engine's attributes."""
+    ds = stack_paths(config, results)
     first = results[0].attrs
-    ds.attrs.update(
-        status=status.value,
-        message=message,
-        engine=first["engine"],
-        s=first["s"],
-        tau=first["tau"],
-        noise_seed=config.noise_seed,
-        paths=len(results),
-        steps_done=int(min(r.attrs["steps_done"] for r in results)),
-        delta_schedule=first["delta_schedule"],
-    )
+    ds.attrs.update(engine=first["engine"], s=first["s"], tau=first["tau"], delta_schedule=first["delta_schedule"])
     return ds
 
 

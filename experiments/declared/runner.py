@@ -15,13 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 import sympy as sp
 import xarray as xr
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from lnsgd.experiments.declared.config import ModelConfig
+from lnsgd.experiments.paths import stack_paths
 from lnsgd.experiments.phases import phase_one_time, phase_two_time
 from lnsgd.experiments.provenance import provenance_attrs
 from lnsgd.solvers import declared_engine as de
@@ -218,31 +218,7 @@ def records_dataset(config: ModelConfig, steps: list[int], rows: list[dict], sta
 
 
 def _stack_paths(config: ModelConfig, runs: list[xr.Dataset]) -> xr.Dataset:
-    """Stack single-path Datasets along `path` (NaN-padded where a path stopped early)."""
-    index = pd.Index(np.arange(len(runs)), name="path")
-    ds = xr.concat(
-        [r.drop_attrs() for r in runs], dim=index, join="outer", data_vars="all", coords="minimal", compat="override"
-    )
-    ds["beta_star"] = runs[0]["beta_star"]
-    for name in ("T_I", "T_II"):
-        if name in ds:
-            reasons = [r[name].attrs.get("reason", "") for r in runs]
-            missed = sum(bool(x) for x in reasons)
-            ds[name].attrs = {
-                "units": "steps",
-                "reason": f"not reached on {missed} of {len(runs)} paths" if missed else "",
-            }
-    bad = [(j, r.attrs["message"]) for j, r in enumerate(runs) if r.attrs["status"] != Status.COMPLETED.value]
-    statuses = {r.attrs["status"] for r in runs}
-    status = (
-        Status.COMPLETED if not bad else Status.INTERRUPTED if Status.INTERRUPTED.value in statuses else Status.DIVERGED
-    )
-    ds.attrs.update(provenance_attrs(config.to_json(), config.digest(), config.seed))
-    ds.attrs.update(
-        status=status.value,
-        message=f"completed {config.steps} steps on each of {len(runs)} paths" if not bad
-        else f"{len(bad)} of {len(runs)} paths did not complete: " + "; ".join(f"path {j}: {m}" for j, m in bad[:5]),
-        steps_done=int(min(r.attrs["steps_done"] for r in runs)), model=config.model, s=runs[0].attrs["s"],
-        noise_seed=int(config.noise_seed), paths=len(runs),
-    )  # fmt: skip
+    """Stack single-path Datasets along `path` (`paths.stack_paths`; β* kept once) with the model's name."""
+    ds = stack_paths(config, runs, shared=("beta_star",))
+    ds.attrs.update(model=config.model, s=runs[0].attrs["s"])
     return ds
