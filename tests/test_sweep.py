@@ -320,3 +320,13 @@ def test_sweep_figures_from_a_tiny_suite(tmp_path, monkeypatch):
         assert [p.name for p in paths] == [f"{name}.pdf"] and paths[0].stat().st_size > 1000
     with pytest.raises(figs.MissingSweepError, match="lnsgd sweep"):
         figs.load_part(tmp_path / "nowhere", "phases")
+
+
+def test_a_model_named_only_by_the_grid_is_validated_with_each_of_its_values():
+    """Fields of the swept models (deep-linear's h, m) are accepted in the base; a model they do not
+    apply to is named."""
+    base = {"h": 10, "m": 8, "n": 20, "d": 5, "steps": 100, "record_every": 10}
+    spec = spec_from_dict({"name": "ok", "base": base, "grid": {"model": ["deep-linear"], "eta": [1e-3, 2e-3]}})
+    assert len(spec.parts[0].expand()) == 2
+    with pytest.raises(ConfigError, match="grid.model = 'diagonal'.*m = 8 does not apply"):
+        spec_from_dict({"name": "bad", "base": base, "grid": {"model": ["deep-linear", "diagonal"], "eta": [1e-3]}})

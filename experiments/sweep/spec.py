@@ -171,23 +171,30 @@ class SweepPart:
                 f"{where}: empty grid: give `grid` (field: [values, ...]) and/or `points` (a list of {{field: value}})"
             )
         base, cls = dict(self.base), self.config_cls
-        if "model" not in base:  # a swept model: the base is checked with each of its values
+        # a model named only by the grid: the base and every other value are checked with each model
+        swept = dict(self.grid).get("model", ()) if "model" not in base else ()
+        models = [{"model": v} for v in swept] or [{}]
+        for model in models:
             try:
-                cls(**base)
+                cls(**(base | model))
             except ConfigError as err:
-                raise ConfigError(f"{where}: base: {err}") from None
+                label = "base" if not model else f"base with grid.model = {model['model']!r}"
+                raise ConfigError(f"{where}: {label}: {err}") from None
         grid_fields = [f for f, _ in self.grid]
         for field, values in self.grid:
             if not values:
                 raise ConfigError(f"{where}: grid.{field}: empty grid axis; give at least one value")
             for v in values:
-                _check_alone(cls, where, f"grid.{field}", base, {field: v})
+                for model in models if field != "model" else [{}]:
+                    _check_alone(cls, where, f"grid.{field}", base | model, {field: v})
         for i, point in enumerate(self.points):
             both = sorted(set(dict(point)) & set(grid_fields))
             if both:
                 raise ConfigError(f"{where}: points[{i}]: field(s) {', '.join(both)} also in grid")
+            own = {"model": dict(point)["model"]} if "model" in dict(point) else None
             for field, v in point:
-                _check_alone(cls, where, f"points[{i}].{field}", base, {field: v})
+                for model in [own] if own else models:
+                    _check_alone(cls, where, f"points[{i}].{field}", base | model, {field: v})
 
     @property
     def dims(self) -> tuple[str, ...]:
