@@ -730,7 +730,9 @@ def full_observables(sol: OdeSolution, m: int, beta_star: np.ndarray) -> dict[st
 
 
 # ---------------------------------------------------------------- label-noise SDE ensemble
-# y = [vec W, a] (`pack_full`), args = (X, β*, [s, √(η/B), δ]); ∇_θ L_batch = J u with J u = (s a uᵀ, s W u).
+# y = [vec W, a] (`pack_full`), args = (X, β*, [s, √(η/B), δ, noise code]); ∇_θ L_batch = J u with
+# J u = (s a uᵀ, s W u).
+SDE_NOISES = ("full", "label", "trace")  # index = the noise code
 SDE_CHUNK_STEPS = 2000  # increments drawn at a time: ≤ SDE_CHUNK_STEPS × paths × 2n
 
 
@@ -783,21 +785,31 @@ def label_noise_drift(t, y, args, out):
 
 @numba.njit(cache=True)
 def label_noise_diffusion(t, y, args, dw, out):
-    """b dw = √(η/B) J ζ with ζ = n^{-1/2}[Xᵀ(r∘dw₁ + δ dw₂) − g Σ_i dw₁ᵢ], dw = (dw₁, dw₂) ∈ R^{2n}.
+    """b dw = √(η/B) J ζ, dw = (dw₁, dw₂) ∈ R^{2n}, for the noise code p[3] (`SDE_NOISES`):
 
-    Cov ζ = (δ²Σ̂ + M₄ − ggᵀ)·dt, M₄ = (1/n) Σ_i r_i² x_i x_iᵀ: label plus minibatch sampling noise
-    (with replacement), rank ≤ d per state, applied in O(md + nd) (the product form of `sde_step`).
-    """
+    - "full": ζ = n^{-1/2}[Xᵀ(r∘dw₁ + δ dw₂) − g Σ_i dw₁ᵢ], Cov ζ = (δ²Σ̂ + M₄ − ggᵀ)·dt,
+      M₄ = (1/n) Σ_i r_i² x_i x_iᵀ: label plus minibatch sampling noise (with replacement);
+    - "label": ζ = n^{-1/2} δ Xᵀdw₂, Cov ζ = δ²Σ̂·dt (label noise only);
+    - "trace": ζ = n^{-1/2} σ Xᵀdw₂, σ² = δ² + 2L, Cov ζ = σ²Σ̂·dt (the sampling noise's trace part,
+      M₄ − ggᵀ ↦ 2L Σ̂ with 2L = (1/n) Σ_i r_i²).
+
+    Rank ≤ d per state, applied in O(md + nd) (the product form of `sde_step`)."""
     X, beta_star, p = args
     n, d = X.shape
     r = np.empty(n)
     g = np.empty(d)
     _residual_gradient(y, X, beta_star, p[0], r, g)
+    full = p[3] == 0.0
+    label_scale = p[2]
+    if p[3] == 2.0:
+        label_scale = math.sqrt(p[2] * p[2] + np.dot(r, r) / n)
     zeta = np.zeros(d)
     dw_sum = 0.0
     for i in range(n):
-        dw_sum += dw[i]
-        wgt = r[i] * dw[i] + p[2] * dw[n + i]
+        wgt = label_scale * dw[n + i]
+        if full:
+            dw_sum += dw[i]
+            wgt += r[i] * dw[i]
         for j in range(d):
             zeta[j] += X[i, j] * wgt
     inv_sqrt_n = 1.0 / math.sqrt(n)
@@ -832,17 +844,22 @@ def solve_sde_ensemble(
     dt: float | None = None,
     n_paths: int = 4,
     seed: int = 0,
+    noise: str = "full",
 ) -> SdeEnsemble:
     """Euler–Maruyama ensemble of the label-noise SDE from (W0, a0), observed at `t_eval`.
 
     `solve_sde` with `label_noise_drift` and the product-form `label_noise_diffusion` (q = 2n).
     dt defaults to η (one SDE step per SGD step); each interval between output times is split into
-    equal steps of at most dt. Increments come from `brownian_increments` with one Generator per call
+    equal steps of at most dt. `noise` (`SDE_NOISES`, see `label_noise_diffusion`) is "full" (label plus
+    sampling noise) or, as ablations, "label" (label noise only) or "trace" (the sampling noise's trace
+    part). Increments come from `brownian_increments` with one Generator per call
     (seeded) for all paths, so results are reproducible and independent of the chunking.
     """
     t_eval = _check_times(t_eval)
     if n_paths < 1:
         raise ValueError(f"n_paths = {n_paths}; valid: >= 1")
+    if noise not in SDE_NOISES:
+        raise ValueError(f"noise = {noise!r}; valid: {SDE_NOISES}")
     dt = eta if dt is None else float(dt)
     if not dt > 0:
         raise ValueError(f"dt = {dt}; valid: > 0")
@@ -852,7 +869,7 @@ def solve_sde_ensemble(
     args = (
         np.ascontiguousarray(problem.X),
         np.ascontiguousarray(problem.beta_star),
-        np.array([s, math.sqrt(eta / batch_size), delta], dtype=np.float64),
+        np.array([s, math.sqrt(eta / batch_size), delta, float(SDE_NOISES.index(noise))], dtype=np.float64),
     )
     bstar = args[1]
     alive = np.ones(P, dtype=bool)

@@ -98,3 +98,20 @@ def test_set_without_preset_is_rejected(tmp_path):
     args = parser.parse_args(["check", "--set", "eta=1e-3", "--out", str(tmp_path)])
     with pytest.raises(ConfigError, match="PRESET"):
         args.func(args)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "match"),
+    [
+        ("--sde-paths", "0", "sde paths = 0"),
+        ("--sde-dt-factor", "2", "sde dt_factor = 2.0"),
+        ("--sde-dt-factor", "0", "0 < dt_factor"),
+    ],
+)
+def test_bad_sde_options_name_the_option_and_its_range(tmp_path, flag, value, match):
+    parser = argparse.ArgumentParser()
+    cli_check.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["check", "two-phase", flag, value, "--out", str(tmp_path)])
+    with pytest.raises(ConfigError, match=match):
+        args.func(args)
+    assert not list(tmp_path.glob("check_*.nc"))  # rejected before anything ran

@@ -103,29 +103,34 @@ def test_sde_ensemble_mean_follows_the_regularized_flow_at_small_eta():
         assert np.all(np.abs(ens.curves[key] - flow[key]) <= band), key
 
 
-def _label_noise_em(X, beta_star, W0, a0, s, eta, delta, B, h, dB):
+def _label_noise_em(X, beta_star, W0, a0, s, eta, delta, B, h, dB, noise="full"):
     """Plain numpy Euler–Maruyama reference of the label-noise SDE, one path: per step, with
-    r = X(β − β*), g = Xᵀr/n and the per-sample noise ζ = n^{-1/2} Σ_i [(r_i x_i − g) ΔB₁ᵢ + δ x_i ΔB₂ᵢ],
-    the gradient direction u = h g − √(η/B) ζ moves W ← W − s a uᵀ, a ← a − s W u."""
+    r = X(β − β*), g = Xᵀr/n and the per-sample noise ζ = n^{-1/2} Σ_i [(r_i x_i − g) ΔB₁ᵢ + δ x_i ΔB₂ᵢ]
+    ("full"; "label": without the first term; "trace": σ x_i ΔB₂ᵢ only, σ² = δ² + mean r_i²), the
+    gradient direction u = h g − √(η/B) ζ moves W ← W − s a uᵀ, a ← a − s W u."""
     n = X.shape[0]
     W, a = W0.copy(), a0.copy()
     for db in dB:
         r = X @ (s * W.T @ a - beta_star)
         g = X.T @ r / n
-        zeta = ((r[:, None] * X - g).T @ db[:n] + delta * X.T @ db[n:]) / np.sqrt(n)
+        sigma = np.sqrt(delta**2 + np.mean(r**2)) if noise == "trace" else delta
+        sampling = (r[:, None] * X - g).T @ db[:n] if noise == "full" else 0.0
+        zeta = (sampling + sigma * X.T @ db[n:]) / np.sqrt(n)
         u = h * g - np.sqrt(eta / B) * zeta
         W, a = W - s * np.outer(a, u), a - s * W @ u
     return W, a
 
 
-def test_label_noise_sde_matches_a_numpy_euler_maruyama_reference(monkeypatch):
+@pytest.mark.parametrize("noise", eff.SDE_NOISES)
+def test_label_noise_sde_matches_a_numpy_euler_maruyama_reference(monkeypatch, noise):
     """`solve_sde_ensemble` (EM at dt = η through `solve_sde`, product-form diffusion) equals the numpy
-    loop above on the increments of its Generator to 1e-10 relative; 7-step chunks cross the output times."""
+    loop above on the increments of its Generator to 1e-10 relative, for each noise model; 7-step
+    chunks cross the output times."""
     problem, W0, a0 = _small(m=10, d=3, n=12, seed=2)
     s, eta, delta, B, P, seed = 0.8, 1e-2, 2.0, 2, 3, 5
     t = np.array([0.0, 0.2, 0.5])  # 20 and 30 steps of η
     monkeypatch.setattr(eff, "SDE_CHUNK_STEPS", 7)
-    ens = eff.solve_sde_ensemble(problem, s, eta, delta, B, W0, a0, t, n_paths=P, seed=seed)
+    ens = eff.solve_sde_ensemble(problem, s, eta, delta, B, W0, a0, t, n_paths=P, seed=seed, noise=noise)
     assert ens.status == "completed", ens.message
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 7919])))
     dB = brownian_increments(rng, np.full(50, eta), P, 2 * problem.n)  # drawn at once: the stream is chunk-free
@@ -133,7 +138,7 @@ def test_label_noise_sde_matches_a_numpy_euler_maruyama_reference(monkeypatch):
     for p in range(P):
         W, a = W0, a0
         for i, (lo, hi) in enumerate([(0, 0), (0, 20), (20, 50)]):
-            W, a = _label_noise_em(problem.X, problem.beta_star, W, a, s, eta, delta, B, eta, dB[lo:hi, p])
+            W, a = _label_noise_em(problem.X, problem.beta_star, W, a, s, eta, delta, B, eta, dB[lo:hi, p], noise)
             norms = np.linalg.norm(W, axis=1)
             ref["w_norm_mean"][i, p] = norms.mean()
             ref["cos_abs_mean"][i, p] = np.mean(

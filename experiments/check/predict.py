@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -25,9 +26,29 @@ JENSEN = "flow_eff_jensen"
 METHODS = (*FLOWS, JENSEN, "sde", "full")
 DEFAULT_METHODS = ("flow", "flow_eff")
 JUDGED = "flow_eff"
-SDE_DT_FACTOR = 1  # SDE step dt = SDE_DT_FACTOR · η
-SDE_PATHS = 4
 CURVES = ("w_norm_mean", "cos_abs_mean", "a_abs_mean")
+
+
+@dataclasses.dataclass(frozen=True)
+class SdeOptions:
+    """The "sde" method's ensemble: `paths` Euler–Maruyama paths of step dt = `dt_factor`·η, with the
+    label plus minibatch sampling noise (`noise` = "full") or, as ablations, the label noise alone
+    ("label") or the sampling noise's trace part ("trace"; `effective.label_noise_diffusion`)."""
+
+    paths: int = 4
+    dt_factor: float = 1.0
+    noise: str = "full"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.paths, int) and self.paths >= 1):
+            raise ValueError(f"sde paths = {self.paths!r}; valid: an integer >= 1")
+        if not (np.isfinite(self.dt_factor) and 0 < self.dt_factor <= 1):
+            raise ValueError(f"sde dt_factor = {self.dt_factor!r}; valid: 0 < dt_factor <= 1 (dt = dt_factor * eta)")
+        if self.noise not in eff.SDE_NOISES:
+            raise ValueError(f"sde noise = {self.noise!r}; valid: {eff.SDE_NOISES}")
+
+
+SDE_DEFAULTS = SdeOptions()
 
 
 def effective_setup(config: SimulationConfig, problem, s: float, correction: str) -> eff.EffectiveSetup:
@@ -51,8 +72,7 @@ def predict(
     steps: np.ndarray,
     methods=DEFAULT_METHODS,
     *,
-    sde_paths: int = SDE_PATHS,
-    sde_dt_factor: float = SDE_DT_FACTOR,
+    sde: SdeOptions = SDE_DEFAULTS,
 ) -> dict[str, dict]:
     """method -> {'w_norm_mean', 'cos_abs_mean', 'a_abs_mean', 'message', 'seconds'} on t = η·steps."""
     start_state = initial_state(config)
@@ -89,9 +109,10 @@ def predict(
                 W0,
                 a0,
                 t,
-                dt=sde_dt_factor * config.eta,
-                n_paths=sde_paths,
+                dt=sde.dt_factor * config.eta,
+                n_paths=sde.paths,
                 seed=config.seed,
+                noise=sde.noise,
             )
             curves, msg = dict(ens.curves), ens.message
         else:

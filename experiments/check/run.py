@@ -19,7 +19,7 @@ import xarray as xr
 
 from lnsgd.experiments.check.grid import MAX_PATHS, label
 from lnsgd.experiments.check.measure import TARGETS, Targets, compare, imprecise, misses
-from lnsgd.experiments.check.predict import CURVES, DEFAULT_METHODS, JUDGED, predict
+from lnsgd.experiments.check.predict import CURVES, DEFAULT_METHODS, JUDGED, SDE_DEFAULTS, SdeOptions, predict
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import simulate
 from lnsgd.experiments.store import save
@@ -86,6 +86,7 @@ def run_configuration(
     judged: str = JUDGED,
     targets: Targets = TARGETS,
     max_paths: int = MAX_PATHS,
+    sde: SdeOptions = SDE_DEFAULTS,
 ) -> tuple[xr.Dataset, list[dict]]:
     """Simulate (or reuse), predict, compare; store the Dataset (per-path and mean simulation curves,
     pred_<var>_<method> on the same step axis) as check_<digest>.nc in `out_dir`."""
@@ -100,7 +101,7 @@ def run_configuration(
     else:
         sim = simulate_paths(config)
     steps = sim["step"].values
-    preds = predict(config, steps, methods)
+    preds = predict(config, steps, methods, sde=sde)
     rows = _judge(steps, sim, preds, judged, targets, time.perf_counter() - start, config)
     while (
         imprecise(_row(rows, judged), targets)
@@ -145,11 +146,12 @@ def run_grid(
     judged: str = JUDGED,
     targets: Targets = TARGETS,
     log: Callable[[str], None] = print,
+    sde: SdeOptions = SDE_DEFAULTS,
 ) -> list[dict]:
     """All configurations in turn (each runs its noise paths on every core); rows in grid order."""
     rows: list[dict] = []
     for config in configs:
-        _, result = run_configuration(config, methods, out_dir, judged=judged, targets=targets)
+        _, result = run_configuration(config, methods, out_dir, judged=judged, targets=targets, sde=sde)
         rows += result
         log(progress_line(_row(result, judged)))
     return rows

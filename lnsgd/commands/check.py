@@ -1,6 +1,7 @@
 """`lnsgd check`: theory against the mean of simulated noise paths (experiments/check/, docs/check.md).
 
     lnsgd check [--quick] [--out DIR] [--table FILE] [--methods ...] [--judged M] [--max-steps N]
+                [--sde-paths N] [--sde-dt-factor F] [--sde-noise {full,label,trace}]
     lnsgd check PRESET [--set key=value ...] [--paths N] [--out DIR]
 
 Without PRESET: the default grid (or --quick's). With PRESET: that one configuration (the preset with
@@ -77,6 +78,7 @@ def run_declared(args: argparse.Namespace, config) -> int:
 def run(args: argparse.Namespace) -> int:
     from lnsgd.experiments.check import grid, table
     from lnsgd.experiments.check import run as check_run
+    from lnsgd.experiments.check.predict import SdeOptions
     from lnsgd.experiments.declared.config import ModelConfig
 
     if args.preset is not None:
@@ -87,8 +89,12 @@ def run(args: argparse.Namespace) -> int:
     if args.judged not in args.methods:
         raise ConfigError(f"--judged {args.judged} is not among --methods {' '.join(args.methods)}")
     configs = _configs(args)
+    try:
+        sde = SdeOptions(args.sde_paths, args.sde_dt_factor, args.sde_noise)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
     start = time.perf_counter()
-    rows = check_run.run_grid(configs, args.methods, args.out, judged=args.judged)
+    rows = check_run.run_grid(configs, args.methods, args.out, judged=args.judged, sde=sde)
     wall = time.perf_counter() - start
     print(f"wrote {table.write_csv(rows, args.out / 'check_table.csv')}")
     if args.preset is None:
@@ -118,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `check` to an ``add_subparsers()`` object."""
-    from lnsgd.experiments.check.predict import DEFAULT_METHODS, JUDGED, METHODS
+    from lnsgd.experiments.check.predict import DEFAULT_METHODS, JUDGED, METHODS, SDE_DEFAULTS
+    from lnsgd.solvers.effective import SDE_NOISES
 
     p = subparsers.add_parser("check", help="measure the effective-dynamics predictions against simulated noise paths")
     p.add_argument("preset", nargs="?", default=None, help="check one configuration: a preset (see `lnsgd list`)")
@@ -136,6 +143,21 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS))
     p.add_argument(
         "--judged", choices=METHODS, default=JUDGED, help=f"the method the targets apply to (default {JUDGED})"
+    )
+    sde = SDE_DEFAULTS
+    p.add_argument("--sde-paths", type=int, default=sde.paths, help=f"paths of the sde method (default {sde.paths})")
+    p.add_argument(
+        "--sde-dt-factor",
+        type=float,
+        default=sde.dt_factor,
+        help=f"sde step dt = F * eta, 0 < F <= 1 (default {sde.dt_factor:g}; < 1 approaches the continuum SDE)",
+    )
+    p.add_argument(
+        "--sde-noise",
+        choices=SDE_NOISES,
+        default=sde.noise,
+        help="sde noise: label + minibatch sampling (full, default); ablations: label noise only (label), "
+        "the sampling noise's trace part (trace)",
     )
     p.set_defaults(func=run)
     return p
