@@ -115,3 +115,14 @@ def test_bad_sde_options_name_the_option_and_its_range(tmp_path, flag, value, ma
     with pytest.raises(ConfigError, match=match):
         args.func(args)
     assert not list(tmp_path.glob("check_*.nc"))  # rejected before anything ran
+
+
+def test_a_simulation_that_diverges_before_its_second_record_is_a_named_miss(tmp_path):
+    """η far beyond the stability edge (the run diverges in its first record interval): no prediction can
+    be compared, the row says why instead of the command failing."""
+    config = grid.with_steps(dataclasses.replace(grid.PAPER, m=200, eta=0.05), 20_000, 2)
+    with pytest.warns(UserWarning, match="stability"):
+        _, rows = run.run_configuration(config, out_dir=tmp_path)
+    judged = next(r for r in rows if r["method"] == "flow_eff")
+    assert judged["misses"].startswith("simulation diverged") and "stability edge" in judged["misses"]
+    assert "no record after the initial one" in judged["message"]
