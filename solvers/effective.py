@@ -55,14 +55,14 @@ from lnsgd.solvers.sde import solve_sde
 from lnsgd.solvers.sde_brownian import brownian_increments
 from lnsgd.solvers.status import Status
 
-CORRECTIONS = ("first-order", "lambda-eff", "lyapunov")
+CORRECTIONS = ("first-order", "lambda-eff", "lyapunov", "conjugated")
 # Regularizers beyond label noise's λ tr G, by code: none, 1-SAM, minibatch/full-batch SAM, USAM.
 REG_LABEL, REG_ONE_SAM, REG_BATCH_SAM, REG_USAM, REG_ONE_USAM = range(5)
 XI_ABS_MEAN = {"gaussian": math.sqrt(2.0 / math.pi), "rademacher": 1.0}  # E|ξ|
 
 # Layout of the float64 parameter vector handed to the right-hand sides.
 P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR, P_REG, P_RHO, P_DELTA, P_XIABS, P_CB, P_GAUSSIAN = range(12)
-CORR_LAMBDA_EFF, CORR_LYAPUNOV = float(CORRECTIONS.index("lambda-eff")), float(CORRECTIONS.index("lyapunov"))
+CORR_LAMBDA_EFF, CORR_LYAPUNOV, CORR_CONJUGATED = (float(CORRECTIONS.index(c)) for c in CORRECTIONS[1:])
 
 
 @dataclass(frozen=True)
@@ -223,9 +223,15 @@ def _curvature(q, K, Sigma_hat, p):
 
 
 @numba.njit(cache=True)
+def _finite_eta(p):
+    """Whether the correction solves the stationary fluctuation at finite η ("lambda-eff", "conjugated")."""
+    return p[P_CORR] == CORR_LAMBDA_EFF or p[P_CORR] == CORR_CONJUGATED
+
+
+@numba.njit(cache=True)
 def _lambda_now(p, q, K, Sigma_hat):
     """λ of the current state: the constant λ, or λ_eff = λ/(1 − η G_B/2); NaN past the pole η G_B ≥ 2."""
-    if p[P_CORR] != CORR_LAMBDA_EFF:
+    if not _finite_eta(p):
         return p[P_LAM]
     curvature = _curvature(q, K, Sigma_hat, p)
     if p[P_ETA] * curvature >= 2.0:
@@ -363,7 +369,8 @@ def _uniform_weight(q, K, Sigma_hat, p, label):
 
 @numba.njit(cache=True)
 def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
-    """Ω (into `Omega`) and ω (returned) of the current state from the per-sample forms q_i and K.
+    """Ω (into `Omega`) of the current state from the per-sample forms q_i and K; returns ω and the scale
+    λ_f of the residual fluctuation P = 2λ_f s² K (label noise's λ or λ_eff; c/(2s²) of 1-SAM's closure).
 
     Label noise and USAM weigh every sample alike (`_uniform_weight`); 1-SAM's and 1-USAM's weights
     c_i depend on q_i: Ω = Xᵀ diag(c/n) X."""
@@ -373,11 +380,11 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
     c = _uniform_weight(q, K, Sigma_hat, p, p[P_CORR] != CORR_LYAPUNOV)  # else from `_fluctuation_gradients`
     if reg != REG_ONE_SAM and reg != REG_ONE_USAM:
         Omega[:, :] = c * Sigma_hat
-        return c * p[P_TAU]
+        return c * p[P_TAU], _lambda_now(p, q, K, Sigma_hat)
     weights = np.empty(n)
     # 1-SAM and 1-USAM at finite η: label noise, the ascent and its noise from one stationary fluctuation
     # P = c K (theory/sam.py); c = NaN past the pole stops the solve, c = 0 (no noise) falls through.
-    c_fl = _fluctuation_scale(q, p) if p[P_CORR] == CORR_LAMBDA_EFF else 0.0
+    c_fl = _fluctuation_scale(q, p) if _finite_eta(p) else 0.0
     for i in range(n):
         if c_fl != 0.0:
             ci = _closure_weight(c_fl, q[i], p)
@@ -391,7 +398,18 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
             ci = c + noise + ascent
         weights[i] = ci / n
     Omega[:, :] = X.T @ (X * weights[:, None])  # (1/n) Σ_i c_i x_i x_iᵀ
-    return np.dot(weights, xn2)
+    return np.dot(weights, xn2), c_fl / (2.0 * s * s)
+
+
+@numba.njit(cache=True)
+def _conjugate(Omega, K, Sigma_hat, p, lam_f):
+    """The "conjugated" correction, in place: Ω += λ_f² s² (K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹), the w-block of label
+    noise's quadratic-variation regularizer R = −2λ_f s² diag(Σ̂, τ) averaged over the fast displacement
+    of the network, E[e^X R e^{−X}], X = sJ(Y), Cov Y = 2λ_f K⁻¹/s² (theory/fast_displacement.py;
+    λ_f: the scale of the residual fluctuation P = 2λ_f s² K)."""
+    extra = np.empty_like(Omega)
+    gen.conjugation_correction(np.linalg.inv(K), Sigma_hat, p[P_TAU], p[P_S], lam_f, extra)
+    Omega += extra
 
 
 @numba.njit(cache=True)
@@ -409,11 +427,14 @@ def _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega):
     """Ω, ω of the reduced state; with the "lyapunov" correction label noise's part comes from
     `_fluctuation_gradients`."""
     q = _sample_forms(S, A, X, xn2)
-    omega = _regularizer_gradients(q, S + A * np.eye(S.shape[0]), Sigma_hat, X, xn2, p, Omega)
+    K = S + A * np.eye(S.shape[0])
+    omega, lam_f = _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega)
     if p[P_CORR] == CORR_LYAPUNOV:
         fluct = np.empty_like(Omega)
         omega += _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, fluct)
         Omega += fluct
+    elif p[P_CORR] == CORR_CONJUGATED:
+        _conjugate(Omega, K, Sigma_hat, p, lam_f)
     return omega
 
 
@@ -476,11 +497,14 @@ def full_flow_rhs(t, y, args, out):
     for i in range(X.shape[0]):
         q[i] = np.dot(XW[i], XW[i]) + A * xn2[i]
     Omega = np.empty((d, d))
-    omega = _regularizer_gradients(q, W.T @ W + A * np.eye(d), Sigma_hat, X, xn2, p, Omega)
+    K = W.T @ W + A * np.eye(d)
+    omega, lam_f = _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega)
     if p[P_CORR] == CORR_LYAPUNOV:
         fluct = np.empty((d, d))
         omega += _fluctuation_gradients(p[P_S] * (W.T @ a), W.T @ W, A, Sigma_hat, beta_star, X, R, p, fluct)
         Omega += fluct
+    elif p[P_CORR] == CORR_CONJUGATED:
+        _conjugate(Omega, K, Sigma_hat, p, lam_f)
     dW = np.empty((m, d))
     da = np.empty(m)
     gen.regularized_flow_full(W, a, Sigma_hat, beta_star, Omega, omega, p[P_S], dW, da)
@@ -560,7 +584,7 @@ def solve_reduced(
         jac_size=d,
     )
     beta, S, A, Phi = unpack_reduced(sol.y, d)
-    if sol.status == Status.DIVERGED and setup.correction == "lambda-eff":
+    if sol.status == Status.DIVERGED and setup.correction in ("lambda-eff", "conjugated"):
         sol = dataclasses.replace(sol, message=sol.message + _pole_note(setup, S[-1], A[-1]))
     return ReducedSolution(sol.t, beta, S, A, Phi, sol)
 

@@ -221,3 +221,9 @@ def residual_gradient(beta, Sigma_hat, beta_star, g_out):
     beta_c = beta.reshape((beta.shape[0], 1))
     beta_star_c = beta_star.reshape((beta_star.shape[0], 1))
     g_out[:] = ((Sigma_hat @ (-beta_star_c + beta_c)))[:, 0]
+
+
+@numba.njit(cache=True)
+def conjugation_correction(Kinv, Sigma_hat, tau, s, lam, Omega_out):
+    """λ_f² s² (K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹): the w-block of label noise's regularizer conjugated by the fast displacement of the network (added to Ω); writes Omega_out (d, d)."""
+    Omega_out[:, :] = (lam**2*s**2) * ((-(2*tau) * (Kinv) + (Kinv @ Sigma_hat) + (Sigma_hat @ Kinv)))

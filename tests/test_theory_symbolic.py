@@ -253,3 +253,36 @@ def test_lazy_kernel_m_exponents():
     expected = {"standard": -2, "ntk": -1, "mean-field": 0}
     for param, exponent in expected.items():
         assert lazy.m_exponent(lazy.kernel_change_estimate(param)) == exponent
+
+
+@pytest.mark.parametrize("d_val", [2, 3])
+def test_fast_displacement_conjugation_is_the_w_block_of_the_averaged_conjugated_regularizer(d_val):
+    """Proved entrywise: with Y Gaussian, E[Y Yᵀ] = Σ_Y = 2λ K⁻¹/s² (K⁻¹ a symmetric matrix of symbols),
+    the w-block of E[e^X R e^{−X}] − R to second order (X = sJ(Y), R = −2λs² diag(Σ̂, τ)) equals
+    `conjugation_correction` times −2 (the generator is −2Ω), and its first-order part has zero mean."""
+    from lnsgd.theory import fast_displacement as fd
+
+    Y = sp.Matrix(sp.symbols(f"y0:{d_val}", real=True))
+    Kinv = sp.Matrix(d_val, d_val, lambda i, j: sp.Symbol(f"k{min(i, j)}{max(i, j)}", real=True))
+    Sig = sy.explicit(sy.Sigma_hat, d_val, 1)
+    assert Sig == Sig.T
+    R = sp.zeros(d_val + 1, d_val + 1)
+    R[:d_val, :d_val] = -2 * sy.lam * sy.s**2 * Sig
+    R[d_val, d_val] = -2 * sy.lam * sy.s**2 * sy.tau
+    conj = fd.conjugated_generator_second_order(R, Y, sy.s) - R
+    cov = 2 * sy.lam * Kinv / sy.s**2
+
+    def expect(expr):  # Gaussian, zero mean: y_i y_j -> cov_ij, odd monomials -> 0
+        poly = sp.Poly(sp.expand(expr), *Y)
+        out = 0
+        for monom, coeff in poly.terms():
+            idx = [i for i, p in enumerate(monom) for _ in range(p)]
+            if len(idx) == 2:
+                out += coeff * cov[idx[0], idx[1]]
+            elif len(idx) != 0:
+                assert len(idx) == 1  # second order: only constant, linear and quadratic terms
+        return out
+
+    mean = conj.applyfunc(expect)
+    want = -2 * fd.conjugation_correction(Kinv, Sig, sy.tau, sy.s, sy.lam)
+    assert sp.simplify(mean[:d_val, :d_val] - want) == sp.zeros(d_val, d_val)

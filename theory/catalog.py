@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from lnsgd.theory import finite_eta, flow, isotropic, model, sam, sde
+from lnsgd.theory import fast_displacement, finite_eta, flow, isotropic, model, sam, sde
 from lnsgd.theory import symbols as sy
 from lnsgd.theory.kernel_spec import Kernel, Output
 
@@ -260,6 +260,17 @@ def _residual_gradient() -> Kernel:
     )
 
 
+def _conjugation() -> Kernel:
+    fd = fast_displacement
+    return Kernel(
+        name="conjugation_correction",
+        doc="λ_f² s² (K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹): the w-block of label noise's regularizer conjugated by the fast "
+        "displacement of the network (added to Ω); writes Omega_out (d, d).",
+        args=(fd.Kinv, sy.Sigma_hat, sy.tau, sy.s, sy.lam, "Omega_out"),
+        outputs=(Output(fd.conjugation_correction(fd.Kinv, sy.Sigma_hat, sy.tau, sy.s, sy.lam), "Omega_out"),),
+    )
+
+
 GENERATED: tuple[Kernel, ...] = (
     _flow_full(),
     _reduced(),
@@ -268,4 +279,5 @@ GENERATED: tuple[Kernel, ...] = (
     *_regularizer_weights(),
     *_closed_forms(),
     _residual_gradient(),
+    _conjugation(),
 )

@@ -4,6 +4,8 @@
   SAM's or USAM's regularizer (theory/sam.py) for those algorithms;
 - "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η G_B(t)/2) (the judged theory);
 - "flow_lyap": the exact-in-η stationary fluctuation drift (docs/theory.md §8);
+- "flow_conj": "flow_eff" with the w-block of the regularizer conjugated by the fast displacement of the
+  network, Ω ← Ω + λ_eff(K⁻¹Ω + ΩK⁻¹ − 2ωK⁻¹) (docs/theory.md §11; a second-order term, not all of it);
 - "flow_eff_jensen": "flow_eff" with its neuron means taken over the fast fluctuation of the network
   (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network;
 - "sde": the label-noise SDE ensemble (label + minibatch sampling noise, Euler–Maruyama; SGD only);
@@ -21,7 +23,7 @@ from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import initial_state
 from lnsgd.solvers import effective as eff
 
-FLOWS = {"flow": "first-order", "flow_eff": "lambda-eff", "flow_lyap": "lyapunov"}
+FLOWS = {"flow": "first-order", "flow_eff": "lambda-eff", "flow_lyap": "lyapunov", "flow_conj": "conjugated"}
 JENSEN = "flow_eff_jensen"
 METHODS = (*FLOWS, JENSEN, "sde", "full")
 DEFAULT_METHODS = ("flow", "flow_eff")
