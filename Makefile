@@ -53,7 +53,7 @@ claims: setup
 # Theory against the mean of simulated noise paths (docs/check.md). make reproduce runs the
 # configurations of the default grid whose horizon is at most CHECK_MAX_STEPS SGD steps (the paper
 # config with both noise types, three 1-SAM points and USAM: 6 configurations, 77 s); the whole grid
-# (`lnsgd check`, 21 configurations, up to 64M steps x 4 paths) takes about 15 minutes on two cores.
+# (`lnsgd check`, 21 configurations, up to 64M steps x 4 paths) takes about 7 minutes on two cores.
 # A missed target is reported in the table and by `make summary`, and does not stop the report.
 CHECK_MAX_STEPS ?= 1000000
 # The declared models' regularized flows against their noise paths (experiments/declared/check.py).

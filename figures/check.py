@@ -17,6 +17,7 @@ METHOD_LABELS = {
     "flow": r"flow, $\lambda$",
     "flow_eff": r"flow, $\lambda_{\mathrm{eff}}$",
     "flow_lyap": "flow, exact-$\\eta$ fluctuations",
+    "flow_conj": r"flow, $\lambda_{\mathrm{eff}}$, conjugated",
     "sde": "SDE ensemble",
     "full": "full flow",
 }
@@ -27,7 +28,8 @@ def build_check(ds: xr.Dataset) -> Figure:
     range over paths), each prediction dashed in its own colour."""
     fig, axes = style.new_figure(ncols=2, width=style.DOUBLE_COLUMN)
     steps = ds["step"].values
-    colors = iter(style.OKABE_ITO[c] for c in ("orange", "blue", "vermillion", "bluish_green", "reddish_purple"))
+    palette = ("orange", "blue", "vermillion", "bluish_green", "reddish_purple", "sky_blue")
+    colors = iter(style.OKABE_ITO[c] for c in palette)
     methods = [(m, text, next(colors)) for m, text in METHOD_LABELS.items() if f"pred_w_norm_mean_{m}" in ds]
     paths = ds.sizes.get("path", 1)
     for ax, var in zip(axes, ("w_norm_mean", "cos_abs_mean"), strict=True):

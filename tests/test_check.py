@@ -79,8 +79,8 @@ def test_check_of_one_configuration_stores_paths_predictions_and_table(small_che
         np.testing.assert_allclose(ds["w_norm_mean"], ds["w_norm_mean_paths"].mean("path"), rtol=1e-12)
         for v in ("pred_w_norm_mean", "pred_cos_abs_mean", "pred_w_norm_mean_flow", "pred_w_norm_mean_flow_eff"):
             assert v in ds and ds[v].dims == ("step",)
-        assert ds.attrs["judged_method"] == "flow_eff"
-    assert (out / "check_table.csv").read_text().count("\n") == 3  # header + flow + flow_eff
+        assert ds.attrs["judged_method"] == "flow_conj"
+    assert (out / "check_table.csv").read_text().count("\n") == 4  # header + flow + flow_eff + flow_conj
 
 
 def test_a_missed_target_is_named(small_check):
@@ -88,7 +88,7 @@ def test_a_missed_target_is_named(small_check):
     out, _ = small_check
     config = grid.with_steps(dataclasses.replace(grid.PAPER, m=200), 200_000, 2)
     _, rows = run.run_configuration(config, out_dir=out, targets=measure.Targets(rate=1e-9, plateau=1e-9))
-    judged = next(r for r in rows if r["method"] == "flow_eff")
+    judged = next(r for r in rows if r["method"] == "flow_conj")
     assert "Phase I rate" in judged["misses"] and "plateau" in judged["misses"]
 
 
@@ -123,6 +123,6 @@ def test_a_simulation_that_diverges_before_its_second_record_is_a_named_miss(tmp
     config = grid.with_steps(dataclasses.replace(grid.PAPER, m=200, eta=0.05), 20_000, 2)
     with pytest.warns(UserWarning, match="stability"):
         _, rows = run.run_configuration(config, out_dir=tmp_path)
-    judged = next(r for r in rows if r["method"] == "flow_eff")
+    judged = next(r for r in rows if r["method"] == "flow_conj")
     assert judged["misses"].startswith("simulation diverged") and "stability edge" in judged["misses"]
     assert "no record after the initial one" in judged["message"]

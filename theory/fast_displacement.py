@@ -16,8 +16,7 @@ import sympy as sp
 
 from lnsgd.theory import symbols as sy
 
-Kinv = sp.MatrixSymbol("Kinv", sy.d, sy.d)  # K⁻¹, K = S + A I
-Sigma_Y = sp.MatrixSymbol("Sigma_Y", sy.d, sy.d)  # Cov Y of the fast displacement
+Kinv = sy.Kinv  # K⁻¹, K = S + A I
 
 
 def displacement_generator(Y: sp.Matrix) -> sp.Matrix:

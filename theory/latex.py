@@ -20,7 +20,7 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from lnsgd.theory import finite_eta, flow, isotropic, lazy, model, moments, sam, sde
+from lnsgd.theory import fast_displacement, finite_eta, flow, isotropic, lazy, model, moments, sam, sde
 from lnsgd.theory import symbols as sy
 
 # --- notation symbols of the export -------------------------------------------------------------
@@ -302,6 +302,12 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
             r"finite-$\eta$ regularizer coefficient, $c/(2s^2)$ at the root $c$ of the contracted stationarity; the trace-part closure has $G_B = \operatorname{tr} G/B$",
             r"\lambda_{\mathrm{eff}}",
             finite_eta.lambda_eff(lam, eta, sy.curvature),
+        ),
+        (
+            "conjugation-correction",
+            r"correction to $\Omega$: the $w$-block of label noise's regularizer $R = -2\lambda s^2 \operatorname{diag}(\hat{\Sigma}, \tau)$ averaged over the fast displacement $X = sJ(Y)$ of the network, $\mathbb{E}[e^X R e^{-X}]$ to second order, $\operatorname{Cov} Y = 2\lambda K^{-1}/s^2$",
+            r"\Delta\Omega",
+            fast_displacement.conjugation_correction(fast_displacement.Kinv, Sg, sy.tau, s, lam),
         ),
         (
             "lazy-weight-change",

@@ -60,6 +60,7 @@ beta_star = sp.MatrixSymbol("beta_star", d, 1)
 beta = sp.MatrixSymbol("beta", d, 1)
 S = sp.MatrixSymbol("S", d, d)
 Omega = sp.MatrixSymbol("Omega", d, d)  # Ω = ∂R/∂S of a regularizer R(S, A), or a fluctuation drift
+Kinv = sp.MatrixSymbol("Kinv", d, d)  # K⁻¹, K = S + A I
 g = sp.MatrixSymbol("g", d, 1)  # g = Σ̂(β − β*)
 w = sp.MatrixSymbol("w", d, 1)  # first-layer weights w_k of one neuron
 u = sp.MatrixSymbol("u", d, 1)  # SGD direction: ΔW = −ηs a uᵀ, Δa = −ηs W u
@@ -105,6 +106,7 @@ LATEX_NAMES: dict[sp.Basic, str] = {
     curvature: r"G_B",
     omega: r"\omega",
     Omega: r"\Omega",
+    Kinv: r"K^{-1}",
 }
 
 

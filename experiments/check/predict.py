@@ -2,10 +2,10 @@
 
 - "flow": the reduced regularized flow + shared propagator with first-order λ = ηδ²/(4B), plus
   SAM's or USAM's regularizer (theory/sam.py) for those algorithms;
-- "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η G_B(t)/2) (the judged theory);
+- "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η G_B(t)/2);
 - "flow_lyap": the exact-in-η stationary fluctuation drift (docs/theory.md §8);
 - "flow_conj": "flow_eff" with the w-block of the regularizer conjugated by the fast displacement of the
-  network, Ω ← Ω + λ_eff(K⁻¹Ω + ΩK⁻¹ − 2ωK⁻¹) (docs/theory.md §11; a second-order term, not all of it);
+  network, Ω += λ_eff² s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹) (docs/theory.md §11; the judged theory);
 - "flow_eff_jensen": "flow_eff" with its neuron means taken over the fast fluctuation of the network
   (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network;
 - "sde": the label-noise SDE ensemble (label + minibatch sampling noise, Euler–Maruyama; SGD only);
@@ -26,8 +26,8 @@ from lnsgd.solvers import effective as eff
 FLOWS = {"flow": "first-order", "flow_eff": "lambda-eff", "flow_lyap": "lyapunov", "flow_conj": "conjugated"}
 JENSEN = "flow_eff_jensen"
 METHODS = (*FLOWS, JENSEN, "sde", "full")
-DEFAULT_METHODS = ("flow", "flow_eff")
-JUDGED = "flow_eff"
+DEFAULT_METHODS = ("flow", "flow_eff", "flow_conj")
+JUDGED = "flow_conj"
 CURVES = ("w_norm_mean", "cos_abs_mean", "a_abs_mean")
 
 

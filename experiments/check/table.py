@@ -12,6 +12,8 @@ from lnsgd.experiments.check.measure import TARGETS
 from lnsgd.experiments.check.predict import JUDGED
 from lnsgd.experiments.store import write_text
 
+BELOW = "flow_eff"  # the theory shown in parentheses: one order below the judged one
+
 CSV_FIELDS = (
     "config",
     "method",
@@ -63,8 +65,8 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 
 def write_latex(rows: list[dict], path: Path, judged: str = JUDGED) -> Path:
-    """One row per configuration: the judged method's signed errors, with first-order's in parentheses,
-    the number of paths and the path standard error of T_II."""
+    """One row per configuration: the judged method's signed errors, with `flow_eff`'s (the theory one
+    order below) in parentheses, the number of paths and the path standard error of T_II."""
     by_config: dict[str, dict] = {}
     for row in rows:
         by_config.setdefault(row["config"], {})[row["method"]] = row
@@ -77,7 +79,7 @@ def write_latex(rows: list[dict], path: Path, judged: str = JUDGED) -> Path:
         r"\midrule",
     ]
     for config, methods in by_config.items():
-        j, f = methods.get(judged), methods.get("flow")
+        j, f = methods.get(judged), methods.get(BELOW)
         if j is None:
             continue
 
@@ -99,7 +101,7 @@ def write_latex(rows: list[dict], path: Path, judged: str = JUDGED) -> Path:
     lines += [
         r"\bottomrule",
         r"\end{tabular}",
-        f"% {judged} (first-order flow in parentheses), signed relative errors; targets: rate {TARGETS.rate}, "
+        f"% {judged} ({BELOW} in parentheses), signed relative errors; targets: rate {TARGETS.rate}, "
         f"plateau {TARGETS.plateau}, T_II {TARGETS.T_II} (relative), |dw| {TARGETS.dw}, |dcos| {TARGETS.dcos}",
     ]
     return write_text(path, "\n".join(lines) + "\n")
