@@ -353,17 +353,17 @@ def _fluctuation_scale(q, p):
 
 
 @numba.njit(cache=True)
-def _uniform_weight(q, K, Sigma_hat, p, label):
+def _uniform_weight(q, p, lam):
     """The part c of the regularizer that weighs every sample alike (Ω = c Σ̂, ω = c τ): label noise's
-    λ s² (λ or λ_eff(G_B); NaN past the pole) if `label`, plus USAM's or minibatch SAM's term."""
-    n = q.shape[0]
+    λ s² (λ or λ_eff(G_B), `_lambda_now`; 0 when it comes from elsewhere) plus USAM's or minibatch
+    SAM's term."""
     s = p[P_S]
-    c = _lambda_now(p, q, K, Sigma_hat) * s * s if label else 0.0
+    c = lam * s * s
     reg = int(p[P_REG])
     if reg == REG_USAM:
         c += gen.usam_weight(s, p[P_RHO], p[P_DELTA], p[P_B])
     elif reg == REG_BATCH_SAM:
-        c += gen.batch_sam_weight(np.sum(q), float(n), p[P_B], s, p[P_RHO], p[P_DELTA])
+        c += gen.batch_sam_weight(np.sum(q), float(q.shape[0]), p[P_B], s, p[P_RHO], p[P_DELTA])
     return c
 
 
@@ -377,10 +377,11 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
     n = X.shape[0]
     s = p[P_S]
     reg = int(p[P_REG])
-    c = _uniform_weight(q, K, Sigma_hat, p, p[P_CORR] != CORR_LYAPUNOV)  # else from `_fluctuation_gradients`
+    lam = _lambda_now(p, q, K, Sigma_hat)
+    c = _uniform_weight(q, p, 0.0 if p[P_CORR] == CORR_LYAPUNOV else lam)  # else from `_fluctuation_gradients`
     if reg != REG_ONE_SAM and reg != REG_ONE_USAM:
         Omega[:, :] = c * Sigma_hat
-        return c * p[P_TAU], _lambda_now(p, q, K, Sigma_hat)
+        return c * p[P_TAU], lam
     weights = np.empty(n)
     # 1-SAM and 1-USAM at finite η: label noise, the ascent and its noise from one stationary fluctuation
     # P = c K (theory/sam.py); c = NaN past the pole stops the solve, c = 0 (no noise) falls through.
@@ -479,7 +480,8 @@ def reduced_jac(t, y, args, J):
     S = y[d : d + d * d].reshape((d, d))
     A = y[d + d * d]
     K = S + A * np.eye(d)
-    c = _uniform_weight(_sample_forms(S, A, X, xn2), K, Sigma_hat, p, True)
+    q = _sample_forms(S, A, X, xn2)
+    c = _uniform_weight(q, p, _lambda_now(p, q, K, Sigma_hat))
     gen.reduced_beta_jacobian(S, A, Sigma_hat, c * Sigma_hat, c * p[P_TAU], p[P_S], J)
 
 
