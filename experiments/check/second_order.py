@@ -1,0 +1,155 @@
+"""The full second order in the fast displacement, integrated outside the solver: a measurement of
+what `flow_conj` leaves out (docs/theory.md §11), on a stored `lnsgd check` Dataset of label-noise SGD.
+
+    python -m lnsgd.experiments.check.second_order DIR/check_<digest>.nc [--no-area]
+
+From the `flow_eff` state after the fast transient, the neurons' Gram matrix Ξ̃ = Σ_k z̃_k z̃_kᵀ and the
+propagator Φ̃ of the slow neurons z̃ = e^X z move with the averaged conjugated generator
+𝔐 = M + ½{E X², M} − E[X M X] (+ Q, the Stratonovich rotational diffusion of the shared map, §10),
+M = [[−2Ω, −s g], [−s gᵀ, −2ω]] with the residual g of the true Gram matrix E[e^{−X} Ξ̃ e^{−X}];
+X = sJ(Y), Cov Y = Σ_Y = 2λ_eff K⁻¹/s² (`effective.fast_fluctuation_cov`). The observables are taken
+on the mean network (I + ½E X²)Φ̃ z_k(0) and compared with the stored path mean (`measure.compare`).
+Q costs O(d⁵) per evaluation, so it is evaluated every AREA_EVERY records on the `flow_eff` trajectory;
+a configuration takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import xarray as xr
+from scipy.integrate import solve_ivp
+from scipy.linalg import cholesky
+
+from lnsgd.experiments.check.measure import compare
+from lnsgd.experiments.check.predict import effective_setup
+from lnsgd.experiments.config import SimulationConfig
+from lnsgd.experiments.runner import initial_state
+from lnsgd.solvers import effective as eff
+
+START_STEPS = 20_000  # the paper configuration's fast transient, scaled like the check's horizon
+AREA_EVERY = 10
+
+
+def _fluct(setup, S, A):
+    """(Σ_X = E X² on z = (w, a), Σ_Y, λ_eff) of the state."""
+    d, s = setup.d, setup.s
+    SY = eff.fast_fluctuation_cov(setup, S, A)
+    SX = np.zeros((d + 1, d + 1))
+    SX[:d, :d] = s * s * SY
+    SX[d, d] = s * s * np.trace(SY)
+    lam = 0.5 * s * s * np.trace(SY @ (S + A * np.eye(d))) / d
+    return SX, SY, lam
+
+
+def _sandwich(SY, Mat, s):
+    """E[X Mat X] for X = sJ(Y), Cov Y = Σ_Y, Mat = [[A, b], [cᵀ, e]] on z = (w, a)."""
+    d = SY.shape[0]
+    out = np.zeros((d + 1, d + 1))
+    out[:d, :d] = Mat[d, d] * SY
+    out[:d, d] = SY @ Mat[d, :d]
+    out[d, :d] = SY @ Mat[:d, d]
+    out[d, d] = np.trace(Mat[:d, :d] @ SY)
+    return s * s * out
+
+
+def area_diffusion(setup, beta, S, A) -> np.ndarray:
+    """Q = ½ Σ G(Λ)² of the rotational diffusion of the shared map (docs/theory.md §10)."""
+    d, s = setup.d, setup.s
+    Sig = setup.Sigma_hat
+    K = S + A * np.eye(d)
+    Ki = np.linalg.inv(K)
+    _, _, lam = _fluct(setup, S, A)
+    H = s * s * K @ Sig
+    root = setup.args()[4]
+    D, U = np.linalg.eigh(s * s * root @ K @ root)
+    T = U.T @ root
+    Ti = np.linalg.inv(T)
+    x = cholesky(2 * lam * s * s * K, lower=True).T
+    n = cholesky(4 * lam * s**4 * K @ Sig @ K, lower=True).T
+    Yt = np.einsum("ia,jb->ijab", x @ T.T, n @ T.T)
+    Yt = Yt + Yt.transpose(0, 1, 3, 2)
+    Xm = np.einsum("ac,ijcd,bd->ijab", Ti, Yt / (D[:, None] + D[None, :]), Ti, optimize=True)
+    area = 0.5 * (Xm @ H.T - H @ Xm + np.einsum("ja,ib->ijab", n, x) - np.einsum("ia,jb->ijab", x, n))
+    Lam = Ki @ area @ Ki / s**2
+    u = (Lam @ beta) @ Ki.T / s
+    G = np.zeros((d, d, d + 1, d + 1))
+    G[..., :d, :d] = Lam
+    G[..., :d, d] = -u
+    G[..., d, :d] = -u
+    return 0.5 * np.einsum("ijab,ijbc->ac", G, G, optimize=True)
+
+
+def second_order_curves(path: str, *, area: bool = True) -> tuple[np.ndarray, dict, dict]:
+    """(steps, curves, row) of the full second order against the stored simulation at `path`."""
+    with xr.open_dataset(path) as ds:
+        sim = ds.load()
+    config = SimulationConfig.from_dict(json.loads(sim.attrs["config"]))
+    if config.algorithm != "sgd":
+        raise ValueError(f"algorithm = {config.algorithm!r}: the second-order measurement is for label-noise SGD")
+    steps = sim["step"].values
+    start = initial_state(config)
+    setup = effective_setup(config, start.problem, start.s, "lambda-eff")
+    d, s, t = setup.d, setup.s, config.eta * steps
+    Sig, bstar, tau = setup.Sigma_hat, start.problem.beta_star, np.trace(setup.Sigma_hat)
+    sol = eff.solve_reduced(setup, start.W0, start.a0, t)
+    scale = config.batch_size * (4.0 / config.delta) ** 2 * (1e-3 / config.eta) ** 2
+    r0 = max(1, int(np.searchsorted(steps, START_STEPS * scale)))
+    areas = {r: area_diffusion(setup, sol.beta[r], sol.S[r], sol.A[r]) for r in range(0, len(t), AREA_EVERY)}
+    last = (len(t) - 1) // AREA_EVERY * AREA_EVERY
+
+    def generator(tt, Xi):
+        S, A = Xi[:d, :d], Xi[d, d]
+        SX, SY, lam = _fluct(setup, S, A)
+        true = Xi + 0.5 * (SX @ Xi + Xi @ SX) + _sandwich(SY, Xi, s)
+        g = Sig @ (s * true[:d, d] - bstar)
+        M = np.zeros((d + 1, d + 1))
+        M[:d, :d] = -2 * lam * s * s * Sig
+        M[:d, d] = M[d, :d] = -s * g
+        M[d, d] = -2 * lam * s * s * tau
+        out = M + 0.5 * (SX @ M + M @ SX) - _sandwich(SY, M, s)
+        if area:
+            out = out + areas[min(int(np.searchsorted(t, tt)) // AREA_EVERY * AREA_EVERY, last)]
+        return out
+
+    def rhs(tt, y):
+        Xi, Phi = y[: (d + 1) ** 2].reshape(d + 1, d + 1), y[(d + 1) ** 2 :].reshape(d + 1, d + 1)
+        G = generator(tt, Xi)
+        return np.concatenate([(G @ Xi + Xi @ G.T).ravel(), (G @ Phi).ravel()])
+
+    Xi0 = np.zeros((d + 1, d + 1))
+    Xi0[:d, :d], Xi0[d, d] = sol.S[r0], sol.A[r0]
+    Xi0[:d, d] = Xi0[d, :d] = sol.beta[r0] / s
+    out = solve_ivp(rhs, (t[r0], t[-1]), np.concatenate([Xi0.ravel(), sol.Phi[r0].ravel()]), method="LSODA",
+                    t_eval=t[r0:], rtol=1e-7, atol=1e-10)  # fmt: skip
+    if not out.success:
+        raise RuntimeError(f"second-order integration failed: {out.message}")
+    Z0 = np.concatenate([start.W0, start.a0[:, None]], axis=1)
+    phis = list(sol.Phi[:r0])
+    for y in out.y.T:
+        Xi, Phi = y[: (d + 1) ** 2].reshape(d + 1, d + 1), y[(d + 1) ** 2 :].reshape(d + 1, d + 1)
+        phis.append((np.eye(d + 1) + 0.5 * _fluct(setup, Xi[:d, :d], Xi[d, d])[0]) @ Phi)
+    W = np.stack([(Z0 @ P.T)[:, :d] for P in phis])
+    norms = np.linalg.norm(W, axis=2)
+    curves = {
+        "w_norm_mean": norms.mean(axis=1),
+        "cos_abs_mean": np.mean(np.abs(W @ bstar) / (norms * np.linalg.norm(bstar)), axis=1),
+    }
+    w_paths, c_paths = sim["w_norm_mean_paths"].values, sim["cos_abs_mean_paths"].values
+    return steps, curves, compare(steps, w_paths, c_paths, curves["w_norm_mean"], curves["cos_abs_mean"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("check_file", help="a check_<digest>.nc written by `lnsgd check` (label-noise SGD)")
+    parser.add_argument("--no-area", action="store_true", help="leave out the rotational diffusion")
+    args = parser.parse_args(argv)
+    _, _, row = second_order_curves(args.check_file, area=not args.no_area)
+    keys = ("rate_err", "plateau_err", "T_II_err", "T_II_se", "max_dw", "max_dcos")
+    print(" ".join(f"{k} {row[k]:+.4f}" for k in keys))
+
+
+if __name__ == "__main__":
+    main()
