@@ -16,10 +16,18 @@ from .results import MissingResultError
 METHOD_LABELS = {
     "flow": r"flow, $\lambda$",
     "flow_eff": r"flow, $\lambda_{\mathrm{eff}}$",
-    "flow_lyap": "flow, exact-$\\eta$ fluctuations",
     "flow_conj": r"flow, $\lambda_{\mathrm{eff}}$, conjugated",
+    "flow_lyap": "flow, exact-$\\eta$ fluctuations",
     "sde": "SDE ensemble",
     "full": "full flow",
+}
+METHOD_COLORS = {  # one fixed colour per theory, whichever of them a Dataset holds
+    "flow": "orange",
+    "flow_eff": "blue",
+    "flow_conj": "bluish_green",
+    "flow_lyap": "vermillion",
+    "sde": "reddish_purple",
+    "full": "sky_blue",
 }
 
 
@@ -28,9 +36,8 @@ def build_check(ds: xr.Dataset) -> Figure:
     range over paths), each prediction dashed in its own colour."""
     fig, axes = style.new_figure(ncols=2, width=style.DOUBLE_COLUMN)
     steps = ds["step"].values
-    palette = ("orange", "blue", "vermillion", "bluish_green", "reddish_purple", "sky_blue")
-    colors = iter(style.OKABE_ITO[c] for c in palette)
-    methods = [(m, text, next(colors)) for m, text in METHOD_LABELS.items() if f"pred_w_norm_mean_{m}" in ds]
+    shown = [m for m in METHOD_LABELS if f"pred_w_norm_mean_{m}" in ds]
+    methods = [(m, METHOD_LABELS[m], style.OKABE_ITO[METHOD_COLORS[m]]) for m in shown]
     paths = ds.sizes.get("path", 1)
     for ax, var in zip(axes, ("w_norm_mean", "cos_abs_mean"), strict=True):
         if f"{var}_paths" in ds:
