@@ -3,6 +3,7 @@ configuration end to end through the command line."""
 
 import argparse
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -126,3 +127,17 @@ def test_a_simulation_that_diverges_before_its_second_record_is_a_named_miss(tmp
     judged = next(r for r in rows if r["method"] == "flow_conj")
     assert judged["misses"].startswith("simulation diverged") and "stability edge" in judged["misses"]
     assert "no record after the initial one" in judged["message"]
+
+
+def test_methods_without_the_default_judged_theory_judge_the_first_of_them(small_check):
+    """`--methods flow flow_eff` (no `flow_conj`, no `--judged`): the targets apply to `flow`; the stored
+    simulation of the fixture is reused."""
+    out, _ = small_check
+    parser = argparse.ArgumentParser()
+    cli_check.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["check", "two-phase", "--set", "m=200", "--set", "steps=200000", "--paths", "2", "--out", str(out)]
+        + ["--methods", "flow", "flow_eff"]
+    )
+    args.func(args)
+    assert json.loads((out / cli_check.VERDICT).read_text())["judged"] == "flow"

@@ -175,7 +175,9 @@ def test_one_sam_without_label_noise_follows_the_closure_in_simulation(tmp_path)
     weights (`flow`) miss both by more than 3 % (measured −4.1 %, +4.0 %; at width 1000, where η tr G is
     larger, −7.6 % and +7.3 % against +0.0 % and +0.0 %)."""
     config = dataclasses.replace(grid.PAPER, m=200, algorithm="sam", rho=0.2, delta=0.0)
-    _, rows = run.run_configuration(grid.with_steps(config, 400_000, 2), ("flow", "flow_eff"), tmp_path)
+    _, rows = run.run_configuration(
+        grid.with_steps(config, 400_000, 2), ("flow", "flow_eff"), tmp_path, judged="flow_eff"
+    )
     by_method = {row["method"]: row for row in rows}
     assert abs(by_method["flow_eff"]["rate_err"]) < 0.015 and abs(by_method["flow_eff"]["T_II_err"]) < 0.015
     assert by_method["flow"]["rate_err"] < -0.03 and by_method["flow"]["T_II_err"] > 0.03

@@ -78,7 +78,7 @@ def run_declared(args: argparse.Namespace, config) -> int:
 def run(args: argparse.Namespace) -> int:
     from lnsgd.experiments.check import grid, table
     from lnsgd.experiments.check import run as check_run
-    from lnsgd.experiments.check.predict import SdeOptions
+    from lnsgd.experiments.check.predict import JUDGED, SdeOptions
     from lnsgd.experiments.declared.config import ModelConfig
 
     if args.preset is not None:
@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(config, ModelConfig):
             return run_declared(args, config)
 
+    if args.judged is None:  # the default judged theory, or the first method when --methods leaves it out
+        args.judged = JUDGED if JUDGED in args.methods else args.methods[0]
     if args.judged not in args.methods:
         raise ConfigError(f"--judged {args.judged} is not among --methods {' '.join(args.methods)}")
     configs = _configs(args)
@@ -142,7 +144,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="skip grid configurations longer than this")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS))
     p.add_argument(
-        "--judged", choices=METHODS, default=JUDGED, help=f"the method the targets apply to (default {JUDGED})"
+        "--judged",
+        choices=METHODS,
+        default=None,
+        help=f"the method the targets apply to (default {JUDGED}, or the first of --methods without it)",
     )
     sde = SDE_DEFAULTS
     p.add_argument("--sde-paths", type=int, default=sde.paths, help=f"paths of the sde method (default {sde.paths})")
