@@ -32,7 +32,9 @@ ascent and its noise together from one stationary residual fluctuation P = c K (
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
 λ_eff(t) = λ/(1 − η G_B(t)/2) (finite η: the K⁻¹-trace of the stationary residual fluctuation,
 G_B = s²[(1 − c_B/B) tr((Σ̂K)²) + (c_B/B)⟨q²⟩]/⟨q⟩, theory/finite_eta.py), evaluated on the current
-state. The SDE carries the full sampling noise by itself.
+state; "conjugated" adds to λ_eff's Ω the w-block of the regularizer conjugated by the fast displacement
+of the network, λ_f² s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹) (`conjugation_correction`, theory/fast_displacement.py).
+The SDE carries the full sampling noise by itself.
 `jensen_observables` evaluates the neuron means as expectations over the fast fluctuation of the network
 around the mean solve (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network.
 Every derived formula comes from `solvers.generated_rhs` (codegen of theory/); nothing is re-typed.
