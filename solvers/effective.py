@@ -416,6 +416,20 @@ def _conjugate(Omega, K, Sigma_hat, p, lam_f):
 
 
 @numba.njit(cache=True)
+def _correction_terms(beta, S, A, K, Sigma_hat, beta_star, X, R, p, lam_f, Omega):
+    """The correction's additions to (Ω, ω), Ω in place, ω returned: "lyapunov" adds label noise's
+    exact-in-η drift (`_fluctuation_gradients`), "conjugated" the fast-displacement term (`_conjugate`)."""
+    if p[P_CORR] == CORR_LYAPUNOV:
+        fluct = np.empty_like(Omega)
+        omega = _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, fluct)
+        Omega += fluct
+        return omega
+    if p[P_CORR] == CORR_CONJUGATED:
+        _conjugate(Omega, K, Sigma_hat, p, lam_f)
+    return 0.0
+
+
+@numba.njit(cache=True)
 def _sample_forms(S, A, X, xn2):
     """q_i = x_iᵀ(S + A I)x_i = ‖∇f(x_i)‖²/s² (one pass over X)."""
     XS = X @ S
@@ -432,13 +446,7 @@ def _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega):
     q = _sample_forms(S, A, X, xn2)
     K = S + A * np.eye(S.shape[0])
     omega, lam_f = _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega)
-    if p[P_CORR] == CORR_LYAPUNOV:
-        fluct = np.empty_like(Omega)
-        omega += _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, fluct)
-        Omega += fluct
-    elif p[P_CORR] == CORR_CONJUGATED:
-        _conjugate(Omega, K, Sigma_hat, p, lam_f)
-    return omega
+    return omega + _correction_terms(beta, S, A, K, Sigma_hat, beta_star, X, R, p, lam_f, Omega)
 
 
 @numba.njit(cache=True)
@@ -503,12 +511,7 @@ def full_flow_rhs(t, y, args, out):
     Omega = np.empty((d, d))
     K = W.T @ W + A * np.eye(d)
     omega, lam_f = _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega)
-    if p[P_CORR] == CORR_LYAPUNOV:
-        fluct = np.empty((d, d))
-        omega += _fluctuation_gradients(p[P_S] * (W.T @ a), W.T @ W, A, Sigma_hat, beta_star, X, R, p, fluct)
-        Omega += fluct
-    elif p[P_CORR] == CORR_CONJUGATED:
-        _conjugate(Omega, K, Sigma_hat, p, lam_f)
+    omega += _correction_terms(p[P_S] * (W.T @ a), W.T @ W, A, K, Sigma_hat, beta_star, X, R, p, lam_f, Omega)
     dW = np.empty((m, d))
     da = np.empty(m)
     gen.regularized_flow_full(W, a, Sigma_hat, beta_star, Omega, omega, p[P_S], dW, da)
@@ -662,18 +665,27 @@ def _neuron_means(W, a, beta_star):
 def reduced_observables(
     sol: ReducedSolution, W0: np.ndarray, a0: np.ndarray, beta_star: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Curves on the solution's samples: w_norm_mean, cos_abs_mean, a_abs_mean (from Φ and the m
-    initial neurons, O(m d²) per sample), test_loss = ½‖β − β*‖² and trace_G-free reduced ones."""
-    nt = sol.t.size
+    """Curves on the solution's samples: w_norm_mean, cos_abs_mean, a_abs_mean (`propagated_observables`
+    of its Φ) and test_loss = ½‖β − β*‖²."""
+    out = propagated_observables(sol.Phi, W0, a0, beta_star)
+    out["test_loss"] = 0.5 * np.sum((sol.beta - beta_star) ** 2, axis=1)
+    return out
+
+
+def propagated_observables(
+    Phi: np.ndarray, W0: np.ndarray, a0: np.ndarray, beta_star: np.ndarray
+) -> dict[str, np.ndarray]:
+    """w_norm_mean, cos_abs_mean, a_abs_mean of the networks z_k = Φ z_k(0) for each propagator of the
+    stack Phi (nt, d+1, d+1), from the m initial neurons (O(m d²) per propagator)."""
+    nt = Phi.shape[0]
     out = {k: np.empty(nt) for k in ("w_norm_mean", "cos_abs_mean", "a_abs_mean")}
     Z0 = np.ascontiguousarray(np.concatenate([W0, a0[:, None]], axis=1))
     with threadpool_limits(limits=1, user_api="blas"):
         for i in range(nt):
-            Z = Z0 @ sol.Phi[i].T
+            Z = Z0 @ Phi[i].T
             out["w_norm_mean"][i], out["cos_abs_mean"][i], out["a_abs_mean"][i] = _neuron_means(
                 np.ascontiguousarray(Z[:, :-1]), np.ascontiguousarray(Z[:, -1]), beta_star
             )
-    out["test_loss"] = 0.5 * np.sum((sol.beta - beta_star) ** 2, axis=1)
     return out
 
 

@@ -84,8 +84,7 @@ def predict(
     for method in methods:
         start = time.perf_counter()
         if len(t) < 2:  # the simulation stopped before its second record: only the common start to compare
-            start_means = eff._neuron_means(W0, a0, problem.beta_star)
-            curves = {name: np.array([v]) for name, v in zip(CURVES, start_means, strict=True)}
+            curves = eff.propagated_observables(np.eye(W0.shape[1] + 1)[None], W0, a0, problem.beta_star)
             msg = "not solved: the simulation has no record after the initial one"
         elif method in FLOWS or method == JENSEN:
             setup = effective_setup(config, problem, s, FLOWS.get(method, "lambda-eff"))

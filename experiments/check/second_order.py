@@ -126,17 +126,11 @@ def second_order_curves(path: str, *, area: bool = True) -> tuple[np.ndarray, di
                     t_eval=t[r0:], rtol=1e-7, atol=1e-10)  # fmt: skip
     if not out.success:
         raise RuntimeError(f"second-order integration failed: {out.message}")
-    Z0 = np.concatenate([start.W0, start.a0[:, None]], axis=1)
     phis = list(sol.Phi[:r0])
     for y in out.y.T:
         Xi, Phi = y[: (d + 1) ** 2].reshape(d + 1, d + 1), y[(d + 1) ** 2 :].reshape(d + 1, d + 1)
         phis.append((np.eye(d + 1) + 0.5 * _fluct(setup, Xi[:d, :d], Xi[d, d])[0]) @ Phi)
-    W = np.stack([(Z0 @ P.T)[:, :d] for P in phis])
-    norms = np.linalg.norm(W, axis=2)
-    curves = {
-        "w_norm_mean": norms.mean(axis=1),
-        "cos_abs_mean": np.mean(np.abs(W @ bstar) / (norms * np.linalg.norm(bstar)), axis=1),
-    }
+    curves = eff.propagated_observables(np.stack(phis), start.W0, start.a0, bstar)
     w_paths, c_paths = sim["w_norm_mean_paths"].values, sim["cos_abs_mean_paths"].values
     return steps, curves, compare(steps, w_paths, c_paths, curves["w_norm_mean"], curves["cos_abs_mean"])
 
