@@ -67,6 +67,11 @@ P_TAU, P_S, P_LAM, P_ETA, P_B, P_CORR, P_REG, P_RHO, P_DELTA, P_XIABS, P_CB, P_G
 CORR_LAMBDA_EFF, CORR_LYAPUNOV, CORR_CONJUGATED = (float(CORRECTIONS.index(c)) for c in CORRECTIONS[1:])
 
 
+def sampling_constant(n: int, batch_size: int, replacement: bool) -> float:
+    """c_B of the minibatch noise (theory/finite_eta.py): 1 with replacement, (n − B)/(n − 1) without."""
+    return 1.0 if replacement or n == 1 else (n - batch_size) / (n - 1)
+
+
 @dataclass(frozen=True)
 class EffectiveSetup:
     """The data of one effective-dynamics problem: X (Σ̂ = XᵀX/n), β*, scale s, and the regularizer.
@@ -167,7 +172,7 @@ class EffectiveSetup:
         p[P_CORR] = CORRECTIONS.index(self.correction)
         p[P_REG], p[P_RHO], p[P_DELTA], p[P_XIABS] = self.regularizer, self.rho, self.delta, XI_ABS_MEAN[self.noise]
         n = self.X.shape[0]
-        p[P_CB] = 1.0 if self.replacement or n == 1 else (n - self.batch_size) / (n - 1)
+        p[P_CB] = sampling_constant(n, self.batch_size, self.replacement)
         p[P_GAUSSIAN] = 1.0 if self.noise == "gaussian" else 0.0
         X = np.ascontiguousarray(self.X)
         return (Sigma_hat, np.ascontiguousarray(self.beta_star), X, np.einsum("ij,ij->i", X, X), root, p)

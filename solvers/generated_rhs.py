@@ -210,6 +210,12 @@ def perp_component(c0, sigma_j, t, lam, s):
 
 
 @numba.njit(cache=True)
+def conjugated_perp_time(u_perp0, u_perp, sigma_j, lam, lam_f, A_fp, tau, s):
+    """Time for u_j = Σ_k (v_j·w_k⊥)² to fall from u_perp0 to u_perp under u̇_j = −4λs²u_j[σ_j − 2λ_f(τ − σ_j)/(A + u_j)] (the conjugated regularizer at K_j = A + u_j)."""
+    return (1/4)*(A_fp*math.log(u_perp0/u_perp) - 2*lam_f*(-sigma_j + tau)*math.log((A_fp - 2*lam_f*(-sigma_j + tau)/sigma_j + u_perp0)/(A_fp - 2*lam_f*(-sigma_j + tau)/sigma_j + u_perp))/sigma_j)/(lam*s**2*sigma_j*(A_fp - 2*lam_f*(-sigma_j + tau)/sigma_j))
+
+
+@numba.njit(cache=True)
 def neuron_cos_spectral(x, perp_sq, overlap, offset):
     """cos(w_k, β*) = (overlap·x + offset)/√(x² + perp_sq) for w_k = x b + w_k⊥, ‖w_k⊥‖² = perp_sq, overlap = b·β̂*, offset = w_k⊥·β̂* (null-space part)."""
     return (offset + overlap*x)/math.sqrt(perp_sq + x**2)

@@ -16,10 +16,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.sweep.combine import open_sweep
 from lnsgd.experiments.sweep.run import run_sweep
 from lnsgd.experiments.sweep.spec import load_spec, spec_from_dict
 from lnsgd.experiments.sweep.store import MARKER, point_state, result_file
+from lnsgd.experiments.sweep.theory import isotropic_prediction
 from lnsgd.experiments.validation import ConfigError
 
 DIAGONAL = {
@@ -271,21 +273,35 @@ def test_dask_local_cluster_matches_process_pool(tmp_path):
 
 
 def test_theory_columns_scale_as_first_order_law(tmp_path):
-    """The predictions depend on η, δ, B through λ = ηδ²/(4B) only, so T·η²δ²/B = 4λt is one function
-    of λ: equal at equal λ, and nearly constant (B/(η²δ²) scaling) up to the O(λ) shift of the fixed
-    point ‖β‖ = ‖β*‖ − 2λs√(τ/σ_b) that sizes the plateau."""
+    """The theory columns are `isotropic_prediction` of each point. Without λ_eff's finite-η clock the
+    predictions depend on η, δ, B through λ = ηδ²/(4B) only, so T·η²δ²/B = 4λt is one function of λ: equal
+    at equal λ, with or without the conjugation; the first-order ones are nearly constant (B/(η²δ²)
+    scaling) up to the O(λ) shift of the fixed point ‖β‖ = ‖β*‖ − 2λs√(τ/σ_b) that sizes the plateau."""
     spec = tiny_spec(grid={"eta": [0.01, 0.02, 0.04], "delta": [1.0, 2.0]}, steps=100)
     ds = open_sweep(spec, out=tmp_path, theory=True)  # nothing run: theory only, statuses missing
     assert (ds.status == "missing").all()
     np.testing.assert_allclose(
         ds.lambda_implicit.values, (ds.eta * ds.delta**2 / 4).transpose(*ds.lambda_implicit.dims).values
     )
-    for var in ("T_I_theory", "T_II_theory"):
-        c = ds[var] / ds.time_scale
-        assert np.all(np.isfinite(c.values))
-        same_lambda = c.sel(eta=0.04, delta=1.0), c.sel(eta=0.01, delta=2.0)  # λ = 0.01 both
-        assert float(same_lambda[0]) == pytest.approx(float(same_lambda[1]), rel=1e-12)
-        assert np.ptp(c.values) < 0.05 * np.abs(c.values).max()  # λ from 0.0025 to 0.04
+    configs = {(p.config_dict()["eta"], p.config_dict()["delta"]): p.config_dict() for p in spec.unique_points()}
+    for (eta, delta), cfg in configs.items():
+        at = ds.sel(eta=eta, delta=delta)
+        pred = isotropic_prediction(SimulationConfig(**cfg))
+        for var in ("T_I_theory", "T_II_theory", "plateau_theory"):
+            np.testing.assert_equal(float(at[var]), pred[var])
+    for conjugated in (False, True):
+        for var in ("T_I_theory", "T_II_theory"):
+            c = {
+                k: isotropic_prediction(SimulationConfig(**cfg), finite_eta=False, conjugated=conjugated)[var]
+                * k[0] ** 2
+                * k[1] ** 2
+                for k, cfg in configs.items()
+            }
+            assert c[(0.04, 1.0)] == pytest.approx(c[(0.01, 2.0)], rel=1e-12)  # λ = 0.01 both
+            values = np.array(list(c.values()))
+            if not conjugated:  # (the conjugated form is NaN at λ = 0.04, where its expansion breaks down)
+                assert np.all(np.isfinite(values))
+                assert np.ptp(values) < 0.05 * np.abs(values).max()  # λ from 0.0025 to 0.04
 
 
 def test_sweep_figures_from_a_tiny_suite(tmp_path, monkeypatch):

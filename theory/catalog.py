@@ -242,6 +242,13 @@ def _balanced_forms() -> tuple[Kernel, ...]:
             iso.perp_component(iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s),
         ),
         _scalar(
+            "conjugated_perp_time",
+            "Time for u_j = Σ_k (v_j·w_k⊥)² to fall from u_perp0 to u_perp under "
+            "u̇_j = −4λs²u_j[σ_j − 2λ_f(τ − σ_j)/(A + u_j)] (the conjugated regularizer at K_j = A + u_j).",
+            (sy.u_perp0, sy.u_perp, iso.sigma_j, sy.lam, sy.lam_f, sy.A_fp, sy.tau, sy.s),
+            iso.conjugated_perp_time(sy.u_perp0, sy.u_perp, iso.sigma_j, sy.lam, sy.lam_f, sy.A_fp, sy.tau, sy.s),
+        ),
+        _scalar(
             "neuron_cos_spectral",
             "cos(w_k, β*) = (overlap·x + offset)/√(x² + perp_sq) for w_k = x b + w_k⊥, "
             "‖w_k⊥‖² = perp_sq, overlap = b·β̂*, offset = w_k⊥·β̂* (null-space part).",

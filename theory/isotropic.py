@@ -16,7 +16,19 @@ from __future__ import annotations
 
 import sympy as sp
 
-from lnsgd.theory.symbols import a0, beta_star_norm, c_star, plateau, w_perp0, x0, x_inf  # noqa: F401
+from lnsgd.theory.symbols import (  # noqa: F401
+    A_fp,
+    a0,
+    beta_star_norm,
+    c_star,
+    lam_f,
+    plateau,
+    u_perp,
+    u_perp0,
+    w_perp0,
+    x0,
+    x_inf,
+)
 
 
 def fixed_point(lam, tau, s, a_k, beta_star_norm, A_sym=None) -> dict[str, sp.Expr]:
@@ -209,3 +221,41 @@ def neuron_cos_spectral(x, perp_sq, overlap, offset) -> sp.Expr:
     """cos(w_k, β*) of w_k = x_k b + w_k⊥ with ‖w_k⊥‖² = perp_sq, b·β̂* = overlap and w_k⊥·β̂* = offset
     (only the conserved null-space part of w_k⊥ has one: the decaying part is kept ⊥ b)."""
     return (overlap * x + offset) / sp.sqrt(x**2 + perp_sq)
+
+
+# ---------------------------------------------------------------- the conjugated decay of w_k⊥
+# The second order in the fast displacement (fast_displacement.py, docs/theory.md §11) adds
+# λ_f²s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹) to Ω. Off the aligned direction K = S + A I is A plus the neurons' own
+# off-direction mass: in the eigen-direction v_j of Σ̂, K_j = A + u_j with u_j = Σ_k (v_j·w_k⊥)²
+# (cross terms between directions dropped). The w_k⊥ components then all decay by one factor per
+# direction, set by the aggregate u_j:
+#     u̇_j = −4λs² u_j [σ_j − 2λ_f(τ − σ_j)/(A + u_j)],
+# a regularization weakened where u_j has fallen to the size of A (Phase II) and unchanged while
+# u_j ≫ A (Phase I). It separates: t(u) is explicit (``conjugated_perp_time``).
+
+
+def conjugated_perp_rate(u, sigma_j, lam, lam_f, A, tau, s) -> sp.Expr:
+    """−u̇_j = 4λs² u_j [σ_j − 2λ_f(τ − σ_j)/(A + u_j)]: twice the w-block Ω_jj of label noise's
+    λs²Σ̂ plus the conjugation correction at K⁻¹ = 1/(A + u_j), times u_j (u_j is a square)."""
+    return 4 * lam * s**2 * u * (sigma_j + lam_f * (2 * sigma_j - 2 * tau) / (A + u))
+
+
+def conjugated_perp_time(u0, u, sigma_j, lam, lam_f, A, tau, s) -> sp.Expr:
+    """Time for u_j to fall from u0 to u under ``conjugated_perp_rate``, t = ∫_u^{u0} dv/rate(v)
+    (partial fractions in v): [A ln(u0/u) − (c/σ_j) ln((u0 + e)/(u + e))]/(4λs²σ_j e) with
+    c = 2λ_f(τ − σ_j), e = A − c/σ_j.
+
+    λ_f = 0 gives ln(u0/u)/(4λs²σ_j), the first-order decay (``perp_component``). e ≤ 0 means the
+    correction has cancelled the regularization at u_j = −e: w_k⊥ stops decaying, and the expansion
+    (in 2λ_f(τ − σ_j)/(σ_j A)) has broken down."""
+    c = 2 * lam_f * (tau - sigma_j)
+    e = A - c / sigma_j
+    return (A * sp.log(u0 / u) - c / sigma_j * sp.log((u0 + e) / (u + e))) / (4 * lam * s**2 * sigma_j * e)
+
+
+def phase2_time_conjugated(x_inf, w_perp0, c_star, lam, lam_f, A, tau, s, u0) -> sp.Expr:
+    """T_II of one neuron at Σ̂ = I (σ_j = 1, all directions sharing u, starting at u0): the time at
+    which the common decay factor u/u0 brings |cos| to c*, i.e. u/u0 = x_∞²(1 − c*²)/(c*²‖w⊥(0)‖²).
+    λ_f = 0 is ``phase2_time``."""
+    q = x_inf**2 * (1 - c_star**2) / (c_star**2 * w_perp0**2)
+    return conjugated_perp_time(u0, u0 * q, 1, lam, lam_f, A, tau, s)

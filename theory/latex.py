@@ -207,6 +207,20 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
             isotropic.phase2_time(isotropic.x_inf, isotropic.w_perp0, isotropic.c_star, lam, s),
         ),
         (
+            "conjugated-perp-time",
+            "decay time of $u_j = \\sum_k (v_j\\cdot w_{k\\perp})^2$ under the conjugated regularizer",
+            r"t(u_j(0) \to u_j)",
+            isotropic.conjugated_perp_time(sy.u_perp0, sy.u_perp, isotropic.sigma_j, lam, sy.lam_f, sy.A_fp, tau, s),
+        ),
+        (
+            "phase2-time-conjugated",
+            "Phase II time of one neuron with the conjugated regularizer (isotropic)",
+            r"T_{\mathrm{II}}",
+            isotropic.phase2_time_conjugated(
+                isotropic.x_inf, isotropic.w_perp0, isotropic.c_star, lam, sy.lam_f, sy.A_fp, tau, s, sy.u_perp0
+            ),
+        ),
+        (
             "usam-regularizer",
             "USAM first-order regularizer",
             r"R_{\mathrm{USAM}}",

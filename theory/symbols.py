@@ -51,6 +51,9 @@ omega = sp.Symbol("omega", real=True)  # ω = ∂R/∂A, the a-part of a regular
 # per-neuron isotropic quantities: w_k = x_k β̂* + w_k⊥
 x0, a0, x_inf = sp.symbols("x0 a0 x_inf", real=True)  # x_k(0), a_k(0), x_∞
 w_perp0, plateau, c_star = sp.symbols("w_perp0 plateau c_star", positive=True)  # ‖w_k⊥(0)‖, p, c*
+# u_j = Σ_k (v_j·w_k⊥)² at the start and later, A of the aligned fixed point, λ_f of the fast fluctuation
+u_perp0, u_perp, A_fp = sp.symbols("u_perp0 u_perp A_fp", positive=True)
+lam_f = sp.Symbol("lam_f", nonnegative=True)
 
 # matrices and vectors (columns)
 W = sp.MatrixSymbol("W", m, d)
@@ -90,6 +93,10 @@ LATEX_NAMES: dict[sp.Basic, str] = {
     w_perp0: r"\|w_{k\perp}(0)\|",
     plateau: r"p",
     c_star: r"c^{*}",
+    u_perp0: r"u_j(0)",
+    u_perp: r"u_j",
+    A_fp: r"A_\infty",
+    lam_f: r"\lambda_f",
     Sigma_hat: r"\hat{\Sigma}",
     beta_star: r"\beta^{*}",
     w: r"w_k",

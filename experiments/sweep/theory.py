@@ -35,6 +35,7 @@ import numpy as np
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import initial_state
 from lnsgd.solvers import generated_rhs as gen
+from lnsgd.solvers.effective import XI_ABS_MEAN, sampling_constant
 
 #: T_I: within this fraction of the plateau; T_II: mean|cos| reaches this (docs/model.md §6).
 PLATEAU_TOL = 0.1
@@ -48,7 +49,7 @@ N_TIMES, DECAYS = 6000, 240.0
 
 @dataclass(frozen=True)
 class SpectralStart:
-    """What the prediction needs of a run's data and initialisation (m neurons, r = rank Σ̂)."""
+    """What the prediction needs of a run's data and initialisation (m neurons, r = rank Σ̂, n samples)."""
 
     s: float
     tau: float
@@ -56,11 +57,15 @@ class SpectralStart:
     coef_sq: np.ndarray  # (m, r) (v_j·w_k⊥(0))² on those eigenvectors
     null_sq: np.ndarray  # (m,) ‖null-space part of w_k(0)‖² (0 when n ≥ d)
     offset: np.ndarray  # (m,) null-space part of w_k(0) · β̂*
-    x0: np.ndarray  # (m,) w_k(0)·b
+    x0: np.ndarray  # (m,)
     a0: np.ndarray  # (m,)
     sigma_b: float  # bᵀΣ̂b
     overlap: float  # b·β̂*
     target_norm: float  # ‖learnable part of β*‖
+    b_coef: np.ndarray  # (r,) v_j·b
+    xn2: np.ndarray  # (n,) ‖x_i‖²
+    xb2: np.ndarray  # (n,) (x_i·b)²
+    xv2: np.ndarray  # (n, r) (x_i·v_j)²
 
 
 def spectral_start(problem, W0: np.ndarray, a0: np.ndarray, s: float) -> SpectralStart:
@@ -74,6 +79,7 @@ def spectral_start(problem, W0: np.ndarray, a0: np.ndarray, s: float) -> Spectra
     x0 = W0 @ b
     WN = (W0 @ VN) @ VN.T
     WR_perp = W0 - WN - np.outer(x0, b)
+    X = problem.X
     return SpectralStart(
         s=float(s),
         tau=float(np.trace(problem.Sigma_hat)),
@@ -86,7 +92,38 @@ def spectral_start(problem, W0: np.ndarray, a0: np.ndarray, s: float) -> Spectra
         sigma_b=float(b @ problem.Sigma_hat @ b),
         overlap=float(b @ unit),
         target_norm=float(np.linalg.norm(target)),
+        b_coef=VR.T @ b,
+        xn2=np.einsum("ij,ij->i", X, X),
+        xb2=(X @ b) ** 2,
+        xv2=np.ascontiguousarray((X @ VR) ** 2),
     )
+
+
+@dataclass(frozen=True)
+class Regularization:
+    """The implicit regularization a prediction uses, as λ(Λ) along the predicted path.
+
+    `lam` is label noise's λ = ηδ²/(4B). `eta` > 0 makes it λ_eff = λ/(1 − η G_B/2) (finite η,
+    theory/finite_eta.py, minibatch constant `c_B`); 0 keeps it λ. `rho` > 0 adds 1-SAM's regularizer (B = 1,
+    label noise δ with E|ξ| = `xi_abs`) as its λ tr G equivalent ω_SAM/(s²τ) of the current state
+    (`one_sam_lambda`). `conjugated` adds the second order in the fast displacement to the decay of w_k⊥
+    (theory/isotropic.py, ``conjugated_perp_time``), with λ_f label noise's λ at the aligned fixed point."""
+
+    lam: float
+    eta: float = 0.0
+    batch_size: int = 1
+    c_B: float = 1.0
+    conjugated: bool = True
+    rho: float = 0.0
+    delta: float = 0.0
+    xi_abs: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("lam", "eta", "rho", "delta", "xi_abs"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} = {getattr(self, name)}; valid: >= 0")
+        if not (self.lam > 0 or self.rho > 0):
+            raise ValueError(f"lam = {self.lam}, rho = {self.rho}: no regularization; valid: lam > 0 or rho > 0")
 
 
 @lru_cache(maxsize=256)
@@ -97,51 +134,155 @@ def _start(n: int, d: int, m: int, parametrization: str, alpha: float, seed: int
 
 
 @numba.njit(cache=True)
-def _decays_sq(sigma, t, lam, s):
-    """(nt, r) squared eigen-direction decays perp_component(1, σ_j, t_i)²."""
-    out = np.empty((t.shape[0], sigma.shape[0]))
-    for i in range(t.shape[0]):
-        for j in range(sigma.shape[0]):
-            out[i, j] = gen.perp_component(1.0, sigma[j], t[i], lam, s) ** 2
+def _mean_curves(x0, a0, perp_sq, null_sq, offset, clock, tau, s, sigma_b, x_scale, overlap):
+    """mean‖w_k‖, mean|cos(w_k, β*)| and Σ_k x_k² at the clock values Λ = ∫λ dt (`phase2_x_balanced`
+    at λ = 1, t = Λ: it depends on λt only); perp_sq (nt, m): ‖w_k⊥‖² of the range part."""
+    nt, m = clock.shape[0], x0.shape[0]
+    w_mean = np.zeros(nt)
+    cos_mean = np.zeros(nt)
+    x_sq = np.zeros(nt)
+    for i in range(nt):
+        acc_w = 0.0
+        acc_c = 0.0
+        acc_x = 0.0
+        for k in range(m):
+            x = gen.phase2_x_balanced(x0[k], a0[k], clock[i], 1.0, tau, s, sigma_b, x_scale)
+            p2 = perp_sq[i, k] + null_sq[k]
+            acc_w += math.sqrt(x * x + p2)
+            acc_c += abs(gen.neuron_cos_spectral(x, p2, overlap, offset[k]))
+            acc_x += x * x
+        w_mean[i] = acc_w / m
+        cos_mean[i] = acc_c / m
+        x_sq[i] = acc_x
+    return w_mean, cos_mean, x_sq
+
+
+@numba.njit(cache=True)
+def _perp_log_decay(clock, u0, sigma, lam_c, A, tau, s):
+    """(nt, r) ln(u_j(Λ)/u_j(0)) for u_j = Σ_k (v_j·w_k⊥)²: −4s²σ_jΛ at lam_c = 0, else the inverse of
+    the explicit Λ(u) (`conjugated_perp_time` at λ = 1, λ_f = lam_c) on a geometric grid of u/u_j(0) down
+    to 1e-60, beyond which u_j decays at its asymptotic rate 4s²σ_j e/A (e = A − 2lam_c(τ − σ_j)/σ_j)."""
+    nt, r = clock.shape[0], sigma.shape[0]
+    out = np.empty((nt, r))
+    ratio = np.exp(np.linspace(0.0, -60.0 * math.log(10.0), 3000))
+    for j in range(r):
+        if lam_c == 0.0:
+            for i in range(nt):
+                out[i, j] = -4.0 * s * s * sigma[j] * clock[i]
+            continue
+        grid = np.empty(ratio.shape[0])
+        for g in range(ratio.shape[0]):
+            grid[g] = gen.conjugated_perp_time(u0[j], u0[j] * ratio[g], sigma[j], 1.0, lam_c, A, tau, s)
+        e = A - 2.0 * lam_c * (tau - sigma[j]) / sigma[j]
+        tail = 4.0 * s * s * sigma[j] * e / A
+        logs = np.log(ratio)
+        for i in range(nt):
+            if clock[i] <= grid[-1]:
+                out[i, j] = np.interp(clock[i], grid, logs)
+            else:
+                out[i, j] = logs[-1] - tail * (clock[i] - grid[-1])
     return out
 
 
 @numba.njit(cache=True)
-def _mean_curves(x0, a0, perp_sq, null_sq, offset, t, lam, tau, s, sigma_b, x_scale, overlap):
-    """mean‖w_k‖ and mean|cos(w_k, β*)| over neurons at the times t; perp_sq (nt, m): ‖w_k⊥(t)‖²
-    of the range part. Vectorised: x = phase2_x_balanced(x0, a0, t); sqrt(x² + perp_sq + null_sq)."""
-    nt, m = t.shape[0], x0.shape[0]
-    w_mean = np.zeros(nt)
-    cos_mean = np.zeros(nt)
-    for i in range(nt):
-        acc_w = 0.0
-        acc_c = 0.0
-        for k in range(m):
-            x = gen.phase2_x_balanced(x0[k], a0[k], t[i], lam, tau, s, sigma_b, x_scale)
-            p2 = perp_sq[i, k] + null_sq[k]
-            acc_w += math.sqrt(x * x + p2)
-            acc_c += abs(gen.neuron_cos_spectral(x, p2, overlap, offset[k]))
-        w_mean[i] = acc_w / m
-        cos_mean[i] = acc_c / m
-    return w_mean, cos_mean
+def _one_sam_weights(q, s, eta, rho, delta, xi_abs):
+    """c_i at every q_i (any shape): the compiled 1-SAM weight plus the ascent's enlarged label noise."""
+    flat = q.ravel()
+    out = np.empty(flat.shape[0])
+    for i in range(flat.shape[0]):
+        out[i] = gen.one_sam_weight(flat[i], s, rho, delta, xi_abs) + gen.one_sam_noise_weight(
+            flat[i], s, eta, rho, delta, xi_abs
+        )
+    return out.reshape(q.shape)
 
 
-def predicted_curves(start: SpectralStart, lam: float) -> dict[str, np.ndarray | float]:
-    """Predicted mean‖w_k‖(t), mean|cos(w_k, β*)|(t) on the grid t (time t = η·steps), the plateau
-    (t → ∞ limit of mean‖w_k‖) and x_scale, for one start and λ."""
+def one_sam_lambda(
+    q: np.ndarray, xn2: np.ndarray, s: float, tau: float, eta: float, rho: float, delta: float, xi_abs: float
+) -> np.ndarray:
+    """λ tr G equivalent of 1-SAM's regularizer at per-sample forms q (..., n): ω_SAM/(s²τ) with
+    ω_SAM = (1/n) Σ_i c_i ‖x_i‖², c_i the compiled 1-SAM weight plus the ascent's enlarged label noise
+    (theory/sam.py). 1-SAM weights samples by 1/‖∇f_i‖, so it changes along the run."""
+    c = _one_sam_weights(np.ascontiguousarray(q, dtype=float), s, eta, rho, delta, xi_abs)
+    return np.mean(c * xn2, axis=-1) / (s * s * tau)
+
+
+def _path_lambda(start: SpectralStart, reg: Regularization, A, x_sq, u) -> tuple[np.ndarray, np.ndarray]:
+    """(λ, label noise's λ) at the states (A, Σ_k x_k², u_j) (arrays over time, u (nt, r)), from
+    K = A I + (Σ_k x_k²) b bᵀ + Σ_j u_j v_j v_jᵀ: q_i = x_iᵀKx_i, T₂ = tr((Σ̂K)²) in Σ̂'s eigenbasis.
+    Label noise's λ is λ_eff(G_B) when `reg.eta` > 0 (NaN past the pole η G_B ≥ 2)."""
+    A, x_sq, u = np.atleast_1d(np.asarray(A, float)), np.atleast_1d(np.asarray(x_sq, float)), np.atleast_2d(u)
+    q = np.outer(A, start.xn2) + np.outer(x_sq, start.xb2) + u @ start.xv2.T
+    label = np.full(A.shape, reg.lam)
+    if reg.eta > 0 and reg.lam > 0:
+        Au = A[:, None] + u
+        T2 = (
+            np.sum(start.sigma**2 * Au * (Au + 2.0 * x_sq[:, None] * start.b_coef**2), axis=1)
+            + (x_sq * start.sigma_b) ** 2
+        )
+        curvature = np.array(
+            [
+                gen.fluctuation_curvature(qm, q2m, t2, start.s, float(reg.batch_size), reg.c_B)
+                for qm, q2m, t2 in zip(q.mean(axis=1), (q * q).mean(axis=1), T2, strict=True)
+            ]
+        )
+        label = np.where(reg.eta * curvature < 2.0, reg.lam / (1.0 - 0.5 * reg.eta * curvature), np.nan)
+    total = label
+    if reg.rho > 0:
+        total = label + one_sam_lambda(q, start.xn2, start.s, start.tau, reg.eta, reg.rho, reg.delta, reg.xi_abs)
+    return total, label
+
+
+def _fixed_point(start: SpectralStart, reg: Regularization) -> tuple[float, float, float]:
+    """(λ, label noise's λ, A) at the aligned fixed point: A = `aligned_fixed_point_A`(λ), λ of
+    K_∞ = A I + (τA/σ_b) b bᵀ (`_path_lambda`); three passes from λ of K = I (λ moves A at O(λ²))."""
+    A = 1.0
+    for _ in range(3):
+        lam, label = _path_lambda(start, reg, [A], [start.tau * A / start.sigma_b], np.zeros((1, len(start.sigma))))
+        if not np.isfinite(lam[0]):
+            return math.nan, math.nan, math.nan
+        A = gen.aligned_fixed_point_A(start.target_norm, float(lam[0]), start.tau, start.s, start.sigma_b)
+    return float(lam[0]), float(label[0]), A
+
+
+def predicted_curves(start: SpectralStart, reg: Regularization) -> dict[str, np.ndarray | float | str]:
+    """Predicted mean‖w_k‖(t), mean|cos(w_k, β*)|(t) (time t = η·steps), the plateau (t → ∞ limit of
+    mean‖w_k‖), x_scale and `why` (empty, or why the curves are NaN), for one start.
+
+    Everything is computed on the clock Λ = ∫λ dt, in which the closed forms depend on λt only, then
+    mapped to t = ∫dΛ/λ(Λ) (λ constant: t = Λ/λ)."""
     s, tau, sigma_b = start.s, start.tau, start.sigma_b
+    lam_fp, lam_f, A_fp = _fixed_point(start, reg)
+    nan_curves = {"t": np.array([0.0]), "w_norm_mean": np.array([np.nan]), "cos_abs_mean": np.array([np.nan])}
+    if not (np.isfinite(lam_fp) and A_fp > 0):
+        why = "eta G_B >= 2 at the fixed point" if not np.isfinite(lam_fp) else "the fixed point is beta = 0 (A <= 0)"
+        return {**nan_curves, "plateau": math.nan, "x_scale": math.nan, "why": why}
     x_tilde = np.array([gen.phase2_limit_aligned(x, a, tau, sigma_b) for x, a in zip(start.x0, start.a0, strict=True)])
-    scale_sq = gen.balanced_limit_scale_sq(start.target_norm, lam, tau, s, sigma_b, float(np.sum(x_tilde**2)))
+    scale_sq = gen.balanced_limit_scale_sq(start.target_norm, lam_fp, tau, s, sigma_b, float(np.sum(x_tilde**2)))
     x_scale = math.sqrt(max(scale_sq, 0.0))  # < 0: 2λs√(τ/σ_b) ≥ ‖β*‖, the fixed point is β = 0
-    rate = 4.0 * lam * s * s  # 4λs²: the unit of the grid
-    sig_min = max(float(start.sigma.min()), 1e-4)
-    t = np.concatenate([[0.0], np.geomspace(1e-6, DECAYS / sig_min, N_TIMES)]) / rate
-    perp_sq = np.ascontiguousarray(_decays_sq(start.sigma, t, lam, s) @ start.coef_sq.T)
-    w_mean, cos_mean = _mean_curves(
-        start.x0, start.a0, perp_sq, start.null_sq, start.offset, t, lam, tau, s, sigma_b, x_scale, start.overlap
-    )
     plateau = float(np.mean(np.sqrt((x_scale * x_tilde) ** 2 + start.null_sq)))
-    return {"t": t, "w_norm_mean": w_mean, "cos_abs_mean": cos_mean, "plateau": plateau, "x_scale": float(x_scale)}
+    lam_c = lam_f**2 / lam_fp if reg.conjugated else 0.0  # λ_f of the conjugation on the clock Λ
+    if lam_c > 0 and np.any(A_fp - 2.0 * lam_c * (tau - start.sigma) / start.sigma <= 0):
+        why = "the conjugation cancels the regularization of w_k off b (2 lam_f (tau - sigma_j)/sigma_j >= A)"
+        return {**nan_curves, "plateau": plateau, "x_scale": x_scale, "why": why}
+    sig_min = max(float(start.sigma.min()), 1e-4)
+    clock = np.concatenate([[0.0], np.geomspace(1e-6, DECAYS / sig_min, N_TIMES)]) / (4.0 * s * s)
+    u0 = start.coef_sq.sum(axis=0)
+    log_decay = _perp_log_decay(clock, u0, start.sigma, lam_c, A_fp, tau, s)
+    decay = np.exp(log_decay)
+    perp_sq = np.ascontiguousarray(decay @ start.coef_sq.T)
+    w_mean, cos_mean, x_sq = _mean_curves(
+        start.x0, start.a0, perp_sq, start.null_sq, start.offset, clock, tau, s, sigma_b, x_scale, start.overlap
+    )
+    if reg.eta == 0.0 and reg.rho == 0.0:
+        t = clock / lam_fp
+    else:  # A relaxes with the propagator's fast mode, from Σ_k a_k(0)² to A_∞
+        A = A_fp + (float(start.a0 @ start.a0) - A_fp) * np.exp(-2.0 * s * s * (sigma_b + tau) * clock)
+        lam_t = _path_lambda(start, reg, A, x_sq, decay * u0)[0]
+        if not np.all(np.isfinite(lam_t)):
+            return {**nan_curves, "plateau": plateau, "x_scale": x_scale, "why": "eta G_B >= 2 on the path"}
+        inv = 1.0 / lam_t
+        t = np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(clock))])
+    return {"t": t, "w_norm_mean": w_mean, "cos_abs_mean": cos_mean, "plateau": plateau, "x_scale": x_scale, "why": ""}
 
 
 def predicted_times(curves: dict) -> tuple[float, float]:
@@ -154,18 +295,37 @@ def predicted_times(curves: dict) -> tuple[float, float]:
     return t1, t2
 
 
-def isotropic_prediction(config: SimulationConfig) -> dict[str, float]:
-    """Predicted T_I, T_II (steps) and plateau of mean‖w_k‖ at `config`, with λ the point's
-    `effective_lambda` (label-noise SGD; 1-SAM adds its initial-state equivalent). NaN where no first-order
-    regularizer applies (λ = 0, full-batch or unnormalised SAM, oscillation, a δ schedule)."""
+def regularization(config: SimulationConfig, *, finite_eta: bool = True, conjugated: bool = True) -> Regularization:
+    """The `Regularization` of a point: label noise's λ (λ_eff along the path with `finite_eta`) plus, for
+    1-SAM (B = 1), its regularizer's λ equivalent; ValueError where no λ tr G prediction applies."""
+    lam = float(gen.implicit_lambda(config.eta, config.delta, config.batch_size))
+    one_sam = config.algorithm == "sam" and config.batch_size == 1
+    if config.algorithm != "sgd" and not one_sam:
+        raise ValueError(f"algorithm = {config.algorithm!r} (B = {config.batch_size}) has no λ tr G prediction")
+    return Regularization(
+        lam,
+        eta=config.eta if finite_eta else 0.0,
+        batch_size=config.batch_size,
+        c_B=sampling_constant(config.n, config.batch_size, config.replacement),
+        conjugated=conjugated,
+        rho=config.rho if one_sam else 0.0,
+        delta=config.delta,
+        xi_abs=XI_ABS_MEAN[config.noise],
+    )
+
+
+def isotropic_prediction(config: SimulationConfig, *, finite_eta: bool = True, conjugated: bool = True) -> dict:
+    """Predicted T_I, T_II (steps) and plateau of mean‖w_k‖ at `config`, with `regularization(config)`.
+    NaN where no first-order regularizer applies (λ = 0, full-batch or unnormalised SAM, oscillation, a δ
+    schedule) or the prediction breaks down (`theory_note` says why)."""
     nan = {"T_I_theory": math.nan, "T_II_theory": math.nan, "plateau_theory": math.nan}
-    lam = effective_lambda(config)
-    if config.schedule != "constant" or not lam > 0:
+    if config.schedule != "constant" or not effective_lambda(config) > 0:
         return nan
     start = _start(config.n, config.d, config.m, config.parametrization, float(config.alpha), config.seed)
-    curves = predicted_curves(start, lam)
+    curves = predicted_curves(start, regularization(config, finite_eta=finite_eta, conjugated=conjugated))
     t1, t2 = predicted_times(curves)
-    return {"T_I_theory": t1 / config.eta, "T_II_theory": t2 / config.eta, "plateau_theory": curves["plateau"]}
+    out = {"T_I_theory": t1 / config.eta, "T_II_theory": t2 / config.eta, "plateau_theory": curves["plateau"]}
+    return {**out, "theory_note": curves["why"]} if curves["why"] else out
 
 
 def first_order_time_scale(eta: float, delta: float, batch_size: int) -> float:
@@ -177,22 +337,14 @@ def first_order_time_scale(eta: float, delta: float, batch_size: int) -> float:
 
 
 def sam_equivalent_lambda(config: SimulationConfig) -> float:
-    """The λ tr G equivalent of 1-SAM's regularizer at the initial state: ω_SAM(θ₀)/(s²τ), with
-    ω_SAM = (1/n) Σ_i c_i ‖x_i‖², c_i the compiled 1-SAM weight plus the ascent's enlarged label
-    noise at q_i = x_iᵀ(S₀ + A₀I)x_i (theory/sam.py). 1-SAM's regularizer weights samples by
-    1/‖∇f_i‖ and changes along the run, so this matches its strength where Phase I starts only."""
+    """`one_sam_lambda` at the initial state, q_i = x_iᵀ(S₀ + A₀I)x_i: 1-SAM's strength where Phase I
+    starts (the predictions follow it along the path)."""
     start = initial_state(config)
     X, W0, a0, s = start.problem.X, start.W0, start.a0, start.s
     q = np.sum((X @ W0.T) ** 2, axis=1) + (a0 @ a0) * np.sum(X * X, axis=1)
-    xi_abs = math.sqrt(2.0 / math.pi) if config.noise == "gaussian" else 1.0
-    c = np.array(
-        [
-            gen.one_sam_weight(qi, s, config.rho, config.delta, xi_abs)
-            + gen.one_sam_noise_weight(qi, s, config.eta, config.rho, config.delta, xi_abs)
-            for qi in q
-        ]
-    )
-    return float(np.mean(c * np.sum(X * X, axis=1)) / (s * s * np.trace(start.problem.Sigma_hat)))
+    tau = float(np.trace(start.problem.Sigma_hat))
+    xi_abs = XI_ABS_MEAN[config.noise]
+    return float(one_sam_lambda(q, np.sum(X * X, axis=1), s, tau, config.eta, config.rho, config.delta, xi_abs))
 
 
 def effective_lambda(config: SimulationConfig) -> float:
