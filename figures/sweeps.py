@@ -5,10 +5,10 @@ Each ``fig_<name>(results_dir, out_dir) -> list[Path]`` opens a part of the defa
 (:func:`lnsgd.experiments.sweep.open_sweep` with ``theory=True``), draws it with ``build_<name>``
 (the tests call these on small Datasets) and writes ``<out_dir>/<name>.pdf`` and ``.pgf``.
 Heat maps are vector ``pcolormesh`` cells; grey cells are points that did not reach the phase
-(T = NaN) or did not finish. The theory contours are the isotropic closed forms of
-:mod:`lnsgd.experiments.sweep.theory`, whose times scale as B/(η²δ²) up to the O(λ) shift of the
-fixed point (a few per cent over a sweep): the contour of level T is the curve c·B/(η²δ²) = T with c
-the median T·η²δ²/B of the predictions at the grid points.
+(T = NaN) or did not finish. The theory contours are the closed forms of
+:mod:`lnsgd.experiments.sweep.theory`, whose times scale as B/(η²δ²) up to O(λ) terms (the fixed
+point's shift, λ_eff, the conjugation: a few per cent over a sweep): the contour of level T is the curve
+c·B/(η²δ²) = T with c the median T·η²δ²/B of the predictions at the grid points where they are defined.
 """
 
 from __future__ import annotations
@@ -115,8 +115,8 @@ def _label(field: str) -> str:
 
 
 def theory_constant(ds: xr.Dataset, var: str) -> float:
-    """c = median of T_theory·η²δ²/B over the points (nearly one number: the predictions depend on λt
-    but for the O(λ) shift of the fixed point)."""
+    """c = median of T_theory·η²δ²/B over the points where it is defined (nearly one number: the
+    predictions depend on λt but for O(λ) terms)."""
     c = ds[f"{var}_theory"] / ds["time_scale"]
     return float(np.nanmedian(c.values))
 

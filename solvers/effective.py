@@ -730,6 +730,18 @@ def fast_fluctuation_cov(setup: EffectiveSetup, S: np.ndarray, A: float) -> np.n
     return _fast_fluctuation_cov(setup, setup.args(), S, A)
 
 
+def regularizer_at(setup: EffectiveSetup, S: np.ndarray, A: float) -> tuple[np.ndarray, float, float]:
+    """(Ω, ω, λ_f) of the setup's regularizer at the state (S, A): what the reduced flow uses, with λ_f the
+    scale of the residual fluctuation P = 2λ_f s² K (label noise's λ_eff, or 1-SAM's/1-USAM's closure)."""
+    args = setup.args()
+    Sigma_hat, X, xn2, p = args[0], args[2], args[3], args[-1]
+    S = np.ascontiguousarray(S, dtype=np.float64)
+    K = S + A * np.eye(setup.d)
+    Omega = np.empty((setup.d, setup.d))
+    omega, lam_f = _regularizer_gradients(_sample_forms(S, A, X, xn2), K, Sigma_hat, X, xn2, p, Omega)
+    return Omega, float(omega), float(lam_f)
+
+
 def _fast_fluctuation_cov(setup: EffectiveSetup, args: tuple, S: np.ndarray, A: float) -> np.ndarray:
     """`fast_fluctuation_cov` with the setup's `args()` computed once by the caller."""
     Sigma_hat, X, p = args[0], args[2], args[-1].copy()

@@ -1,13 +1,16 @@
 """The full second order in the fast displacement, integrated outside the solver: a measurement of
-what `flow_conj` leaves out (docs/theory.md §11), on a stored `lnsgd check` Dataset of label-noise SGD.
+what `flow_conj` leaves out (docs/theory.md §11), on a stored `lnsgd check` Dataset of label-noise SGD
+or 1-SAM/USAM (their whole regularizer conjugated as label noise's is).
 
     python -m lnsgd.experiments.check.second_order DIR/check_<digest>.nc [--no-area]
 
 From the `flow_eff` state after the fast transient, the neurons' Gram matrix Ξ̃ = Σ_k z̃_k z̃_kᵀ and the
 propagator Φ̃ of the slow neurons z̃ = e^X z move with the averaged conjugated generator
 𝔐 = M + ½{E X², M} − E[X M X] (+ Q, the Stratonovich rotational diffusion of the shared map, §10),
-M = [[−2Ω, −s g], [−s gᵀ, −2ω]] with the residual g of the true Gram matrix E[e^{−X} Ξ̃ e^{−X}];
-X = sJ(Y), Cov Y = Σ_Y = 2λ_eff K⁻¹/s² (`effective.fast_fluctuation_cov`). The observables are taken
+M = [[−2Ω, −s g], [−s gᵀ, −2ω]] with the residual g of the true Gram matrix E[e^{−X} Ξ̃ e^{−X}] and
+(Ω, ω) the flow's regularizer (`effective.regularizer_at`); X = sJ(Y), Cov Y = Σ_Y = 2λ_f K⁻¹/s² with λ_f
+the residual fluctuation's scale (label noise's λ_eff, 1-SAM's closure). The area diffusion takes the
+noise as label noise's with that λ_f. The observables are taken
 on the mean network (I + ½E X²)Φ̃ z_k(0) and compared with the stored path mean (`measure.compare`).
 Q costs O(d⁵) per evaluation, so it is evaluated every AREA_EVERY records on the `flow_eff` trajectory;
 a configuration takes minutes.
@@ -29,19 +32,19 @@ from lnsgd.experiments.config import SimulationConfig
 from lnsgd.experiments.runner import initial_state
 from lnsgd.solvers import effective as eff
 
-START_STEPS = 20_000  # the paper configuration's fast transient, scaled like the check's horizon
+START_FRACTION = 0.02  # of the check's horizon: past the fast transient (20k of the paper configuration's 1M steps)
 AREA_EVERY = 10
 
 
 def _fluct(setup, S, A):
-    """(Σ_X = E X² on z = (w, a), Σ_Y, λ_eff) of the state."""
+    """(Σ_X = E X² on z = (w, a), Σ_Y, λ_f, Ω, ω) of the state."""
     d, s = setup.d, setup.s
-    SY = eff.fast_fluctuation_cov(setup, S, A)
+    Omega, omega, lam = eff.regularizer_at(setup, S, A)
+    SY = 2.0 * lam * np.linalg.inv(S + A * np.eye(d)) / s**2
     SX = np.zeros((d + 1, d + 1))
     SX[:d, :d] = s * s * SY
     SX[d, d] = s * s * np.trace(SY)
-    lam = 0.5 * s * s * np.trace(SY @ (S + A * np.eye(d))) / d
-    return SX, SY, lam
+    return SX, SY, lam, Omega, omega
 
 
 def _sandwich(SY, Mat, s):
@@ -61,7 +64,7 @@ def area_diffusion(setup, beta, S, A) -> np.ndarray:
     Sig = setup.Sigma_hat
     K = S + A * np.eye(d)
     Ki = np.linalg.inv(K)
-    _, _, lam = _fluct(setup, S, A)
+    lam = _fluct(setup, S, A)[2]
     H = s * s * K @ Sig
     root = setup.args()[4]
     D, U = np.linalg.eigh(s * s * root @ K @ root)
@@ -87,28 +90,25 @@ def second_order_curves(path: str, *, area: bool = True) -> tuple[np.ndarray, di
     with xr.open_dataset(path) as ds:
         sim = ds.load()
     config = SimulationConfig.from_dict(json.loads(sim.attrs["config"]))
-    if config.algorithm != "sgd":
-        raise ValueError(f"algorithm = {config.algorithm!r}: the second-order measurement is for label-noise SGD")
     steps = sim["step"].values
     start = initial_state(config)
     setup = effective_setup(config, start.problem, start.s, "lambda-eff")
     d, s, t = setup.d, setup.s, config.eta * steps
-    Sig, bstar, tau = setup.Sigma_hat, start.problem.beta_star, np.trace(setup.Sigma_hat)
+    Sig, bstar = setup.Sigma_hat, start.problem.beta_star
     sol = eff.solve_reduced(setup, start.W0, start.a0, t)
-    scale = config.batch_size * (4.0 / config.delta) ** 2 * (1e-3 / config.eta) ** 2
-    r0 = max(1, int(np.searchsorted(steps, START_STEPS * scale)))
+    r0 = max(1, int(np.searchsorted(steps, START_FRACTION * steps[-1])))
     areas = {r: area_diffusion(setup, sol.beta[r], sol.S[r], sol.A[r]) for r in range(0, len(t), AREA_EVERY)}
     last = (len(t) - 1) // AREA_EVERY * AREA_EVERY
 
     def generator(tt, Xi):
         S, A = Xi[:d, :d], Xi[d, d]
-        SX, SY, lam = _fluct(setup, S, A)
+        SX, SY, _, Omega, omega = _fluct(setup, S, A)
         true = Xi + 0.5 * (SX @ Xi + Xi @ SX) + _sandwich(SY, Xi, s)
         g = Sig @ (s * true[:d, d] - bstar)
         M = np.zeros((d + 1, d + 1))
-        M[:d, :d] = -2 * lam * s * s * Sig
+        M[:d, :d] = -2 * Omega
         M[:d, d] = M[d, :d] = -s * g
-        M[d, d] = -2 * lam * s * s * tau
+        M[d, d] = -2 * omega
         out = M + 0.5 * (SX @ M + M @ SX) - _sandwich(SY, M, s)
         if area:
             out = out + areas[min(int(np.searchsorted(t, tt)) // AREA_EVERY * AREA_EVERY, last)]
@@ -137,7 +137,7 @@ def second_order_curves(path: str, *, area: bool = True) -> tuple[np.ndarray, di
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("check_file", help="a check_<digest>.nc written by `lnsgd check` (label-noise SGD)")
+    parser.add_argument("check_file", help="a check_<digest>.nc written by `lnsgd check`")
     parser.add_argument("--no-area", action="store_true", help="leave out the rotational diffusion")
     args = parser.parse_args(argv)
     _, _, row = second_order_curves(args.check_file, area=not args.no_area)
