@@ -216,7 +216,7 @@ def build_sam(ds: xr.Dataset) -> Figure:
     """1-SAM's ρ against label noise's δ: T_I over (ρ, δ) with contours of equal regularization
     λ = ηδ²/(4B) + λ_SAM (1-SAM's regularizer as a λ tr G equivalent at the initial state,
     experiments/sweep/theory.py), and η·T_I against λ for every point (one law if the regularizers
-    act alike; dashed: isotropic theory)."""
+    act alike; crosses: the closed-form prediction of each point)."""
     with style.context():
         fig, axes = style.new_figure(2, 1, width=style.DOUBLE_COLUMN, aspect=1.3)
         heatmap(axes[0], ds, "T_I", "rho", "delta", lognorm=True, label=style.LABELS["T_I"] + " (steps)")
@@ -248,13 +248,12 @@ def build_sam(ds: xr.Dataset) -> Figure:
                 color=style.ROLE_COLORS[role],
                 label=label,
             )
-        order = np.argsort(flat["lambda_implicit"].values)
-        axes[1].plot(
-            flat["lambda_implicit"].values[order],
-            eta * flat["T_I_theory"].values[order],
-            "--",
+        axes[1].plot(  # one theory point per run: 1-SAM's λ follows the path, not only its initial value
+            flat["lambda_implicit"].values,
+            eta * flat["T_I_theory"].values,
+            "x",
             color=style.ROLE_COLORS["theory"],
-            lw=0.8,
+            ms=4,
             label="theory",
         )
         plots.format_log_axis(axes[1], axis="x")

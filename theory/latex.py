@@ -208,16 +208,26 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
         ),
         (
             "conjugated-perp-time",
-            "decay time of $u_j = \\sum_k (v_j\\cdot w_{k\\perp})^2$ under the conjugated regularizer",
+            "decay time of $u_j = \\sum_k (v_j\\cdot w_{k\\perp})^2$ under the conjugated regularizer, with "
+            "$c_j = 2\\lambda_f(\\tau - \\sigma_j)$ and $e_j = A_\\infty - c_j/\\sigma_j$",
             r"t(u_j(0) \to u_j)",
-            isotropic.conjugated_perp_time(sy.u_perp0, sy.u_perp, isotropic.sigma_j, lam, sy.lam_f, sy.A_fp, tau, s),
+            _conjugation_constants(
+                isotropic.conjugated_perp_time(
+                    sy.u_perp0, sy.u_perp, isotropic.sigma_j, lam, sy.lam_f, sy.A_fp, tau, s
+                ),
+                isotropic.sigma_j,
+            ),
         ),
         (
             "phase2-time-conjugated",
-            "Phase II time of one neuron with the conjugated regularizer (isotropic)",
+            "Phase II time of one neuron with the conjugated regularizer (isotropic: every direction starts at "
+            "$u_j(0) = \\sum_k \\|w_{k\\perp}(0)\\|^2/(\\tau - 1)$), with $c = 2\\lambda_f(\\tau - 1)$ and $e = A_\\infty - c$",
             r"T_{\mathrm{II}}",
-            isotropic.phase2_time_conjugated(
-                isotropic.x_inf, isotropic.w_perp0, isotropic.c_star, lam, sy.lam_f, sy.A_fp, tau, s, sy.u_perp0
+            _conjugation_constants(
+                isotropic.phase2_time_conjugated(
+                    isotropic.x_inf, isotropic.w_perp0, isotropic.c_star, lam, sy.lam_f, sy.A_fp, tau, s, sy.u_perp0
+                ),
+                1,
             ),
         ),
         (
@@ -357,6 +367,14 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
             )
         )
     return out
+
+
+def _conjugation_constants(expr: sp.Expr, sigma) -> sp.Expr:
+    """``expr`` with c = 2λ_f(τ − σ) and e = A_∞ − c/σ written as symbols (c_j, e_j; c, e at σ = 1)."""
+    sub = "j" if sigma != 1 else ""
+    c, e = sp.symbols(f"c{'_' + sub if sub else ''} e{'_' + sub if sub else ''}", positive=True)
+    c_expr = 2 * sy.lam_f * (sy.tau - sigma)
+    return expr.subs(sy.A_fp - c_expr / sigma, e).subs(c_expr, c)
 
 
 def latex_source() -> str:
