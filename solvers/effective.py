@@ -730,10 +730,13 @@ def fast_fluctuation_cov(setup: EffectiveSetup, S: np.ndarray, A: float) -> np.n
     return _fast_fluctuation_cov(setup, setup.args(), S, A)
 
 
-def regularizer_at(setup: EffectiveSetup, S: np.ndarray, A: float) -> tuple[np.ndarray, float, float]:
+def regularizer_at(
+    setup: EffectiveSetup, S: np.ndarray, A: float, args: tuple | None = None
+) -> tuple[np.ndarray, float, float]:
     """(Ω, ω, λ_f) of the setup's regularizer at the state (S, A): what the reduced flow uses, with λ_f the
-    scale of the residual fluctuation P = 2λ_f s² K (label noise's λ_eff, or 1-SAM's/1-USAM's closure)."""
-    args = setup.args()
+    scale of the residual fluctuation P = 2λ_f s² K (label noise's λ_eff, or 1-SAM's/1-USAM's closure).
+    `args`: the setup's `args()`, when the caller has them."""
+    args = setup.args() if args is None else args
     Sigma_hat, X, xn2, p = args[0], args[2], args[3], args[-1]
     S = np.ascontiguousarray(S, dtype=np.float64)
     K = S + A * np.eye(setup.d)

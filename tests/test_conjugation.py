@@ -90,3 +90,36 @@ def test_full_second_order_measurement_fixes_phase_one_at_width_200(tmp_path):
     _, curves, row = second_order.second_order_curves(str(path), area=False)
     assert np.all(np.isfinite(curves["w_norm_mean"])) and np.all(np.isfinite(curves["cos_abs_mean"]))
     assert abs(row["rate_err"]) <= 0.05 and row["max_dw"] <= 0.01, row
+
+
+def test_displaced_regularizer_reduces_to_the_conjugation_for_a_fixed_regularizer():
+    """`second_order.displaced_regularizer` (degree-3 cubature, exact exponentials) of label noise's
+    state-independent R (first-order λ) against the second-order conjugation R + ½{E X², R} − E[XRX] of
+    `second_order`: their corrections to R agree within 10 % (the cubature is exact for the second order;
+    the rest is fourth order in Y, 2λ/K ≤ 0.01 here) and the correction is not negligible; 1-SAM's R, whose
+    weights follow the displaced state, differs from its own conjugation by more than that."""
+    from lnsgd.experiments.check import second_order as so
+    from lnsgd.experiments.runner import initial_state
+    from lnsgd.solvers import effective as eff
+
+    def corrections(config, correction):
+        start = initial_state(config)
+        setup = predict.effective_setup(config, start.problem, start.s, correction)
+        sol = eff.solve_reduced(setup, start.W0, start.a0, np.array([0.0, 100.0]))
+        d, s, args = setup.d, setup.s, setup.args()
+        Xi = np.zeros((d + 1, d + 1))
+        Xi[:d, :d], Xi[d, d] = sol.S[-1], sol.A[-1]
+        Xi[:d, d] = Xi[d, :d] = sol.beta[-1] / s
+        SX, SY, _, Omega, omega = so._fluct(setup, sol.S[-1], sol.A[-1], args)
+        R = np.zeros((d + 1, d + 1))
+        R[:d, :d], R[d, d] = -2 * Omega, -2 * omega
+        analytic = 0.5 * (SX @ R + R @ SX) - so._sandwich(SY, R, s)
+        return so.displaced_regularizer(setup, args, Xi, SY) - R, analytic, R
+
+    label = dataclasses.replace(grid.PAPER, m=200)
+    displaced, analytic, R = corrections(label, "first-order")
+    assert np.linalg.norm(analytic) > 1e-3 * np.linalg.norm(R)
+    assert np.linalg.norm(displaced - analytic) <= 0.1 * np.linalg.norm(analytic)
+    one_sam = dataclasses.replace(label, algorithm="sam", rho=0.05)
+    displaced, analytic, _ = corrections(one_sam, "lambda-eff")
+    assert np.linalg.norm(displaced - analytic) > 0.1 * np.linalg.norm(analytic)
