@@ -204,12 +204,6 @@ def phase2_x_balanced(x0, a0, t, lam, tau, s, sigma_b, x_scale):
 
 
 @numba.njit(cache=True)
-def perp_component(c0, sigma_j, t, lam, s):
-    """Component of w_k⊥ along an eigenvector of Σ̂ (eigenvalue σ_j): c_j(0) e^{−2λs²σ_j t}; conserved for σ_j = 0."""
-    return c0*math.exp(-2*lam*s**2*sigma_j*t)
-
-
-@numba.njit(cache=True)
 def conjugated_perp_time(u_perp0, u_perp, sigma_j, lam, lam_f, A_fp, tau, s):
     """Time for u_j = Σ_k (v_j·w_k⊥)² to fall from u_perp0 to u_perp under u̇_j = −4λs²u_j[σ_j − 2λ_f(τ − σ_j)/(A + u_j)] (the conjugated regularizer at K_j = A + u_j)."""
     return (1/4)*(A_fp*math.log(u_perp0/u_perp) - 2*lam_f*(-sigma_j + tau)*math.log((A_fp - 2*lam_f*(-sigma_j + tau)/sigma_j + u_perp0)/(A_fp - 2*lam_f*(-sigma_j + tau)/sigma_j + u_perp))/sigma_j)/(lam*s**2*sigma_j*(A_fp - 2*lam_f*(-sigma_j + tau)/sigma_j))

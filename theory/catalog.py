@@ -235,13 +235,6 @@ def _balanced_forms() -> tuple[Kernel, ...]:
             iso.phase2_x_balanced(iso.x0, iso.a0, sy.t, sy.lam, sy.tau, sy.s, iso.sigma_b, iso.x_scale),
         ),
         _scalar(
-            "perp_component",
-            "Component of w_k⊥ along an eigenvector of Σ̂ (eigenvalue σ_j): "
-            "c_j(0) e^{−2λs²σ_j t}; conserved for σ_j = 0.",
-            (iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s),
-            iso.perp_component(iso.c0, iso.sigma_j, sy.t, sy.lam, sy.s),
-        ),
-        _scalar(
             "conjugated_perp_time",
             "Time for u_j = Σ_k (v_j·w_k⊥)² to fall from u_perp0 to u_perp under "
             "u̇_j = −4λs²u_j[σ_j − 2λ_f(τ − σ_j)/(A + u_j)] (the conjugated regularizer at K_j = A + u_j).",

@@ -1,26 +1,24 @@
 """Theory predictions for the points of a sweep, from the derived closed forms (no copies).
 
 `isotropic_prediction(config)` evaluates the codegen'd closed forms of `lnsgd.solvers.generated_rhs`
-(derived in `lnsgd.theory.isotropic`, docs/theory.md §5) on the run's own data and initialisation, with
-λ = `effective_lambda` and b the unit vector of β*'s projection on the range of Σ̂ (β̂* when n ≥ d):
+(derived in `lnsgd.theory.isotropic`, docs/theory.md §5 and docs/sweeps.md) on the run's own data and
+initialisation. With b the unit vector of β*'s projection on the range of Σ̂ (β̂* when n ≥ d) and
+Σ̂ = Σ_j σ_j v_j v_jᵀ, every neuron is w_k = x_k b + w_k⊥, written on the clock Λ = ∫λ dt (the forms
+depend on λt only):
 
-    w_k(t) = x_k(t) b + w_k⊥(t),  x_k(t) = `phase2_x_balanced`,
-    v_j·w_k⊥(t) = `perp_component` = (v_j·w_k⊥(0)) e^{−2λs²σ_j t}  (Σ̂ = Σ_j σ_j v_j v_jᵀ),
+    x_k(Λ) = `phase2_x_balanced` (from x_k(0) to x_scale·x̃_∞,k, x̃_∞,k = `phase2_limit_aligned`,
+             x_scale² = `balanced_limit_scale_sq`: Σ_k x_∞,k² on the fixed point's balance τA/σ_b),
+    (v_j·w_k⊥(Λ))² = (v_j·w_k⊥(0))² u_j(Λ)/u_j(0),  u_j = Σ_k (v_j·w_k⊥)², Λ(u_j) = `conjugated_perp_time`
+             (the decay off b with the conjugated regularizer at K_j = A_∞ + u_j; first order when off),
+    t(Λ) = ∫ dΛ/λ(Λ), λ(Λ) label noise's λ_eff on the predicted state plus 1-SAM's `one_sam_lambda`,
 
-so ‖w_k(t)‖² = x_k(t)² + Σ_j (v_j·w_k⊥(0))² e^{−4λs²σ_j t} and cos(w_k, β*) = `neuron_cos_spectral`.
-x_k(t) relaxes from x_k(0) at the frozen-g propagator's rate to x_scale·x̃_∞,k, where x̃_∞,k =
-`phase2_limit_aligned` and x_scale = √`balanced_limit_scale_sq` puts Σ_k x_∞,k² on the fixed point's
-balance τA/σ_b (tr(Σ̂S) = τA, σ_b = bᵀΣ̂b). The plateau is the t → ∞ limit of mean‖w_k‖; T_I and T_II
-are read off the predicted mean curves with the simulation's definitions (within 10 % of the
-plateau; mean|cos| ≥ 0.9). Two departures from the frozen-g, Σ̂ = I forms (`phase2_x`,
-`neuron_cos_isotropic`), both measured in docs/sweeps.md: the limit's size (frozen g keeps
-Σ_k x_k(0)²) and w_k⊥'s decay (each eigen-direction at 2λs²σ_j, not all at 2λs²; null-space
-components, σ_j = 0 when n < d, are conserved). Times depend on η, δ, B through λt except for the
-O(λ) shift of the fixed point (‖β‖ = ‖β*‖ − 2λs√(τ/σ_b)), so they scale as B/(η²δ²) up to that shift
-(`first_order_time_scale`).
+so cos(w_k, β*) = `neuron_cos_spectral`; null-space components (σ_j = 0 when n < d) are conserved. The
+plateau is the t → ∞ limit of mean‖w_k‖; T_I and T_II are read off the predicted mean curves with the
+simulation's definitions (within 10 % of the plateau; mean|cos| ≥ 0.9). `Regularization` holds what
+sets λ, each piece an ablation switch. Times depend on η, δ, B through λt up to O(λ) terms (the fixed
+point's A, λ_eff, the conjugation), so they scale as B/(η²δ²) (`first_order_time_scale`).
 
-`sam_equivalent_lambda(config)`: the λ tr G equivalent of 1-SAM's regularizer (O(ρδ) term, (ρ²/2) tr G
-and the ascent's enlarged label noise; theory/sam.py) matched on ω at the initial state.
+`sam_equivalent_lambda(config)`: 1-SAM's λ tr G equivalent at the initial state (the sweeps' λ axis).
 """
 
 from __future__ import annotations
