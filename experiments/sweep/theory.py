@@ -223,7 +223,7 @@ def _path_lambda(start: SpectralStart, reg: Regularization, A, x_sq, u) -> tuple
                 for qm, q2m, t2 in zip(q.mean(axis=1), (q * q).mean(axis=1), T2, strict=True)
             ]
         )
-        label = np.where(reg.eta * curvature < 2.0, reg.lam / (1.0 - 0.5 * reg.eta * curvature), np.nan)
+        label = np.array([gen.lambda_eff(reg.lam, reg.eta, c) if reg.eta * c < 2.0 else np.nan for c in curvature])
     total = label
     if reg.rho > 0:
         total = label + one_sam_lambda(q, start.xn2, start.s, start.tau, reg.eta, reg.rho, reg.delta, reg.xi_abs)
