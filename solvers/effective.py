@@ -721,21 +721,27 @@ def _neuron_means_cubature(W, a, beta_star, V, s):
 
 
 def fast_fluctuation_cov(setup: EffectiveSetup, S: np.ndarray, A: float) -> np.ndarray:
-    """Cov(δV) = 2λ_eff K⁻¹/s² of the shared fast displacement δV of every neuron,
+    """Cov(δV) = 2λ_f K⁻¹/s² (`displacement_cov`) of the shared fast displacement δV of every neuron,
     δz_k = −s J(δV) z_k (δw_k = −s a_k δV, δa_k = −s w_k·δV), K = S + A I.
 
     From β' = β − ηs²K u the summed step directions are δV = −K⁻¹e/s² for the residual fluctuation
-    e = β − β̄, and its stationary covariance P = c K = 2λ_eff s² K (§8) gives Cov(δw_k) = 2λ_eff a_k² K⁻¹,
-    λ_eff = λ/(1 − η G_B/2)."""
+    e = β − β̄, and its stationary covariance P = 2λ_f s² K (§8) gives Cov(δw_k) = 2λ_f a_k² K⁻¹, with λ_f
+    at finite η whatever the setup's correction: label noise's λ_eff = λ/(1 − η G_B/2), 1-SAM's or 1-USAM's
+    closure (`regularizer_at`)."""
     return _fast_fluctuation_cov(setup, setup.args(), S, A)
+
+
+def displacement_cov(lam_f: float, K: np.ndarray, s: float) -> np.ndarray:
+    """Σ_Y = 2λ_f K⁻¹/s²: the covariance of the fast displacement for a residual fluctuation P = 2λ_f s² K."""
+    return 2.0 * lam_f * np.linalg.inv(K) / s**2
 
 
 def regularizer_at(
     setup: EffectiveSetup, S: np.ndarray, A: float, args: tuple | None = None
 ) -> tuple[np.ndarray, float, float]:
-    """(Ω, ω, λ_f) of the setup's regularizer at the state (S, A): what the reduced flow uses, with λ_f the
-    scale of the residual fluctuation P = 2λ_f s² K (label noise's λ_eff, or 1-SAM's/1-USAM's closure).
-    `args`: the setup's `args()`, when the caller has them."""
+    """(Ω, ω, λ_f) of the setup's regularizer at the state (S, A), before the correction's additions
+    (`_correction_terms`), with λ_f the scale of the residual fluctuation P = 2λ_f s² K (label noise's λ or
+    λ_eff, 1-SAM's/1-USAM's closure). `args`: the setup's `args()`, when the caller has them."""
     args = setup.args() if args is None else args
     Sigma_hat, X, xn2, p = args[0], args[2], args[3], args[-1]
     S = np.ascontiguousarray(S, dtype=np.float64)
@@ -747,12 +753,10 @@ def regularizer_at(
 
 def _fast_fluctuation_cov(setup: EffectiveSetup, args: tuple, S: np.ndarray, A: float) -> np.ndarray:
     """`fast_fluctuation_cov` with the setup's `args()` computed once by the caller."""
-    Sigma_hat, X, p = args[0], args[2], args[-1].copy()
-    p[P_CORR] = CORR_LAMBDA_EFF
-    K = np.ascontiguousarray(S, dtype=np.float64) + A * np.eye(setup.d)
-    q = np.sum((X @ K) * X, axis=1)
-    lam_eff = float(_lambda_now(p, q, K, Sigma_hat))
-    return 2.0 * lam_eff * np.linalg.inv(K) / setup.s**2
+    p = args[-1].copy()
+    p[P_CORR] = CORR_LAMBDA_EFF  # the fluctuation at finite η, whatever the flow's correction
+    lam_f = regularizer_at(setup, S, A, (*args[:-1], p))[2]
+    return displacement_cov(lam_f, np.ascontiguousarray(S, dtype=np.float64) + A * np.eye(setup.d), setup.s)
 
 
 def jensen_observables(

@@ -371,8 +371,7 @@ def equations() -> list[tuple[str, str, str, sp.Basic]]:
 
 def _conjugation_constants(expr: sp.Expr, sigma) -> sp.Expr:
     """``expr`` with c = 2λ_f(τ − σ) and e = A_∞ − c/σ written as symbols (c_j, e_j; c, e at σ = 1)."""
-    sub = "j" if sigma != 1 else ""
-    c, e = sp.symbols(f"c{'_' + sub if sub else ''} e{'_' + sub if sub else ''}", positive=True)
+    c, e = sp.symbols("c e" if sigma == 1 else "c_j e_j", positive=True)
     c_expr = 2 * sy.lam_f * (sy.tau - sigma)
     return expr.subs(sy.A_fp - c_expr / sigma, e).subs(c_expr, c)
 

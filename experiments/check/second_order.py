@@ -40,7 +40,7 @@ def _fluct(setup, S, A, args=None):
     """(Σ_X = E X² on z = (w, a), Σ_Y, λ_f, Ω, ω) of the state."""
     d, s = setup.d, setup.s
     Omega, omega, lam = eff.regularizer_at(setup, S, A, args)
-    SY = 2.0 * lam * np.linalg.inv(S + A * np.eye(d)) / s**2
+    SY = eff.displacement_cov(lam, S + A * np.eye(d), s)
     SX = np.zeros((d + 1, d + 1))
     SX[:d, :d] = s * s * SY
     SX[d, d] = s * s * np.trace(SY)
