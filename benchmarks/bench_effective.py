@@ -8,6 +8,9 @@ rtol 1e-5) and dopri5 (explicit, rtol 1e-9: the former default). The state size 
 |Δ mean‖w_k‖| and |Δ mean|cos(w_k, β*)|| against dopri5 at rtol 1e-8. The per-neuron observables cost
 O(m d²) per output time and are timed separately. Baseline: the full m(d+1)-dimensional regularized
 flow at m = 10³. Compilation is excluded (a warm-up call first). Target: < 0.1 s per reduced solve.
+Then `lnsgd check`'s judged prediction ("conjugated") on the default grid's label-noise points with
+the largest right-hand sides: the paper configuration (SGD) and 1-SAM ρ ∈ {0.05, 0.2}, δ = 4, whose
+closure root-finds the residual fluctuation at every right-hand side (µs per right-hand side reported).
 Usage:
 
     .venv/bin/python benchmarks/bench_effective.py
@@ -21,6 +24,9 @@ from functools import partial
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from lnsgd.experiments.check import grid
+from lnsgd.experiments.check.predict import effective_setup
+from lnsgd.experiments.runner import initial_state
 from lnsgd.solvers import effective as eff
 from lnsgd.solvers.problem import init_params, make_problem
 
@@ -53,6 +59,27 @@ def _max_curve_error(sol, ref, problem, W0, a0) -> tuple[float, float]:
     return tuple(float(np.max(np.abs(got[k] - want[k]))) for k in ("w_norm_mean", "cos_abs_mean"))
 
 
+def check_predictions() -> None:
+    """Time `solve_reduced` with the "conjugated" correction on the grid's paper and 1-SAM (δ = 4) points."""
+    configs = [c for c in grid.default_grid() if c.delta == 4.0 and c.batch_size == 1 and c.eta == 1e-3]
+    configs = [c for c in configs if c.noise == "gaussian" and c.algorithm in ("sgd", "sam")]
+    print("check predictions (correction 'conjugated', ros34pw2 defaults, horizon of each grid point):")
+    for config in configs:
+        state = initial_state(config)
+        setup = effective_setup(config, state.problem, state.s, "conjugated")
+        t_eval = config.eta * np.arange(0, config.steps + 1, config.record_every, dtype=np.float64)
+        eff.solve_reduced(setup, state.W0, state.a0, t_eval[:3])  # compile
+        t_solve, sol = _best(partial(eff.solve_reduced, setup, state.W0, state.a0, t_eval))
+        assert sol.ode.success, sol.ode.message
+        y = eff.pack_reduced(sol.beta[-1], sol.S[-1], sol.A[-1], sol.Phi[-1])
+        out, args = np.empty_like(y), setup.args()
+        t_rhs, _ = _best(lambda: [eff.reduced_rhs(0.0, y, args, out) for _ in range(2000)])  # noqa: B023
+        print(
+            f"  {grid.label(config)}: solve {t_solve:.3f} s ({sol.ode.n_steps} steps, {sol.ode.n_rhs} rhs, "
+            f"{t_rhs / 2000 * 1e6:.0f} µs per rhs at the end state; target < 0.1 s)"
+        )
+
+
 def main() -> None:
     with threadpool_limits(limits=1, user_api="blas"):
         problem, setup, W0, a0 = _setup(50)
@@ -79,6 +106,7 @@ def main() -> None:
         eff.solve_full_flow(setup, W0[:5], a0[:5], T_EVAL[:2])  # compile
         t_full, sol = _best(lambda: eff.solve_full_flow(setup, W0, a0, T_EVAL), repeat=1)
         print(f"  baseline full flow m = 1000 (21000 dims), dopri5 rtol 1e-9: {t_full:.2f} s ({sol.n_steps} steps)")
+        check_predictions()
 
 
 if __name__ == "__main__":
