@@ -5,9 +5,10 @@ expectation against Monte Carlo."""
 import dataclasses
 
 import numpy as np
+import pytest
 
 from lnsgd.experiments import runner
-from lnsgd.experiments.check.predict import JENSEN, effective_setup, predict
+from lnsgd.experiments.check.predict import JENSENS, effective_setup, predict
 from lnsgd.experiments.config import SimulationConfig
 from lnsgd.solvers import effective as eff
 
@@ -74,12 +75,15 @@ def test_jensen_observables_reduce_to_the_mean_network_without_noise():
     assert np.all(over["cos_abs_mean"][1:] < at_mean["cos_abs_mean"][1:])
 
 
-def test_check_predicts_flow_eff_jensen_next_to_flow_eff():
-    """`lnsgd check --methods flow_eff flow_eff_jensen`: the same solve, the Jensen curves lower in mean|cos|."""
+@pytest.mark.parametrize("flow", ["flow_eff", "flow_conj"])
+def test_check_predicts_the_jensen_curves_next_to_their_flow(flow):
+    """`lnsgd check --methods FLOW FLOW_jensen`: the same solve, the Jensen curves lower in mean|cos|."""
     steps = np.linspace(0, SMALL.steps, 11)
-    out = predict(SMALL, steps, methods=("flow_eff", JENSEN))
-    assert np.all(np.isfinite(out[JENSEN]["cos_abs_mean"]))
-    assert np.all(out[JENSEN]["cos_abs_mean"][1:] < out["flow_eff"]["cos_abs_mean"][1:])
+    jensen = f"{flow}_jensen"
+    assert jensen in JENSENS
+    out = predict(SMALL, steps, methods=(flow, jensen))
+    assert np.all(np.isfinite(out[jensen]["cos_abs_mean"]))
+    assert np.all(out[jensen]["cos_abs_mean"][1:] < out[flow]["cos_abs_mean"][1:])
 
 
 def test_cubature_kernel_equals_the_shifted_networks():

@@ -8,6 +8,8 @@
   network, Ω += λ_eff² s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹) (docs/theory.md §11; the judged theory);
 - "flow_eff_jensen": "flow_eff" with its neuron means taken over the fast fluctuation of the network
   (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network;
+- "flow_conj_jensen": "flow_conj" with its neuron means taken over the same fast displacement, the one
+  the conjugation moved into the slow frame (docs/theory.md §11);
 - "sde": the label-noise SDE ensemble (label + minibatch sampling noise, Euler–Maruyama; SGD only);
 - "full": the full m(d+1)-dimensional regularized flow (equal to "flow_eff" to 1e-8 by test).
 """
@@ -25,7 +27,8 @@ from lnsgd.solvers import effective as eff
 
 FLOWS = {"flow": "first-order", "flow_eff": "lambda-eff", "flow_lyap": "lyapunov", "flow_conj": "conjugated"}
 JENSEN = "flow_eff_jensen"
-METHODS = (*FLOWS, JENSEN, "sde", "full")
+JENSENS = {JENSEN: "lambda-eff", "flow_conj_jensen": "conjugated"}  # method -> the flow it evaluates
+METHODS = (*FLOWS, *JENSENS, "sde", "full")
 DEFAULT_METHODS = ("flow", "flow_eff", "flow_conj")
 JUDGED = "flow_conj"
 CURVES = ("w_norm_mean", "cos_abs_mean", "a_abs_mean")
@@ -86,12 +89,12 @@ def predict(
         if len(t) < 2:  # the simulation stopped before its second record: only the common start to compare
             curves = eff.propagated_observables(np.eye(W0.shape[1] + 1)[None], W0, a0, problem.beta_star)
             msg = "not solved: the simulation has no record after the initial one"
-        elif method in FLOWS or method == JENSEN:
-            setup = effective_setup(config, problem, s, FLOWS.get(method, "lambda-eff"))
+        elif method in FLOWS or method in JENSENS:
+            setup = effective_setup(config, problem, s, FLOWS.get(method) or JENSENS[method])
             sol = eff.solve_reduced(setup, W0, a0, t)
             observed = (
                 eff.jensen_observables(sol, setup, W0, a0)
-                if method == JENSEN
+                if method in JENSENS
                 else eff.reduced_observables(sol, W0, a0, problem.beta_star)
             )
             curves = _pad(observed, len(t))
