@@ -32,8 +32,10 @@ ascent and its noise together from one stationary residual fluctuation P = c K (
 Corrections (`correction=`): "first-order" uses λ = ηδ²/(4B); "lambda-eff" replaces it by
 λ_eff(t) = λ/(1 − η G_B(t)/2) (finite η: the K⁻¹-trace of the stationary residual fluctuation,
 G_B = s²[(1 − c_B/B) tr((Σ̂K)²) + (c_B/B)⟨q²⟩]/⟨q⟩, theory/finite_eta.py), evaluated on the current
-state; "conjugated" adds to λ_eff's Ω the w-block of the regularizer conjugated by the fast displacement
-of the network, λ_f² s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹) (`conjugation_correction`, theory/fast_displacement.py).
+state; "conjugated" adds to λ_eff's Ω the w-block of the fluctuation regularizer conjugated by the fast
+displacement of the network, λ_f (K⁻¹Ω_R + Ω_R K⁻¹ − 2ω_R K⁻¹) (`regularizer_conjugation`,
+theory/fast_displacement.py): label noise's (Ω_R, ω_R) = λ_f s²(Σ̂, τ), 1-SAM's/1-USAM's the closure's
+fluctuation weights (c/2)(1 + γ_i).
 The SDE carries the full sampling noise by itself.
 `jensen_observables` evaluates the neuron means as expectations over the fast fluctuation of the network
 around the mean solve (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network.
@@ -318,6 +320,18 @@ def _closure_weight(c, q, p):
 
 
 @numba.njit(cache=True)
+def _fluctuation_weight(c, q, p):
+    """The fluctuation part (c/2)(1 + γ_i) of `_closure_weight` (theory/sam.py): what the fast
+    displacement conjugates."""
+    s, rho, delta = p[P_S], p[P_RHO], p[P_DELTA]
+    if int(p[P_REG]) == REG_ONE_USAM:
+        return gen.one_usam_fluctuation_weight(c, q, s, rho)
+    if p[P_GAUSSIAN] == 1.0:
+        return gen.one_sam_fluctuation_weight_gaussian(c, q, s, rho, delta)
+    return gen.one_sam_fluctuation_weight_rademacher(c, q, s, rho, delta)
+
+
+@numba.njit(cache=True)
 def _fluctuation_scale(q, p):
     """c of the stationary residual fluctuation P = c K of 1-SAM or 1-USAM (B = 1): the root of the
     mean stationarity condition F(c), increasing from F(0⁺) < 0 (c = 10⁻³⁰⁰ stands for 0). Secant
@@ -369,9 +383,12 @@ def _uniform_weight(q, p, lam):
 
 
 @numba.njit(cache=True)
-def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
-    """Ω (into `Omega`) of the current state from the per-sample forms q_i and K; returns ω and the scale
-    λ_f of the residual fluctuation P = 2λ_f s² K (label noise's λ or λ_eff; c/(2s²) of 1-SAM's closure).
+def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega, Omega_R):
+    """Ω (into `Omega`) of the current state from the per-sample forms q_i and K; returns ω, ω_R and the
+    scale λ_f of the residual fluctuation P = 2λ_f s² K (label noise's λ or λ_eff; c/(2s²) of 1-SAM's
+    closure). (Ω_R, ω_R), Ω_R into `Omega_R`, is the fluctuation part that the "conjugated" correction
+    conjugates: label noise's λ_f s²(Σ̂, τ), or the closure's (c/2)(1 + γ_i) weights (only filled with
+    that correction).
 
     Label noise and USAM weigh every sample alike (`_uniform_weight`); 1-SAM's and 1-USAM's weights
     c_i depend on q_i: Ω = Xᵀ diag(c/n) X."""
@@ -382,14 +399,17 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
     c = _uniform_weight(q, p, 0.0 if p[P_CORR] == CORR_LYAPUNOV else lam)  # else from `_fluctuation_gradients`
     if reg != REG_ONE_SAM and reg != REG_ONE_USAM:
         Omega[:, :] = c * Sigma_hat
-        return c * p[P_TAU], lam
+        Omega_R[:, :] = lam * s * s * Sigma_hat
+        return c * p[P_TAU], lam * s * s * p[P_TAU], lam
     weights = np.empty(n)
+    fluct = np.zeros(n)
     # 1-SAM and 1-USAM at finite η: label noise, the ascent and its noise from one stationary fluctuation
     # P = c K (theory/sam.py); c = NaN past the pole stops the solve, c = 0 (no noise) falls through.
     c_fl = _fluctuation_scale(q, p) if _finite_eta(p) else 0.0
     for i in range(n):
         if c_fl != 0.0:
             ci = _closure_weight(c_fl, q[i], p)
+            fluct[i] = _fluctuation_weight(c_fl, q[i], p) / n
         else:
             if reg == REG_ONE_SAM:
                 noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS])
@@ -400,31 +420,35 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega):
             ci = c + noise + ascent
         weights[i] = ci / n
     Omega[:, :] = X.T @ (X * weights[:, None])  # (1/n) Σ_i c_i x_i x_iᵀ
-    return np.dot(weights, xn2), c_fl / (2.0 * s * s)
+    if p[P_CORR] == CORR_CONJUGATED:
+        Omega_R[:, :] = X.T @ (X * fluct[:, None])
+    return np.dot(weights, xn2), np.dot(fluct, xn2), c_fl / (2.0 * s * s)
 
 
 @numba.njit(cache=True)
-def _conjugate(Omega, K, Sigma_hat, p, lam_f):
-    """The "conjugated" correction, in place: Ω += λ_f² s² (K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹), the w-block of label
-    noise's quadratic-variation regularizer R = −2λ_f s² diag(Σ̂, τ) averaged over the fast displacement
-    of the network, E[e^X R e^{−X}], X = sJ(Y), Cov Y = 2λ_f K⁻¹/s² (theory/fast_displacement.py;
-    λ_f: the scale of the residual fluctuation P = 2λ_f s² K)."""
+def _conjugate(Omega, K, Omega_R, omega_R, lam_f):
+    """The "conjugated" correction, in place: Ω += λ_f (K⁻¹Ω_R + Ω_R K⁻¹ − 2ω_R K⁻¹), the w-block of the
+    fluctuation regularizer R = −2 diag(Ω_R, ω_R) averaged over the fast displacement of the network,
+    E[e^X R e^{−X}], X = sJ(Y), Cov Y = 2λ_f K⁻¹/s² (theory/fast_displacement.py; λ_f: the scale of the
+    residual fluctuation P = 2λ_f s² K). Label noise: (Ω_R, ω_R) = λ_f s²(Σ̂, τ), the correction
+    λ_f² s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹)."""
     extra = np.empty_like(Omega)
-    gen.conjugation_correction(np.linalg.inv(K), Sigma_hat, p[P_TAU], p[P_S], lam_f, extra)
+    gen.regularizer_conjugation(np.linalg.inv(K), Omega_R, omega_R, lam_f, extra)
     Omega += extra
 
 
 @numba.njit(cache=True)
-def _correction_terms(beta, S, A, K, Sigma_hat, beta_star, X, R, p, lam_f, Omega):
+def _correction_terms(beta, S, A, K, Sigma_hat, beta_star, X, R, p, lam_f, Omega_R, omega_R, Omega):
     """The correction's additions to (Ω, ω), Ω in place, ω returned: "lyapunov" adds label noise's
-    exact-in-η drift (`_fluctuation_gradients`), "conjugated" the fast-displacement term (`_conjugate`)."""
+    exact-in-η drift (`_fluctuation_gradients`), "conjugated" the fast-displacement term (`_conjugate`)
+    of the fluctuation part (Ω_R, ω_R) from `_regularizer_gradients`."""
     if p[P_CORR] == CORR_LYAPUNOV:
         fluct = np.empty_like(Omega)
         omega = _fluctuation_gradients(beta, S, A, Sigma_hat, beta_star, X, R, p, fluct)
         Omega += fluct
         return omega
     if p[P_CORR] == CORR_CONJUGATED:
-        _conjugate(Omega, K, Sigma_hat, p, lam_f)
+        _conjugate(Omega, K, Omega_R, omega_R, lam_f)
     return 0.0
 
 
@@ -448,8 +472,9 @@ def _reduced_regularizer(beta, S, A, Sigma_hat, beta_star, X, xn2, R, p, Omega):
     `_fluctuation_gradients`."""
     q = _sample_forms(S, A, X, xn2)
     K = S + A * np.eye(S.shape[0])
-    omega, lam_f = _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega)
-    return omega + _correction_terms(beta, S, A, K, Sigma_hat, beta_star, X, R, p, lam_f, Omega)
+    Omega_R = np.empty_like(Omega)
+    omega, omega_R, lam_f = _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega, Omega_R)
+    return omega + _correction_terms(beta, S, A, K, Sigma_hat, beta_star, X, R, p, lam_f, Omega_R, omega_R, Omega)
 
 
 @numba.njit(cache=True)
@@ -512,9 +537,12 @@ def full_flow_rhs(t, y, args, out):
     for i in range(X.shape[0]):
         q[i] = np.dot(XW[i], XW[i]) + A * xn2[i]
     Omega = np.empty((d, d))
+    Omega_R = np.empty((d, d))
     K = W.T @ W + A * np.eye(d)
-    omega, lam_f = _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega)
-    omega += _correction_terms(p[P_S] * (W.T @ a), W.T @ W, A, K, Sigma_hat, beta_star, X, R, p, lam_f, Omega)
+    omega, omega_R, lam_f = _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega, Omega_R)
+    omega += _correction_terms(
+        p[P_S] * (W.T @ a), W.T @ W, A, K, Sigma_hat, beta_star, X, R, p, lam_f, Omega_R, omega_R, Omega
+    )
     dW = np.empty((m, d))
     da = np.empty(m)
     gen.regularized_flow_full(W, a, Sigma_hat, beta_star, Omega, omega, p[P_S], dW, da)
@@ -746,7 +774,8 @@ def regularizer_at(
     S = np.ascontiguousarray(S, dtype=np.float64)
     K = S + A * np.eye(setup.d)
     Omega = np.empty((setup.d, setup.d))
-    omega, lam_f = _regularizer_gradients(_sample_forms(S, A, X, xn2), K, Sigma_hat, X, xn2, p, Omega)
+    Omega_R = np.empty((setup.d, setup.d))
+    omega, _, lam_f = _regularizer_gradients(_sample_forms(S, A, X, xn2), K, Sigma_hat, X, xn2, p, Omega, Omega_R)
     return Omega, float(omega), float(lam_f)
 
 

@@ -70,9 +70,15 @@ def one_sam_stationarity_gaussian(c_fl, q, s, eta, rho, delta):
 
 
 @numba.njit(cache=True)
+def one_sam_fluctuation_weight_gaussian(c_fl, q, s, rho, delta):
+    """1-SAM at finite η, gaussian ξ: the fluctuation part (c/2)(1 + γ_i) of the closure weight (the part the fast displacement conjugates)."""
+    return (1/2)*math.sqrt(2)*c_fl*math.sqrt(q)*rho*s/(math.sqrt(math.pi)*math.sqrt(c_fl*q + delta**2)) + (1/2)*c_fl
+
+
+@numba.njit(cache=True)
 def one_sam_closure_weight_gaussian(c_fl, q, s, rho, delta):
     """1-SAM at finite η, gaussian ξ: c_i = c/2 + ρ s (E[σ r] + E|r − δξ|)/(2√q_i) + ρ² s²/2 on the stationary P = c K."""
-    return (1/2)*c_fl + (1/2)*rho**2*s**2 + (1/2)*rho*s*(math.sqrt(2)*c_fl*q/(math.sqrt(math.pi)*math.sqrt(c_fl*q + delta**2)) + math.sqrt(2)*math.sqrt(c_fl*q + delta**2)/math.sqrt(math.pi))/math.sqrt(q)
+    return (1/2)*math.sqrt(2)*c_fl*math.sqrt(q)*rho*s/(math.sqrt(math.pi)*math.sqrt(c_fl*q + delta**2)) + (1/2)*c_fl + (1/2)*rho**2*s**2 + (1/2)*math.sqrt(2)*rho*s*math.sqrt(c_fl*q + delta**2)/(math.sqrt(math.pi)*math.sqrt(q))
 
 
 @numba.njit(cache=True)
@@ -82,15 +88,27 @@ def one_sam_stationarity_rademacher(c_fl, q, s, eta, rho, delta):
 
 
 @numba.njit(cache=True)
+def one_sam_fluctuation_weight_rademacher(c_fl, q, s, rho, delta):
+    """1-SAM at finite η, rademacher ξ: the fluctuation part (c/2)(1 + γ_i) of the closure weight (the part the fast displacement conjugates)."""
+    return (1/2)*math.sqrt(2)*math.sqrt(c_fl)*rho*s*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + (1/2)*c_fl
+
+
+@numba.njit(cache=True)
 def one_sam_closure_weight_rademacher(c_fl, q, s, rho, delta):
     """1-SAM at finite η, rademacher ξ: c_i = c/2 + ρ s (E[σ r] + E|r − δξ|)/(2√q_i) + ρ² s²/2 on the stationary P = c K."""
-    return (1/2)*c_fl + (1/2)*rho**2*s**2 + (1/2)*rho*s*(2*math.sqrt(2)*math.sqrt(c_fl)*math.sqrt(q)*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + delta*math.erf((1/2)*math.sqrt(2)*delta/(math.sqrt(c_fl)*math.sqrt(q))))/math.sqrt(q)
+    return (1/2)*math.sqrt(2)*math.sqrt(c_fl)*rho*s*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + (1/2)*c_fl + (1/2)*rho**2*s**2 + (1/2)*rho*s*(math.sqrt(2)*math.sqrt(c_fl)*math.sqrt(q)*math.exp(-1/2*delta**2/(c_fl*q))/math.sqrt(math.pi) + delta*math.erf((1/2)*math.sqrt(2)*delta/(math.sqrt(c_fl)*math.sqrt(q))))/math.sqrt(q)
 
 
 @numba.njit(cache=True)
 def one_usam_stationarity(c_fl, q, s, eta, rho, delta):
     """1-USAM at finite η: sample i's share F_i = 2c(1 + ρs²q_i) − η s² (1 + ρs²q_i)²(c q_i + δ²) of the stationarity of P = c K (⟨q_i F_i⟩ = 0 at c)."""
     return 2*c_fl*(q*rho*s**2 + 1) - eta*s**2*(c_fl*q + delta**2)*(q*rho*s**2 + 1)**2
+
+
+@numba.njit(cache=True)
+def one_usam_fluctuation_weight(c_fl, q, s, rho):
+    """1-USAM at finite η: the fluctuation part (c/2)(1 + ρs²q_i) of the closure weight."""
+    return (1/2)*c_fl*(q*rho*s**2 + 1)
 
 
 @numba.njit(cache=True)
@@ -224,6 +242,6 @@ def residual_gradient(beta, Sigma_hat, beta_star, g_out):
 
 
 @numba.njit(cache=True)
-def conjugation_correction(Kinv, Sigma_hat, tau, s, lam, Omega_out):
-    """λ_f² s² (K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹): the w-block of label noise's regularizer conjugated by the fast displacement of the network (added to Ω); writes Omega_out (d, d)."""
-    Omega_out[:, :] = (lam**2*s**2) * ((-(2*tau) * (Kinv) + (Kinv @ Sigma_hat) + (Sigma_hat @ Kinv)))
+def regularizer_conjugation(Kinv, Omega, omega, lam_f, Omega_out):
+    """λ_f (K⁻¹Ω + ΩK⁻¹ − 2ωK⁻¹): the w-block of a fluctuation regularizer (Ω, ω) conjugated by the fast displacement of the network, Cov Y = 2λ_f K⁻¹/s² (added to Ω; label noise: (Ω, ω) = λ_f s²(Σ̂, τ)); writes Omega_out (d, d)."""
+    Omega_out[:, :] = lam_f * ((-(2*omega) * (Kinv) + (Kinv @ Omega) + (Omega @ Kinv)))

@@ -24,7 +24,7 @@ def _J(v):
 
 def _relative_error(scale, rng, nodes=5):
     """|E[e^X R e^{−X}]_ww − R_ww − ∆_ww| / |∆_ww| with exact expm, the Gaussian expectation by a product
-    Gauss–Hermite rule (nodes⁴ points, no sampling noise), ∆_ww = −2·`conjugation_correction`,
+    Gauss–Hermite rule (nodes⁴ points, no sampling noise), ∆_ww = −2·`regularizer_conjugation` (label noise's R),
     2λ_f/K_min = scale."""
     d, s = 4, 1.3
     Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
@@ -43,7 +43,7 @@ def _relative_error(scale, rng, nodes=5):
         v = L @ x[list(idx)]
         mean += np.prod(wts[list(idx)]) * (expm(s * _J(v)) @ R @ expm(-s * _J(v)))[:d, :d]
     want = np.empty((d, d))
-    gen.conjugation_correction(np.linalg.inv(K), Sig, tau, s, lam_f, want)
+    gen.regularizer_conjugation(np.linalg.inv(K), lam_f * s**2 * Sig, lam_f * s**2 * tau, lam_f, want)
     return np.linalg.norm(mean - R[:d, :d] + 2 * want) / np.linalg.norm(2 * want)
 
 

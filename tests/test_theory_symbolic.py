@@ -256,10 +256,13 @@ def test_lazy_kernel_m_exponents():
 
 
 @pytest.mark.parametrize("d_val", [2, 3])
-def test_fast_displacement_conjugation_is_the_w_block_of_the_averaged_conjugated_regularizer(d_val):
+@pytest.mark.parametrize("regularizer", ["label", "general"])
+def test_fast_displacement_conjugation_is_the_w_block_of_the_averaged_conjugated_regularizer(d_val, regularizer):
     """Proved entrywise: with Y Gaussian, E[Y Yᵀ] = Σ_Y = 2λ K⁻¹/s² (K⁻¹ a symmetric matrix of symbols),
-    the w-block of E[e^X R e^{−X}] − R to second order (X = sJ(Y), R = −2λs² diag(Σ̂, τ)) equals
-    `conjugation_correction` times −2 (the generator is −2Ω), and its first-order part has zero mean."""
+    the w-block of E[e^X R e^{−X}] − R to second order (X = sJ(Y)) equals −2 (the generator is −2Ω)
+    times `conjugation_correction` for label noise's R = −2λs² diag(Σ̂, τ), and times
+    `regularizer_conjugation` for any R = −2 diag(Ω, ω) (Ω a symmetric matrix of symbols, as 1-SAM's
+    sample-weighted fluctuation part); its first-order part has zero mean."""
     from lnsgd.theory import fast_displacement as fd
 
     Y = sp.Matrix(sp.symbols(f"y0:{d_val}", real=True))
@@ -267,8 +270,15 @@ def test_fast_displacement_conjugation_is_the_w_block_of_the_averaged_conjugated
     Sig = sy.explicit(sy.Sigma_hat, d_val, 1)
     assert Sig == Sig.T
     R = sp.zeros(d_val + 1, d_val + 1)
-    R[:d_val, :d_val] = -2 * sy.lam * sy.s**2 * Sig
-    R[d_val, d_val] = -2 * sy.lam * sy.s**2 * sy.tau
+    if regularizer == "label":
+        R[:d_val, :d_val] = -2 * sy.lam * sy.s**2 * Sig
+        R[d_val, d_val] = -2 * sy.lam * sy.s**2 * sy.tau
+        want = -2 * fd.conjugation_correction(Kinv, Sig, sy.tau, sy.s, sy.lam)
+    else:
+        Om = sp.Matrix(d_val, d_val, lambda i, j: sp.Symbol(f"o{min(i, j)}{max(i, j)}", real=True))
+        R[:d_val, :d_val] = -2 * Om
+        R[d_val, d_val] = -2 * sy.omega
+        want = -2 * fd.regularizer_conjugation(Kinv, Om, sy.omega, sy.lam)
     conj = fd.conjugated_generator_second_order(R, Y, sy.s) - R
     cov = 2 * sy.lam * Kinv / sy.s**2
 
@@ -284,5 +294,4 @@ def test_fast_displacement_conjugation_is_the_w_block_of_the_averaged_conjugated
         return out
 
     mean = conj.applyfunc(expect)
-    want = -2 * fd.conjugation_correction(Kinv, Sig, sy.tau, sy.s, sy.lam)
     assert sp.simplify(mean[:d_val, :d_val] - want) == sp.zeros(d_val, d_val)

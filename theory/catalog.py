@@ -87,6 +87,13 @@ def _regularizer_weights() -> tuple[Kernel, ...]:
                     sam.one_sam_stationarity(sy.fluct_scale, sy.q, sy.s, sy.eta, sy.rho, sy.delta, noise),
                 ),
                 _scalar(
+                    f"one_sam_fluctuation_weight_{noise}",
+                    f"1-SAM at finite η, {noise} ξ: the fluctuation part (c/2)(1 + γ_i) of the closure weight "
+                    "(the part the fast displacement conjugates).",
+                    (sy.fluct_scale, sy.q, sy.s, sy.rho, sy.delta),
+                    sam.one_sam_fluctuation_weight(sy.fluct_scale, sy.q, sy.s, sy.rho, sy.delta, noise),
+                ),
+                _scalar(
                     f"one_sam_closure_weight_{noise}",
                     f"1-SAM at finite η, {noise} ξ: c_i = c/2 + ρ s (E[σ r] + E|r − δξ|)/(2√q_i) + ρ² s²/2 "
                     "on the stationary P = c K.",
@@ -101,6 +108,12 @@ def _regularizer_weights() -> tuple[Kernel, ...]:
             "the stationarity of P = c K (⟨q_i F_i⟩ = 0 at c).",
             (sy.fluct_scale, sy.q, sy.s, sy.eta, sy.rho, sy.delta),
             sam.one_usam_stationarity(sy.fluct_scale, sy.q, sy.s, sy.eta, sy.rho, sy.delta),
+        ),
+        _scalar(
+            "one_usam_fluctuation_weight",
+            "1-USAM at finite η: the fluctuation part (c/2)(1 + ρs²q_i) of the closure weight.",
+            (sy.fluct_scale, sy.q, sy.s, sy.rho),
+            sam.one_usam_fluctuation_weight(sy.fluct_scale, sy.q, sy.s, sy.rho),
         ),
         _scalar(
             "one_usam_closure_weight",
@@ -263,11 +276,12 @@ def _residual_gradient() -> Kernel:
 def _conjugation() -> Kernel:
     fd = fast_displacement
     return Kernel(
-        name="conjugation_correction",
-        doc="λ_f² s² (K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹): the w-block of label noise's regularizer conjugated by the fast "
-        "displacement of the network (added to Ω); writes Omega_out (d, d).",
-        args=(fd.Kinv, sy.Sigma_hat, sy.tau, sy.s, sy.lam, "Omega_out"),
-        outputs=(Output(fd.conjugation_correction(fd.Kinv, sy.Sigma_hat, sy.tau, sy.s, sy.lam), "Omega_out"),),
+        name="regularizer_conjugation",
+        doc="λ_f (K⁻¹Ω + ΩK⁻¹ − 2ωK⁻¹): the w-block of a fluctuation regularizer (Ω, ω) conjugated by the fast "
+        "displacement of the network, Cov Y = 2λ_f K⁻¹/s² (added to Ω; label noise: (Ω, ω) = λ_f s²(Σ̂, τ)); "
+        "writes Omega_out (d, d).",
+        args=(fd.Kinv, sy.Omega, sy.omega, sy.lam_f, "Omega_out"),
+        outputs=(Output(fd.regularizer_conjugation(fd.Kinv, sy.Omega, sy.omega, sy.lam_f), "Omega_out"),),
     )
 
 

@@ -6,8 +6,11 @@ is the quadratic-variation drift R = −2λ_f s² diag(Σ̂, τ) and the rest of
 displacement X = sJ(Y) of the summed steps, Y = −K⁻¹e/s² for the residual fluctuation e with
 Cov e = 2λ_f s² K (finite_eta.py), so Cov Y = Σ_Y = 2λ_f K⁻¹/s². The slow neuron z̃ = e^X z then moves
 with the conjugated generator E[e^X R e^{−X}] = R + ½{E X², R} − E[X R X] + O(Y⁴). Its w-block is the
-regularizer Ω + λ_f(K⁻¹Ω + ΩK⁻¹ − 2ωK⁻¹) with (Ω, ω) = λ_f s²(Σ̂, τ): a correction
-λ_f² s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹) that weakens the regularization in the directions where K is small.
+regularizer Ω + λ_f(K⁻¹Ω + ΩK⁻¹ − 2ωK⁻¹) (`regularizer_conjugation`); for label noise (Ω, ω) =
+λ_f s²(Σ̂, τ): a correction λ_f² s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹) (`conjugation_correction`) that weakens the
+regularization in the directions where K is small. With 1-SAM's or 1-USAM's closure the fluctuation
+part of the regularizer weighs the samples by the gain of the force, (c/2)(1 + γ_i) (sam.py), and is
+conjugated as it is.
 """
 
 from __future__ import annotations
@@ -35,7 +38,13 @@ def conjugated_generator_second_order(R: sp.Matrix, Y: sp.Matrix, s) -> sp.Matri
     return R + comm + (X * comm - comm * X) / 2
 
 
+def regularizer_conjugation(Kinv_, Omega_R, omega_R, lam_f) -> sp.MatrixExpr:
+    """The w-block of ½{E X², R} − E[X R X] for a fluctuation regularizer R = −2 diag(Ω_R, ω_R) (Ω_R
+    symmetric), Σ_Y = 2λ_f K⁻¹/s²: λ_f (K⁻¹Ω_R + Ω_R K⁻¹ − 2ω_R K⁻¹), added to Ω (so the w-generator
+    −2Ω loses twice it). s cancels: X = sJ(Y) enters twice, Σ_Y carries 1/s²."""
+    return lam_f * (Kinv_ * Omega_R + Omega_R * Kinv_ - 2 * omega_R * Kinv_)
+
+
 def conjugation_correction(Kinv_, Sigma_hat, tau, s, lam_f) -> sp.MatrixExpr:
-    """The w-block of ½{E X², R} − E[X R X] for R = −2λ_f s² diag(Σ̂, τ), Σ_Y = 2λ_f K⁻¹/s²:
-    λ_f² s² (K⁻¹Σ̂ + Σ̂K⁻¹ − 2τ K⁻¹), added to Ω (so the w-generator −2Ω loses twice it)."""
-    return lam_f**2 * s**2 * (Kinv_ * Sigma_hat + Sigma_hat * Kinv_ - 2 * tau * Kinv_)
+    """Label noise's case, (Ω_R, ω_R) = λ_f s² (Σ̂, τ): λ_f² s² (K⁻¹Σ̂ + Σ̂K⁻¹ − 2τ K⁻¹)."""
+    return regularizer_conjugation(Kinv_, lam_f * s**2 * Sigma_hat, lam_f * s**2 * tau, lam_f)

@@ -101,6 +101,14 @@ def one_sam_stationarity(c, q, s, eta, rho, delta, noise: str) -> sp.Expr:
     return 2 * c + 2 * rho * s * sign_cov / sp.sqrt(q) - eta * s**2 * second
 
 
+def one_sam_fluctuation_weight(c, q, s, rho, delta, noise: str) -> sp.Expr:
+    """The fluctuation part of ``one_sam_closure_weight``: (c/2)(1 + γ_i) = c/2 + ρ s E[σ r]/(2√q_i),
+    the drift of the fast fluctuation under the force's gain (the part conjugated by the fast
+    displacement, fast_displacement.py)."""
+    sign_cov = sign_moments(c * q, delta, noise)[1]
+    return c / 2 + rho * s * sign_cov / (2 * sp.sqrt(q))
+
+
 def one_sam_closure_weight(c, q, s, rho, delta, noise: str) -> sp.Expr:
     """c_i of 1-SAM with label noise at finite η, on the stationary fluctuation P = c K (root of
     ``one_sam_stationarity``): c_i = (c/2)(1 + γ_i) + ρ s E|r − δξ|/(2√q_i) + ρ² s²/2.
@@ -109,8 +117,9 @@ def one_sam_closure_weight(c, q, s, rho, delta, noise: str) -> sp.Expr:
     ρ = 0: λ_eff s², label noise's own regularizer); the others are the ascent's tangential drift
     ρ E|r̃_i| ∇‖∇f_i‖ + (ρ²/2) ∇‖∇f_i‖² with E|r̃_i| = E|r_i − δξ| held fixed. As η → 0 (c → 0)
     E|r − δξ| → δ E|ξ| and this is ``one_sam_weight`` plus the mean noise weight."""
-    abs_mean, sign_cov = sign_moments(c * q, delta, noise)
-    return c / 2 + rho * s * (sign_cov + abs_mean) / (2 * sp.sqrt(q)) + rho**2 * s**2 / 2
+    abs_mean = sign_moments(c * q, delta, noise)[0]
+    ascent = rho * s * abs_mean / (2 * sp.sqrt(q)) + rho**2 * s**2 / 2
+    return one_sam_fluctuation_weight(c, q, s, rho, delta, noise) + ascent
 
 
 def one_usam_stationarity(c, q, s, eta, rho, delta) -> sp.Expr:
@@ -121,12 +130,17 @@ def one_usam_stationarity(c, q, s, eta, rho, delta) -> sp.Expr:
     return 2 * c * gain - eta * s**2 * gain**2 * (c * q + delta**2)
 
 
+def one_usam_fluctuation_weight(c, q, s, rho) -> sp.Expr:
+    """The fluctuation part of ``one_usam_closure_weight``: (c/2)(1 + ρ s² q_i), the force's gain."""
+    return c / 2 * (1 + rho * s**2 * q)
+
+
 def one_usam_closure_weight(c, q, s, rho, delta) -> sp.Expr:
     """c_i of 1-USAM at finite η on the stationary P = c K: the fluctuation term (c/2)(1 + ρ s² q_i)
     plus the ascent's tangential mean (ρ/2) E r̃_i² (1 + ρ‖∇f_i‖²) ∇‖∇f_i‖² with E r̃_i² = δ² + c q_i
     (``one_usam_weight`` has δ²)."""
     gain = 1 + rho * s**2 * q
-    return c / 2 * gain + rho * s**2 / 2 * (delta**2 + c * q) * gain
+    return one_usam_fluctuation_weight(c, q, s, rho) + rho * s**2 / 2 * (delta**2 + c * q) * gain
 
 
 def batch_sam_regularizer(q_sum, n, B, s, rho, delta) -> sp.Expr:
