@@ -18,6 +18,8 @@ METHOD_LABELS = {
     "flow_eff": r"flow, $\lambda_{\mathrm{eff}}$",
     "flow_conj": r"flow, $\lambda_{\mathrm{eff}}$, conjugated",
     "flow_lyap": "flow, exact-$\\eta$ fluctuations",
+    "flow_eff_jensen": r"flow, $\lambda_{\mathrm{eff}}$, over the fast fluctuation",
+    "flow_conj_jensen": r"flow, conjugated, over the fast displacement",
     "sde": "SDE ensemble",
     "full": "full flow",
 }
@@ -26,9 +28,12 @@ METHOD_COLORS = {  # one fixed colour per theory, whichever of them a Dataset ho
     "flow_eff": "blue",
     "flow_conj": "bluish_green",
     "flow_lyap": "vermillion",
+    "flow_eff_jensen": "blue",  # dotted: the Jensen evaluation of the flow of the same colour
+    "flow_conj_jensen": "bluish_green",
     "sde": "reddish_purple",
     "full": "sky_blue",
 }
+JENSEN_DASHES = ":"  # the Jensen evaluations; every other prediction is dashed
 
 
 def build_check(ds: xr.Dataset) -> Figure:
@@ -52,7 +57,8 @@ def build_check(ds: xr.Dataset) -> Figure:
             )
         ax.plot(steps, ds[var].values, color="black", lw=1.4, label="simulation, mean over noise paths")
         for method, text, color in methods:
-            ax.plot(steps, ds[f"pred_{var}_{method}"].values, ls="--", lw=1.0, color=color, label=text)
+            dashes = JENSEN_DASHES if method.endswith("_jensen") else "--"
+            ax.plot(steps, ds[f"pred_{var}_{method}"].values, ls=dashes, lw=1.0, color=color, label=text)
         ax.set_ylabel(style.LABELS[var])
         plots.format_step_axis(ax)
     plots.figure_legend(fig, axes)

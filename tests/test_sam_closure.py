@@ -181,3 +181,34 @@ def test_one_sam_without_label_noise_follows_the_closure_in_simulation(tmp_path)
     by_method = {row["method"]: row for row in rows}
     assert abs(by_method["flow_eff"]["rate_err"]) < 0.015 and abs(by_method["flow_eff"]["T_II_err"]) < 0.015
     assert by_method["flow"]["rate_err"] < -0.03 and by_method["flow"]["T_II_err"] > 0.03
+
+
+def test_fluctuation_scale_is_the_root_on_random_setups():
+    """The secant root of the mean stationarity F(c) against bisection to 10⁻¹⁴ on 60 random 1-SAM
+    (both ξ) and 1-USAM setups, η tr G from 0.05 to 1.5, ρ from 10⁻³ to 0.3, δ from 0 to 4: equal to
+    10⁻⁹ relative, F changes sign across it, NaN exactly where F has no root below 10¹² (1-USAM's F
+    is linear in c: an evaluation can hit F = 0 exactly, where false position used to stall)."""
+    rng = np.random.default_rng(5)
+    for k in range(60):
+        n, d = 40, 5
+        X = rng.standard_normal((n, d))
+        L = rng.standard_normal((d, d)) / math.sqrt(d)
+        q = np.einsum("ij,jk,ik->i", X, L @ L.T + 0.3 * np.eye(d), X)
+        eta = 10 ** rng.uniform(math.log10(0.05), math.log10(1.5)) / q.mean()
+        rho, delta = 10 ** rng.uniform(-3, math.log10(0.3)), rng.choice([0.0, 0.5, 4.0])
+        p = _params(X, 1.0, eta, rho, delta, ("gaussian", "rademacher")[k % 2], usam=k % 3 == 0)
+        c = eff._fluctuation_scale(q, p)
+        lo, hi = 1e-300, 1e12
+        if eff._closure_stationarity(lo, q, p) >= 0:
+            assert c == 0.0
+            continue
+        if eff._closure_stationarity(hi, q, p) <= 0 or eta * np.dot(q, q) / q.sum() >= 2:
+            assert np.isnan(c)
+            continue
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if eff._closure_stationarity(mid, q, p) < 0 else (lo, mid)
+            if hi - lo <= 1e-14 * hi:
+                break
+        assert c == pytest.approx(0.5 * (lo + hi), rel=1e-9), k
+        assert eff._closure_stationarity(c * (1 - 1e-8), q, p) < 0 < eff._closure_stationarity(c * (1 + 1e-8), q, p)

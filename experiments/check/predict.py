@@ -84,14 +84,18 @@ def predict(
     problem, s, W0, a0 = start_state.problem, start_state.s, start_state.W0, start_state.a0
     t = config.eta * np.asarray(steps, dtype=np.float64)
     out: dict[str, dict] = {}
+    solves: dict[str, tuple] = {}  # correction -> (setup, solve): a flow and its Jensen evaluation share it
     for method in methods:
         start = time.perf_counter()
         if len(t) < 2:  # the simulation stopped before its second record: only the common start to compare
             curves = eff.propagated_observables(np.eye(W0.shape[1] + 1)[None], W0, a0, problem.beta_star)
             msg = "not solved: the simulation has no record after the initial one"
         elif method in FLOWS or method in JENSENS:
-            setup = effective_setup(config, problem, s, FLOWS.get(method) or JENSENS[method])
-            sol = eff.solve_reduced(setup, W0, a0, t)
+            correction = FLOWS.get(method) or JENSENS[method]
+            if correction not in solves:
+                setup = effective_setup(config, problem, s, correction)
+                solves[correction] = (setup, eff.solve_reduced(setup, W0, a0, t))
+            setup, sol = solves[correction]
             observed = (
                 eff.jensen_observables(sol, setup, W0, a0)
                 if method in JENSENS
