@@ -5,7 +5,8 @@
 - "flow_eff": the same with the finite-η correction λ_eff = λ/(1 − η G_B(t)/2);
 - "flow_lyap": the exact-in-η stationary fluctuation drift (docs/theory.md §8);
 - "flow_conj": "flow_eff" with the w-block of the regularizer conjugated by the fast displacement of the
-  network, Ω += λ_eff² s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹) (docs/theory.md §11; the judged theory);
+  network, Ω += λ_eff² s²(K⁻¹Σ̂ + Σ̂K⁻¹ − 2τK⁻¹), for 1-SAM/1-USAM of their closure's fluctuation part
+  (docs/theory.md §11; the judged theory);
 - "flow_eff_jensen": "flow_eff" with its neuron means taken over the fast fluctuation of the network
   (Cov δw_k = 2λ_eff a_k² K⁻¹, docs/theory.md §10) instead of at the mean network;
 - "flow_conj_jensen": "flow_conj" with its neuron means taken over the same fast displacement, the one
