@@ -309,26 +309,21 @@ def _closure_stationarity(c, q, p):
 
 
 @numba.njit(cache=True)
-def _closure_weight(c, q, p):
-    """1-SAM's or 1-USAM's per-sample weight c_i on the stationary P = c K (theory/sam.py)."""
+def _closure_weights(c, q, p):
+    """1-SAM's or 1-USAM's per-sample weight c_i on the stationary P = c K and its fluctuation part
+    (c/2)(1 + γ_i), what the fast displacement conjugates (theory/sam.py)."""
     s, rho, delta = p[P_S], p[P_RHO], p[P_DELTA]
     if int(p[P_REG]) == REG_ONE_USAM:
-        return gen.one_usam_closure_weight(c, q, s, rho, delta)
+        return gen.one_usam_closure_weight(c, q, s, rho, delta), gen.one_usam_fluctuation_weight(c, q, s, rho)
     if p[P_GAUSSIAN] == 1.0:
-        return gen.one_sam_closure_weight_gaussian(c, q, s, rho, delta)
-    return gen.one_sam_closure_weight_rademacher(c, q, s, rho, delta)
-
-
-@numba.njit(cache=True)
-def _fluctuation_weight(c, q, p):
-    """The fluctuation part (c/2)(1 + γ_i) of `_closure_weight` (theory/sam.py): what the fast
-    displacement conjugates."""
-    s, rho, delta = p[P_S], p[P_RHO], p[P_DELTA]
-    if int(p[P_REG]) == REG_ONE_USAM:
-        return gen.one_usam_fluctuation_weight(c, q, s, rho)
-    if p[P_GAUSSIAN] == 1.0:
-        return gen.one_sam_fluctuation_weight_gaussian(c, q, s, rho, delta)
-    return gen.one_sam_fluctuation_weight_rademacher(c, q, s, rho, delta)
+        return (
+            gen.one_sam_closure_weight_gaussian(c, q, s, rho, delta),
+            gen.one_sam_fluctuation_weight_gaussian(c, q, s, rho, delta),
+        )
+    return (
+        gen.one_sam_closure_weight_rademacher(c, q, s, rho, delta),
+        gen.one_sam_fluctuation_weight_rademacher(c, q, s, rho, delta),
+    )
 
 
 @numba.njit(cache=True)
@@ -424,8 +419,8 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega, Omega_R):
     c_fl = _fluctuation_scale(q, p) if _finite_eta(p) else 0.0
     for i in range(n):
         if c_fl != 0.0:
-            ci = _closure_weight(c_fl, q[i], p)
-            fluct[i] = _fluctuation_weight(c_fl, q[i], p) / n
+            ci, fluct[i] = _closure_weights(c_fl, q[i], p)
+            fluct[i] /= n
         else:
             if reg == REG_ONE_SAM:
                 noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS])

@@ -27,8 +27,7 @@ from lnsgd.experiments.runner import initial_state
 from lnsgd.solvers import effective as eff
 
 FLOWS = {"flow": "first-order", "flow_eff": "lambda-eff", "flow_lyap": "lyapunov", "flow_conj": "conjugated"}
-JENSEN = "flow_eff_jensen"
-JENSENS = {JENSEN: "lambda-eff", "flow_conj_jensen": "conjugated"}  # method -> the flow it evaluates
+JENSENS = {"flow_eff_jensen": "lambda-eff", "flow_conj_jensen": "conjugated"}  # method -> the flow it evaluates
 METHODS = (*FLOWS, *JENSENS, "sde", "full")
 DEFAULT_METHODS = ("flow", "flow_eff", "flow_conj")
 JUDGED = "flow_conj"
