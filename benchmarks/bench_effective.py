@@ -2,7 +2,7 @@
 m = 10³, 10⁴, 10⁵ (paper config otherwise: n = 200, d = 20, η = 1e-3, δ = 4, B = 1, λ_eff on).
 
 Both methods of `solve_reduced`: the default ros34pw2 (Rosenbrock-W, implicit in the β-relaxation,
-rtol 1e-5) and dopri5 (explicit, rtol 1e-9: the former default). The state size is independent of m
+rtol 1e-4) and dopri5 (explicit, rtol 1e-9: the former default). The state size is independent of m
 (only S(0) = W0ᵀW0 is formed from the m neurons), but dopri5's step is bounded by the relaxation rate
 ∝ m; the W-method's is not. Accuracy column: max over the 1001 records (every 1000 steps) of
 |Δ mean‖w_k‖| and |Δ mean|cos(w_k, β*)|| against dopri5 at rtol 1e-8. The per-neuron observables cost

@@ -394,6 +394,18 @@ def _uniform_weight(q, p, lam):
 
 
 @numba.njit(cache=True)
+def _first_order_sample_weight(q, p):
+    """1-SAM's or 1-USAM's own weight of a sample with form q at first order (no closure): its
+    enlarged label noise plus the ascent's regularizer (theory/sam.py)."""
+    s, eta, rho, delta = p[P_S], p[P_ETA], p[P_RHO], p[P_DELTA]
+    if int(p[P_REG]) == REG_ONE_SAM:
+        return gen.one_sam_noise_weight(q, s, eta, rho, delta, p[P_XIABS]) + gen.one_sam_weight(
+            q, s, rho, delta, p[P_XIABS]
+        )
+    return gen.one_usam_noise_weight(q, s, eta, rho, delta) + gen.one_usam_weight(q, s, rho, delta)
+
+
+@numba.njit(cache=True)
 def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega, Omega_R):
     """Ω (into `Omega`) of the current state from the per-sample forms q_i and K; returns ω, ω_R and the
     scale λ_f of the residual fluctuation P = 2λ_f s² K (label noise's λ or λ_eff; c/(2s²) of 1-SAM's
@@ -422,17 +434,20 @@ def _regularizer_gradients(q, K, Sigma_hat, X, xn2, p, Omega, Omega_R):
             ci, fluct[i] = _closure_weights(c_fl, q[i], p)
             fluct[i] /= n
         else:
-            if reg == REG_ONE_SAM:
-                noise = gen.one_sam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA], p[P_XIABS])
-                ascent = gen.one_sam_weight(q[i], s, p[P_RHO], p[P_DELTA], p[P_XIABS])
-            else:
-                noise = gen.one_usam_noise_weight(q[i], s, p[P_ETA], p[P_RHO], p[P_DELTA])
-                ascent = gen.one_usam_weight(q[i], s, p[P_RHO], p[P_DELTA])
-            ci = c + noise + ascent
+            ci = c + _first_order_sample_weight(q[i], p)
         weights[i] = ci / n
-    Omega[:, :] = X.T @ (X * weights[:, None])  # (1/n) Σ_i c_i x_i x_iᵀ
-    if p[P_CORR] == CORR_CONJUGATED:
-        Omega_R[:, :] = X.T @ (X * fluct[:, None])
+    d = X.shape[1]
+    if p[P_CORR] == CORR_CONJUGATED:  # both weighted Gram matrices in one product
+        XW = np.empty((n, 2 * d))
+        for i in range(n):
+            for j in range(d):
+                XW[i, j] = X[i, j] * weights[i]
+                XW[i, d + j] = X[i, j] * fluct[i]
+        both = X.T @ XW
+        Omega[:, :] = both[:, :d]  # (1/n) Σ_i c_i x_i x_iᵀ
+        Omega_R[:, :] = both[:, d:]
+    else:
+        Omega[:, :] = X.T @ (X * weights[:, None])
     return np.dot(weights, xn2), np.dot(fluct, xn2), c_fl / (2.0 * s * s)
 
 
@@ -518,20 +533,36 @@ def reduced_rhs(t, y, args, out):
 
 
 @numba.njit(cache=True)
-def reduced_jac(t, y, args, J):
-    """The stiff block ∂β̇/∂β ≈ −s²(A I + S)Σ̂ − 2c(Σ̂ + τI) on the leading d components of y, the matrix
-    the Rosenbrock-W method solves with. c is the uniform weight (`_uniform_weight`: label noise, USAM,
-    minibatch SAM) of the current (S, A); 1-SAM's per-sample weights and the "lyapunov" anisotropy are
-    left out: a W-method keeps its order with any matrix (solvers/ode_rosw.py) and only needs the stiff
-    relaxation s²KΣ̂ ∝ m, which the regularizer (O(λ)) does not change."""
+def reduced_jac(t, y, args, J, D):
+    """The Rosenbrock-W matrix T = [[J, 0], [0, diag(D)]] (solvers/ode_rosw.py) of the current (S, A):
+    J the stiff block ∂β̇/∂β ≈ −s²(A I + S)Σ̂ − 2c(Σ̂ + τI) on the leading d components, c the uniform
+    weight (`_uniform_weight`: label noise, USAM, minibatch SAM; for 1-SAM and 1-USAM c = ω/τ with
+    ω = (1/n)Σ c_i‖x_i‖² from their first-order weights c_i, `_first_order_sample_weight`); D the
+    a-damping of the rest, −4ω on A and −2ω on the propagator's a-components p_a (0 elsewhere), ω = cτ.
+    1-SAM's closure and the "lyapunov" anisotropy are left out. A W-method keeps its order with any
+    matrix; J carries the stiff relaxation s²KΣ̂ ∝ m, which the regularizer (O(λ)) does not change, and D
+    the a-damping, which once the flow has converged would otherwise bound the explicit steps
+    (h·4ω ≲ 1–2; 1-SAM's ω is ≈ 5× label noise's; docs/integrators.md)."""
     Sigma_hat, beta_star, X, xn2, R, p = args
     d = beta_star.shape[0]
-    S = y[d : d + d * d].reshape((d, d))
-    A = y[d + d * d]
+    dd = d * d
+    S = y[d : d + dd].reshape((d, d))
+    A = y[d + dd]
     K = S + A * np.eye(d)
     q = _sample_forms(S, A, X, xn2)
     c = _uniform_weight(q, p, _lambda_now(p, q, K, Sigma_hat))
-    gen.reduced_beta_jacobian(S, A, Sigma_hat, c * Sigma_hat, c * p[P_TAU], p[P_S], J)
+    reg = int(p[P_REG])
+    if reg == REG_ONE_SAM or reg == REG_ONE_USAM:
+        n = q.shape[0]
+        omega = 0.0
+        for i in range(n):
+            omega += (c + _first_order_sample_weight(q[i], p)) * xn2[i] / n
+        c = omega / p[P_TAU]
+    omega = c * p[P_TAU]
+    gen.reduced_beta_jacobian(S, A, Sigma_hat, c * Sigma_hat, omega, p[P_S], J)
+    D[:] = 0.0
+    D[dd] = -4.0 * omega  # Ȧ = −2β·g − 4ωA
+    D[D.shape[0] - (d + 1) :] = -2.0 * omega  # ṗ_a = −s P_W g − 2ω p_a
 
 
 @numba.njit(cache=True)
@@ -588,7 +619,7 @@ def _check_times(t_eval) -> np.ndarray:
 
 # Default tolerances per method of the reduced solve: (rtol, atol). ros34pw2's keep the observables
 # within 1e-3 of dopri5 at rtol 1e-8 (tests/test_effective_rosw.py, benchmarks/bench_effective.py).
-REDUCED_METHODS = {"ros34pw2": (1e-5, 1e-7), "dopri5": (1e-9, 1e-11)}
+REDUCED_METHODS = {"ros34pw2": (1e-4, 1e-6), "dopri5": (1e-9, 1e-11)}
 
 
 def solve_reduced(

@@ -15,7 +15,8 @@ stopping, sampling t_eval, status — exists once. Python picks the method once,
 - ``method="rk4"``: classical RK4 with fixed step ``dt`` (rounded down so that an integer number of
   equal steps covers ``t_span``), 3rd-order continuous extension for ``t_eval`` points off the grid.
 - ``method="ros34pw2"``: linearly implicit Rosenbrock-W 3(2) with a Jacobian ``jac`` of the leading
-  ``jac_size`` components only (the stiff block), `lnsgd.solvers.ode_rosw`; same control and result.
+  ``jac_size`` components (the stiff block) and a diagonal on the rest, `lnsgd.solvers.ode_rosw`;
+  same control and result.
 
 The result says how the run ended (``status``, ``message``, like scipy's ``OdeResult``) and keeps the
 samples computed before a failure: a blow-up never returns NaN rows.
@@ -275,8 +276,9 @@ def solve_ode(
     ``t_eval`` (sorted, inside t_span) defaults to the two end points. ``atol`` may be a scalar or a
     per-component array. See `OdeOptions` for the meaning and valid range of each option.
     ``method="ros34pw2"`` (linearly implicit Rosenbrock-W, `lnsgd.solvers.ode_rosw`) needs ``jac``, a
-    jitted ``jac(t, y, args, J_out)`` writing the Jacobian ∂f_{0:k}/∂y_{0:k} of the leading
-    ``jac_size`` = k components (the stiff block); the other methods ignore it.
+    jitted ``jac(t, y, args, J_out, D_out)`` writing the Jacobian ∂f_{0:k}/∂y_{0:k} of the leading
+    ``jac_size`` = k components (the stiff block) and an approximate diagonal of ∂f_{k:}/∂y_{k:} (stiff
+    decaying modes of the rest; zeros treat it explicitly); the other methods ignore it.
     """
     opts = OdeOptions(
         method=method, rtol=rtol, atol=atol, dt=dt, first_step=first_step, max_steps=max_steps, pi_beta=pi_beta

@@ -8,13 +8,16 @@ step of y' = f(t, y) as
 
 with *any* matrix T: unlike a classical Rosenbrock method, a W-method keeps its order when T is only
 an approximation of ∂f/∂y (and the ∂f/∂t term is dropped: T has a zero column for t). Only its
-stability needs T to carry the stiff directions. Here T is the exact Jacobian of the leading
-block of k components and zero elsewhere,
+stability needs T to carry the stiff directions. Here T is the Jacobian of the leading block of k
+components and a diagonal on the rest,
 
-    T = [[J_k, 0], [0, 0]],   J_k = ∂f_{0:k}/∂y_{0:k}  (from ``jac(t, y, args, J_out)``),
+    T = [[J_k, 0], [0, diag(D)]],   J_k = ∂f_{0:k}/∂y_{0:k},  D ≈ diag ∂f_{k:}/∂y_{k:}
+    (from ``jac(t, y, args, J_out, D_out)``; D = 0 treats the rest explicitly),
 
-so each stage costs one evaluation of f plus one k×k solve (a k×k inverse once per step), however
-large the rest of the state is: the stiff part is treated implicitly, the rest explicitly.
+so each stage costs one evaluation of f plus one k×k solve (a k×k inverse once per step) and an
+elementwise division, however large the rest of the state is: the stiff block is treated implicitly,
+decaying modes of the rest that D carries semi-implicitly (their steps are not bounded by 2/|D|), the
+rest explicitly.
 
 Method: ROS34PW2 (Rang & Angermann, BIT 45 (2005) 761–787): 4 stages, order 3 as a W-method (any T),
 embedded order 2, L-stable and stiffly accurate for T = ∂f/∂y. t_eval is sampled by cubic Hermite
@@ -105,31 +108,41 @@ ROSW_TABLEAUS: dict[str, RosenbrockTableau] = {ROS34PW2.name: ROS34PW2}
 
 def rosw_parts(tab: RosenbrockTableau, n: int, kb: int) -> StepParts:
     """`StepParts` of a Rosenbrock-W tableau for a state of length n, implicit in the leading kb
-    components. Its step fails (returns False) when I − hγJ_k is singular: the driver then shrinks
-    the step, or stops with status SINGULAR when the step is fixed."""
+    components (and, through the diagonal D, in the rest). Its step fails (returns False) when
+    I − hγT is singular: the driver then shrinks the step, or stops with status SINGULAR when the
+    step is fixed."""
     s = tab.n_stages
     coeffs = (tab.alpha, tab.c, tab.gamma_offdiag, tab.diag, tab.b, tab.b - tab.b_hat)
-    # stages k, J_k, inv(I − hγJ_k), stage state, stage f, block vector
-    work = (np.empty((s, n)), np.empty((kb, kb)), np.empty((kb, kb)), np.empty(n), np.empty(n), np.empty(max(kb, 1)))
+    # stages k, J_k, inv(I − hγJ_k), stage state, stage f, Σ_j γ_ij k_j, D
+    work = (
+        np.empty((s, n)),
+        np.empty((kb, kb)),
+        np.empty((kb, kb)),
+        np.empty(n),
+        np.empty(n),
+        np.empty(n),
+        np.empty(n - kb),
+    )
     return StepParts(rosw_step, hermite, coeffs, work, False, s - 1, tab.error_order)
 
 
 @njit(cache=True)
 def rosw_step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err):
-    """One Rosenbrock-W step with T = [[J_k, 0], [0, 0]] on the leading kb components.
+    """One Rosenbrock-W step with T = [[J_k, 0], [0, diag(D)]], J_k on the leading kb components.
 
     f = f(t, y) is given (the previous step's end evaluation). Writes y_new and err = Σ e_i k_i, fills
-    the stages k (s × n); returns False when I − hγJ_k is singular. f_new is not touched (not FSAL).
-    Vectorized equivalent per stage:
-    ``u = h f(t + c_i h, y + α[i] @ k) ; u[:kb] += h J @ (γ_off[i] @ k)[:kb] ;
-    k[i] = u ; k[i, :kb] = inv(I − hγJ) @ u[:kb]``. Loops: no allocation but the k×k inverse.
+    the stages k (s × n); returns False when I − hγT is singular. f_new is not touched (not FSAL).
+    Vectorized equivalent per stage, with v = γ_off[i] @ k:
+    ``u = h f(t + c_i h, y + α[i] @ k) ; u[:kb] += h J @ v[:kb] ; u[kb:] += h D v[kb:] ;
+    k[i, :kb] = inv(I − hγJ) @ u[:kb] ; k[i, kb:] = u[kb:] / (1 − hγD)``. Loops: no allocation but
+    the k×k inverse.
     """
     alpha, c, gamma_off, gam, b, e = coeffs
-    k, J, Minv, y_stage, f_stage, v = work
+    k, J, Minv, y_stage, f_stage, v, D = work
     s = b.shape[0]
     n = y.shape[0]
     kb = J.shape[0]
-    jac(t, y, args, J)
+    jac(t, y, args, J, D)
     for p in range(kb):
         for q in range(kb):
             Minv[p, q] = (1.0 if p == q else 0.0) - h * gam * J[p, q]
@@ -137,6 +150,9 @@ def rosw_step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err):
         Minv[:, :] = np.linalg.inv(Minv)
     except Exception:  # numba raises on a singular matrix
         return False
+    for m in range(n - kb):
+        if 1.0 - h * gam * D[m] == 0.0:
+            return False
     for i in range(s):
         if i == 0:
             f_stage[:] = f
@@ -149,8 +165,8 @@ def rosw_step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err):
             rhs(t + c[i] * h, y_stage, args, f_stage)
         for m in range(n):
             k[i, m] = h * f_stage[m]
-        if i > 0:  # + h J Σ_{j<i} γ_ij k_j on the block
-            for m in range(kb):
+        if i > 0:  # + h T Σ_{j<i} γ_ij k_j
+            for m in range(n):
                 acc = 0.0
                 for j in range(i):
                     acc += gamma_off[i, j] * k[j, m]
@@ -160,6 +176,8 @@ def rosw_step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err):
                 for q in range(kb):
                     acc += J[p, q] * v[q]
                 k[i, p] += h * acc
+            for m in range(kb, n):
+                k[i, m] += h * D[m - kb] * v[m]
         for p in range(kb):  # solve on the block
             acc = 0.0
             for q in range(kb):
@@ -167,6 +185,8 @@ def rosw_step(rhs, jac, t, y, f, h, args, coeffs, work, y_new, f_new, err):
             v[p] = acc
         for p in range(kb):
             k[i, p] = v[p]
+        for m in range(kb, n):  # and on the diagonal
+            k[i, m] /= 1.0 - h * gam * D[m - kb]
     for m in range(n):
         acc = 0.0
         ea = 0.0

@@ -59,7 +59,7 @@ def test_measured_order_on_the_reduced_system(correction):
 def test_default_matches_dopri5_at_the_paper_config(correction):
     """The paper config itself (m = 1000, n = 200, d = 20, η = 1e-3, δ = 4, B = 1; data and
     initialisation as `lnsgd check` draws them), records every 1000 steps over 10⁶ steps: the default
-    method (ros34pw2, rtol 1e-5) differs from dopri5 by < 1e-3 (measured ~1e-5) at every record."""
+    method (ros34pw2, rtol 1e-4) differs from dopri5 by < 1e-3 (measured ~1e-5) at every record."""
     config = grid.with_horizon(grid.PAPER, paths=1)
     start = initial_state(config)
     problem, s, W0, a0 = start.problem, start.s, start.W0, start.a0
@@ -76,14 +76,15 @@ def test_default_matches_dopri5_at_the_paper_config(correction):
 
 
 @pytest.mark.parametrize("index", [1, 4], ids=["1-SAM rho=0.2 delta=4", "USAM"])
-def test_sam_closures_with_the_uniform_weight_block_match_dopri5(index):
-    """1-SAM's and USAM's grid configurations: the Rosenbrock-W matrix carries only the uniform weight
-    (not 1-SAM's per-sample closure weights), which keeps the order of a W-method; the curves stay within
-    CURVE_TOL of dopri5 at rtol 1e-8 at every record (measured 2e-5 and 3e-6)."""
+def test_sam_closures_with_the_first_order_weight_matrix_match_dopri5(index):
+    """1-SAM's and USAM's grid configurations with the judged correction: the Rosenbrock-W matrix
+    carries 1-SAM's first-order weights (not its per-sample closure), which keeps the order of a
+    W-method; the curves stay within CURVE_TOL of dopri5 at rtol 1e-8 at every record (measured 1.8e-4
+    and 6.5e-5 at the default rtol 1e-4)."""
     config = [c for c in grid.default_grid() if c.algorithm != "sgd"][index]
     start = initial_state(config)
     setup = eff.EffectiveSetup.from_problem(
-        start.problem, start.s, config.eta, config.delta, config.batch_size, "lambda-eff",
+        start.problem, start.s, config.eta, config.delta, config.batch_size, "conjugated",
         algorithm=config.algorithm, rho=config.rho, noise=config.noise, replacement=config.replacement,
     )  # fmt: skip
     t = config.eta * np.arange(0, config.steps + 1, config.record_every, dtype=np.float64)
