@@ -33,6 +33,35 @@ def test_jacobian_block_is_the_derivative_of_beta_dot(d_val):
     assert sp.simplify(derivative - jac) == sp.zeros(d_val, d_val)
 
 
+def test_diagonal_is_the_a_damping_of_the_rest():
+    """With the first-order λ (ω = λs²τ fixed), the W-matrix's diagonal D equals the finite-difference
+    derivatives ∂Ȧ/∂A = −4ω and ∂ṗ_a/∂p_a = −2ω of the right-hand side (relative 1e-6), and is 0 on S and
+    P_W: it sits on the right components of the state [β, S, A, P_W, p_a]."""
+    rng = np.random.default_rng(1)
+    d = 4
+    problem = make_problem(30, d, rng)
+    W0, a0 = init_params(50, d, "standard", 1.0, rng)
+    setup = eff.EffectiveSetup.from_problem(problem, 1.0, 1e-2, 2.0, 1, "first-order")
+    args = setup.args()
+    y = eff.pack_reduced(W0.T @ a0, W0.T @ W0, float(a0 @ a0), rng.standard_normal((d + 1, d + 1)))
+    J, D = np.empty((d, d)), np.empty(y.size - d)
+    eff.reduced_jac(0.0, y, args, J, D)
+    f0, f1 = np.empty_like(y), np.empty_like(y)
+    eff.reduced_rhs(0.0, y, args, f0)
+    fd = np.empty(y.size - d)
+    for m in range(d, y.size):
+        h = 1e-6 * max(1.0, abs(y[m]))
+        yh = y.copy()
+        yh[m] += h
+        eff.reduced_rhs(0.0, yh, args, f1)
+        fd[m - d] = (f1[m] - f0[m]) / h
+    omega = setup.lam * setup.s**2 * float(np.trace(problem.Sigma_hat))
+    a_parts = np.r_[d * d, np.arange(D.size - (d + 1), D.size)]
+    np.testing.assert_allclose(D[a_parts], fd[a_parts], rtol=1e-6)
+    np.testing.assert_allclose(D[a_parts], np.r_[-4.0 * omega, np.full(d + 1, -2.0 * omega)], rtol=1e-12)
+    assert np.all(D[np.setdiff1d(np.arange(D.size), a_parts)] == 0.0)
+
+
 @pytest.mark.parametrize("correction", eff.CORRECTIONS)
 def test_measured_order_on_the_reduced_system(correction):
     """Fixed steps dt = 2⁻⁷ … 2⁻¹¹ on t ∈ [0, 4] (m = 50, d = 5, relaxation rate ≈ 25, so h·rate ≤ 0.2:
