@@ -11,6 +11,7 @@ import xarray as xr
 
 from lnsgd.commands import check as cli_check
 from lnsgd.experiments.check import grid, measure, run
+from lnsgd.experiments.check.table import write_latex
 from lnsgd.experiments.validation import ConfigError
 
 
@@ -141,3 +142,20 @@ def test_methods_without_the_default_judged_theory_judge_the_first_of_them(small
     )
     args.func(args)
     assert json.loads((out / cli_check.VERDICT).read_text())["judged"] == "flow"
+
+
+def test_latex_table_marks_each_miss_in_bold(tmp_path):
+    """The judged value past its target is bold (0.0254 > 0.025 shown to four digits, T_II −0.052 > 5 %),
+    a value within its target is not, and the flow_eff value in parentheses never is."""
+    base = {"config": "sam rho=0.05", "paths": 4, "T_II_se": 0.006}
+    errors = {"rate_err": 0.023, "plateau_err": -0.003, "T_II_err": -0.052, "max_dw": 0.006, "max_dcos": 0.0254}
+    rows = [
+        {**base, **errors, "method": "flow_conj"},
+        {**base, **{k: 2 * v for k, v in errors.items()}, "method": "flow_eff"},
+    ]
+    text = write_latex(rows, tmp_path / "t.tex").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("sam"))
+    assert r"\textbf{-0.052} (-0.104)" in row
+    assert r"\textbf{0.0254} (0.0508)" in row
+    assert r"0.0060 (0.0120)" in row and r"0.023 (0.046)" in row
+    assert row.count(r"\textbf") == 2

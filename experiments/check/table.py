@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lnsgd.experiments.check.measure import TARGETS
+from lnsgd.experiments.check.measure import JUDGED_ERRORS, TARGETS
 from lnsgd.experiments.check.predict import JUDGED
 from lnsgd.experiments.store import write_text
 
 BELOW = "flow_eff"  # the theory shown in parentheses: one order below the judged one
+CURVE_ERRORS = ("max_dw", "max_dcos")  # absolute: four digits, so that a value just past its target shows it
 
 CSV_FIELDS = (
     "config",
@@ -65,8 +66,10 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 
 def write_latex(rows: list[dict], path: Path, judged: str = JUDGED) -> Path:
-    """One row per configuration: the judged method's signed errors, with `flow_eff`'s (the theory one
-    order below) in parentheses, the number of paths and the path standard error of T_II."""
+    """One row per configuration: the judged method's signed errors, bold where they miss their target
+    (`measure.JUDGED_ERRORS`), with `flow_eff`'s (the theory one order below) in parentheses, the number
+    of paths and the path standard error of T_II."""
+    limit = {key: getattr(TARGETS, name) for key, name, _ in JUDGED_ERRORS}
     by_config: dict[str, dict] = {}
     for row in rows:
         by_config.setdefault(row["config"], {})[row["method"]] = row
@@ -84,7 +87,11 @@ def write_latex(rows: list[dict], path: Path, judged: str = JUDGED) -> Path:
             continue
 
         def pair(key, j=j, f=f):
-            return _fmt(j[key]) + (f" ({_fmt(f[key])})" if f is not None and f is not j else "")
+            digits = 4 if key in CURVE_ERRORS else 3
+            value = _fmt(j[key], digits)
+            if not abs(j[key]) <= limit[key]:  # also NaN, as `measure.misses`
+                value = rf"\textbf{{{value}}}"
+            return value + (f" ({_fmt(f[key], digits)})" if f is not None and f is not j else "")
 
         name = (
             config.replace("delta=", r"$\delta$=")
