@@ -551,14 +551,13 @@ def reduced_jac(t, y, args, J, D):
     K = S + A * np.eye(d)
     q = _sample_forms(S, A, X, xn2)
     c = _uniform_weight(q, p, _lambda_now(p, q, K, Sigma_hat))
+    omega = c * p[P_TAU]
     reg = int(p[P_REG])
     if reg == REG_ONE_SAM or reg == REG_ONE_USAM:
-        n = q.shape[0]
         omega = 0.0
-        for i in range(n):
-            omega += (c + _first_order_sample_weight(q[i], p)) * xn2[i] / n
+        for i in range(q.shape[0]):
+            omega += (c + _first_order_sample_weight(q[i], p)) * xn2[i] / q.shape[0]
         c = omega / p[P_TAU]
-    omega = c * p[P_TAU]
     gen.reduced_beta_jacobian(S, A, Sigma_hat, c * Sigma_hat, omega, p[P_S], J)
     D[:] = 0.0
     D[dd] = -4.0 * omega  # Ȧ = −2β·g − 4ωA

@@ -113,7 +113,7 @@ def rosw_parts(tab: RosenbrockTableau, n: int, kb: int) -> StepParts:
     step is fixed."""
     s = tab.n_stages
     coeffs = (tab.alpha, tab.c, tab.gamma_offdiag, tab.diag, tab.b, tab.b - tab.b_hat)
-    # stages k, J_k, inv(I − hγJ_k), stage state, stage f, Σ_j γ_ij k_j, D
+    # stages k, J_k, inv(I − hγJ_k), stage state, stage f, Σ_j γ_ij k_j (then the block solve's scratch), D
     work = (
         np.empty((s, n)),
         np.empty((kb, kb)),
@@ -121,7 +121,7 @@ def rosw_parts(tab: RosenbrockTableau, n: int, kb: int) -> StepParts:
         np.empty(n),
         np.empty(n),
         np.empty(n),
-        np.empty(n - kb),
+        np.zeros(n - kb),  # a jac that leaves D alone treats the rest explicitly
     )
     return StepParts(rosw_step, hermite, coeffs, work, False, s - 1, tab.error_order)
 

@@ -33,15 +33,19 @@ def test_jacobian_block_is_the_derivative_of_beta_dot(d_val):
     assert sp.simplify(derivative - jac) == sp.zeros(d_val, d_val)
 
 
-def test_diagonal_is_the_a_damping_of_the_rest():
-    """With the first-order λ (ω = λs²τ fixed), the W-matrix's diagonal D equals the finite-difference
-    derivatives ∂Ȧ/∂A = −4ω and ∂ṗ_a/∂p_a = −2ω of the right-hand side (relative 1e-6), and is 0 on S and
-    P_W: it sits on the right components of the state [β, S, A, P_W, p_a]."""
+@pytest.mark.parametrize("algorithm", ["sgd", "sam", "usam"])
+def test_diagonal_is_the_a_damping_of_the_rest(algorithm):
+    """With first-order weights (no closure, so ω does not depend on the propagator), the W-matrix's
+    diagonal D equals the finite-difference derivative ∂ṗ_a/∂p_a = −2ω of the right-hand side (relative
+    1e-6) for label noise, 1-SAM and 1-USAM; D = −4ω on A (for label noise, where ω = λs²τ is fixed, also
+    the finite difference ∂Ȧ/∂A) and 0 on S and P_W: it sits on the right components of the state
+    [β, S, A, P_W, p_a]."""
     rng = np.random.default_rng(1)
     d = 4
     problem = make_problem(30, d, rng)
     W0, a0 = init_params(50, d, "standard", 1.0, rng)
-    setup = eff.EffectiveSetup.from_problem(problem, 1.0, 1e-2, 2.0, 1, "first-order")
+    rho = {"sgd": 0.0, "sam": 0.05, "usam": 2e-4}[algorithm]
+    setup = eff.EffectiveSetup.from_problem(problem, 1.0, 1e-2, 2.0, 1, "first-order", algorithm=algorithm, rho=rho)
     args = setup.args()
     y = eff.pack_reduced(W0.T @ a0, W0.T @ W0, float(a0 @ a0), rng.standard_normal((d + 1, d + 1)))
     J, D = np.empty((d, d)), np.empty(y.size - d)
@@ -55,11 +59,16 @@ def test_diagonal_is_the_a_damping_of_the_rest():
         yh[m] += h
         eff.reduced_rhs(0.0, yh, args, f1)
         fd[m - d] = (f1[m] - f0[m]) / h
-    omega = setup.lam * setup.s**2 * float(np.trace(problem.Sigma_hat))
-    a_parts = np.r_[d * d, np.arange(D.size - (d + 1), D.size)]
-    np.testing.assert_allclose(D[a_parts], fd[a_parts], rtol=1e-6)
-    np.testing.assert_allclose(D[a_parts], np.r_[-4.0 * omega, np.full(d + 1, -2.0 * omega)], rtol=1e-12)
-    assert np.all(D[np.setdiff1d(np.arange(D.size), a_parts)] == 0.0)
+    p_a, A = np.arange(D.size - (d + 1), D.size), d * d
+    np.testing.assert_allclose(D[p_a], fd[p_a], rtol=1e-6)
+    np.testing.assert_allclose(D[A], 2.0 * D[p_a], rtol=1e-12)
+    if algorithm == "sgd":
+        np.testing.assert_allclose(D[A], fd[A], rtol=1e-6)
+        omega = setup.lam * setup.s**2 * float(np.trace(problem.Sigma_hat))
+        np.testing.assert_allclose(D[A], -4.0 * omega, rtol=1e-12)
+    else:  # the ascent's weights exceed label noise's
+        assert -D[A] > 4.0 * setup.lam * setup.s**2 * float(np.trace(problem.Sigma_hat))
+    assert np.all(D[np.setdiff1d(np.arange(D.size), np.r_[A, p_a])] == 0.0)
 
 
 @pytest.mark.parametrize("correction", eff.CORRECTIONS)
